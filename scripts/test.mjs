@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// `npm test`: lint + format check, type check, then every test file under test/ with node's
+// test runner. Ends with one line "N passed, N failed" (what CI reads).
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [major] = process.versions.node.split('.').map(Number);
+if (major < 22) {
+  console.error(
+    `npm test needs Node.js 22 or newer (this is ${process.version}); .ci/run shows how to put Node 24 on PATH.`,
+  );
+  process.exit(2);
+}
+
+const root = join(import.meta.dirname, '..');
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const only = process.argv.slice(2);
+
+function step(title, command, args) {
+  console.log(`\n== ${title}`);
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) {
+    console.log(`\n${title} failed`);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
+}
+
+function testFiles(dir) {
+  const found = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) found.push(...testFiles(path));
+    else if (name.endsWith('.test.ts')) found.push(path);
+  }
+  return found.sort();
+}
+
+if (only.length === 0) {
+  step('lint and format (biome)', bin('biome'), ['check', '.']);
+  step('type check (tsc)', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']);
+}
+
+const files = only.length ? only : testFiles(join(root, 'test'));
+console.log(`\n== tests (${files.length} files)`);
+const child = spawn(
+  process.execPath,
+  ['--test', '--test-concurrency=2', '--test-timeout=120000', '--test-reporter=spec', ...files],
+  { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+);
+let passed = 0;
+let failed = 0;
+let tail = '';
+child.stdout.setEncoding('utf8').on('data', (text) => {
+  process.stdout.write(text);
+  tail = (tail + text).slice(-4000);
+});
+child.on('close', (code) => {
+  passed = Number(/ℹ pass (\d+)/.exec(tail)?.[1] ?? 0);
+  failed = Number(/ℹ fail (\d+)/.exec(tail)?.[1] ?? (code === 0 ? 0 : 1));
+  if (code !== 0 && failed === 0) failed = 1;
+  console.log(`\n${passed} passed, ${failed} failed`);
+  process.exit(code === 0 && failed === 0 ? 0 : 1);
+});

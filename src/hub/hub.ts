@@ -1,0 +1,397 @@
+/**
+ * The hub's behaviour, independent of transport: every protocol method, validated by its schema,
+ * run against the store, with the dispatcher, registry and event bus kept in step. The TCP server
+ * and the REST API are thin adapters over `Hub.call`.
+ */
+import { MitteloError } from '../errors.ts';
+import {
+  describeIssues,
+  isMethodName,
+  type MethodName,
+  type MethodParams,
+  methodSchemas,
+} from '../protocol/schemas.ts';
+import type { NewTask, Stats, Store, Task } from '../store/types.ts';
+import { TERMINAL_STATUSES } from '../store/types.ts';
+import { tokensMatch } from './auth.ts';
+import { Dispatcher } from './dispatcher.ts';
+import { EventBus, type EventCategory, type EventListener } from './events.ts';
+import { type AgentInfo, WorkerRegistry } from './registry.ts';
+
+export interface HubOptions {
+  store: Store;
+  /** Default lease length for `lease` and `extend` callers that do not say (v0.1 default 60). */
+  leaseSeconds: number;
+  /** When set, every connection must `hello` with it before anything else. */
+  token?: string | undefined;
+  maxPromptBytes: number;
+  /** Called once when a client asks the hub to stop (`shutdown`). */
+  onShutdownRequested?: () => void;
+}
+
+/** Who is calling: one per TCP connection, one per REST request. */
+export interface CallContext {
+  authenticated: boolean;
+  /** The worker this connection said hello as, if any. */
+  workerId?: string | undefined;
+  /** False once the caller is gone (parked long-polls are then dropped). */
+  isAlive: () => boolean;
+  /** Present on transports that can push events (TCP). */
+  subscribe?: (categories: EventCategory[]) => void;
+  /** The transport calls this with the identity from `hello`. */
+  onHello?: (identity: { worker_id?: string | undefined }) => void;
+}
+
+export const PROTOCOL_VERSION = '1';
+export const HUB_FEATURES = [
+  'hello',
+  'auth',
+  'long_poll',
+  'lease_token',
+  'extend',
+  'release',
+  'routing',
+  'priority',
+  'retry_policy',
+  'cancel',
+  'get',
+  'wait',
+  'enqueue_many',
+  'agents',
+  'report_health',
+  'subscribe',
+  'error_codes',
+];
+
+const MAX_METADATA_BYTES = 64 * 1024;
+const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
+
+type Handler<M extends MethodName> = (params: MethodParams<M>, context: CallContext) => Promise<unknown>;
+
+export class Hub {
+  readonly store: Store;
+  readonly events = new EventBus();
+  readonly registry: WorkerRegistry;
+  readonly dispatcher: Dispatcher;
+  private readonly options: HubOptions;
+  /** task id -> `wait` calls watching it. */
+  private readonly taskWatchers = new Map<number, Set<(taskId: number) => void>>();
+  /** `wait` calls to answer when the hub stops. */
+  private readonly stopWaiters = new Set<() => void>();
+  private stopping = false;
+
+  constructor(options: HubOptions) {
+    this.options = options;
+    this.store = options.store;
+    this.registry = new WorkerRegistry((agent, change) => this.events.agentEvent(`agent.${change}`, agent));
+    this.dispatcher = new Dispatcher(this.store, (request, tasks) => {
+      this.registry.leased(
+        request.worker_id,
+        tasks.map((t) => t.task_id),
+      );
+      this.events.taskEvents('task.leased', tasks);
+    });
+  }
+
+  get requiresToken(): boolean {
+    return this.options.token !== undefined && this.options.token !== '';
+  }
+
+  /** Validate and run one protocol call. Throws MitteloError for anything the caller got wrong. */
+  async call(method: string, rawParams: unknown, context: CallContext): Promise<unknown> {
+    if (!isMethodName(method)) {
+      throw new MitteloError(
+        'unknown_method',
+        `Unknown method: ${method}. Known methods: ${Object.keys(methodSchemas).join(', ')}`,
+      );
+    }
+    if (this.requiresToken && !context.authenticated && method !== 'hello') {
+      throw new MitteloError(
+        'unauthorized',
+        'this hub requires a token: send {"method":"hello","params":{"token":"..."}} first (mittelo clients: --token or MITTELO_TOKEN)',
+      );
+    }
+    if (this.stopping && method !== 'stats' && method !== 'hello') {
+      throw new MitteloError('unavailable', 'the hub is shutting down');
+    }
+    const params = rawParams === null || rawParams === undefined ? {} : rawParams;
+    if (typeof params !== 'object' || Array.isArray(params)) {
+      throw new MitteloError('bad_request', `params of ${method} must be an object`);
+    }
+    const parsed = methodSchemas[method].safeParse(params);
+    if (!parsed.success) {
+      throw new MitteloError('bad_request', `bad params for ${method}: ${describeIssues(parsed.error)}`);
+    }
+    const handler = this.handlers[method] as Handler<typeof method>;
+    return handler(parsed.data as never, context);
+  }
+
+  /** Listen to hub events (the REST SSE stream uses this). */
+  subscribe(categories: EventCategory[], listener: EventListener): () => void {
+    return this.events.subscribe(categories, listener);
+  }
+
+  /** Stop serving: parked leases and waits answer empty, subscribers hear `hub.stopping`. */
+  beginShutdown(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.dispatcher.stop();
+    for (const stop of [...this.stopWaiters]) stop();
+    this.events.hubStopping();
+  }
+
+  connectionClosed(context: CallContext): void {
+    this.dispatcher.forget(context.isAlive);
+    if (context.workerId) this.registry.disconnect(context.workerId);
+  }
+
+  private readonly handlers: { [M in MethodName]: Handler<M> } = {
+    enqueue: async (params) => {
+      const [task] = await this.enqueueTasks([params]);
+      return { task_id: task!.task_id };
+    },
+
+    enqueue_many: async (params) => {
+      const tasks = await this.enqueueTasks(params.tasks);
+      return { task_ids: tasks.map((t) => t.task_id) };
+    },
+
+    lease: async (params, context) => {
+      const workerId = params.worker_id ?? context.workerId ?? 'worker';
+      this.registry.seen(workerId);
+      const request = {
+        worker_id: workerId,
+        // v0.1 read 0 as "the default", and so do we.
+        max_tasks: params.max_tasks || 1,
+        lease_seconds: params.lease_seconds || this.options.leaseSeconds,
+        backend: params.backend,
+        tags: params.tags,
+      };
+      const tasks = await this.dispatcher.lease(request, params.wait_ms ?? 0, context.isAlive);
+      return { tasks };
+    },
+
+    ack: async (params, context) => {
+      this.noteContact(params.worker_id ?? context.workerId);
+      const { task, requeued } = await this.store.ack(params);
+      this.registry.finished(task.task_id, requeued ? 'other' : params.status);
+      if (requeued) {
+        this.events.taskEvents('task.requeued', [task]);
+        this.dispatcher.notify();
+      } else {
+        this.events.taskEvents(params.status === 'done' ? 'task.done' : 'task.failed', [task]);
+        this.taskSettled(task.task_id);
+      }
+      return { ok: true, status: task.status, requeued: requeued ?? false };
+    },
+
+    list: async (params) => {
+      const [tasks, stats] = await Promise.all([
+        this.store.list({
+          status: params.status,
+          limit: params.limit ?? 50,
+          backend: params.backend,
+          before_id: params.before_id,
+          search: params.search,
+        }),
+        this.store.stats(),
+      ]);
+      return { tasks, stats };
+    },
+
+    stats: async () => ({ stats: await this.stats() }),
+
+    retry_failed: async (params) => {
+      const retried = await this.store.retryFailed(params.task_ids);
+      if (retried > 0) this.dispatcher.notify();
+      return { retried };
+    },
+
+    shutdown: async () => {
+      setImmediate(() => this.options.onShutdownRequested?.());
+      return { ok: true };
+    },
+
+    hello: async (params, context) => {
+      if (this.requiresToken) {
+        if (!params.token || !tokensMatch(params.token, this.options.token!)) {
+          throw new MitteloError(
+            'unauthorized',
+            params.token ? 'wrong token' : 'this hub requires a token: pass it as params.token',
+          );
+        }
+        context.authenticated = true;
+      }
+      if (params.worker_id) {
+        this.registry.connect({
+          worker_id: params.worker_id,
+          backend: params.backend,
+          tags: params.tags,
+          client: params.client,
+        });
+        context.onHello?.({ worker_id: params.worker_id });
+      }
+      return {
+        protocol: PROTOCOL_VERSION,
+        server: 'mittelo',
+        features: HUB_FEATURES,
+        lease_seconds: this.options.leaseSeconds,
+        auth_required: this.requiresToken,
+      };
+    },
+
+    extend: async (params, context) => {
+      this.noteContact(params.worker_id ?? context.workerId);
+      const task = await this.store.extend({
+        ...params,
+        lease_seconds: params.lease_seconds || this.options.leaseSeconds,
+      });
+      return { ok: true, leased_until: task.leased_until };
+    },
+
+    release: async (params, context) => {
+      this.noteContact(params.worker_id ?? context.workerId);
+      const task = await this.store.release(params);
+      this.registry.finished(task.task_id, 'other');
+      this.events.taskEvents('task.released', [task]);
+      this.dispatcher.notify();
+      return { ok: true };
+    },
+
+    cancel: async (params) => {
+      const task = await this.store.cancel(params.task_id);
+      this.registry.finished(task.task_id, 'other');
+      this.events.taskEvents('task.canceled', [task]);
+      this.taskSettled(task.task_id);
+      return { ok: true, task };
+    },
+
+    get: async (params) => {
+      const [task] = await this.store.get([params.task_id]);
+      if (!task) throw new MitteloError('not_found', `task ${params.task_id} does not exist`);
+      return { task };
+    },
+
+    wait: async (params) => this.waitForTasks(params.task_ids, params.timeout_ms, params.mode ?? 'all'),
+
+    agents: async () => ({ agents: this.registry.list() satisfies AgentInfo[] }),
+
+    report_health: async (params, context) => {
+      const workerId = params.worker_id ?? context.workerId;
+      if (!workerId) {
+        throw new MitteloError('bad_request', 'report_health needs a worker_id (or a hello with one first)');
+      }
+      const agent = this.registry.setHealth(
+        workerId,
+        params.healthy,
+        params.reason ?? null,
+        params.fix ?? null,
+      );
+      return { ok: true, agent };
+    },
+
+    subscribe: async (params, context) => {
+      if (!context.subscribe) {
+        throw new MitteloError('bad_request', 'subscribe needs a TCP connection; over HTTP use GET /events');
+      }
+      const categories = params.events ?? ['task', 'agent'];
+      context.subscribe(categories);
+      return { ok: true, events: categories };
+    },
+  };
+
+  private async stats(): Promise<Stats> {
+    return this.store.stats();
+  }
+
+  private async enqueueTasks(tasks: NewTask[]): Promise<Task[]> {
+    for (const [index, task] of tasks.entries()) {
+      const where = tasks.length > 1 ? `tasks[${index}].` : '';
+      const bytes = Buffer.byteLength(task.prompt);
+      if (bytes > this.options.maxPromptBytes) {
+        throw new MitteloError(
+          'too_large',
+          `${where}prompt is ${bytes} bytes; the hub's limit is ${this.options.maxPromptBytes} (hub flag --max-prompt-bytes)`,
+        );
+      }
+      if (task.metadata && JSON.stringify(task.metadata).length > MAX_METADATA_BYTES) {
+        throw new MitteloError('too_large', `${where}metadata is over ${MAX_METADATA_BYTES} bytes of JSON`);
+      }
+    }
+    const created = await this.store.enqueue(tasks);
+    this.events.taskEvents('task.enqueued', created);
+    this.dispatcher.notify();
+    return created;
+  }
+
+  private noteContact(workerId: string | undefined | null): void {
+    if (workerId) this.registry.seen(workerId);
+  }
+
+  /** A task reached a terminal status: tell the `wait` calls that watch it. */
+  private taskSettled(taskId: number): void {
+    const watchers = this.taskWatchers.get(taskId);
+    if (watchers) for (const watcher of [...watchers]) watcher(taskId);
+  }
+
+  /**
+   * Answer when all (or any) of the tasks reached a terminal status, or at the timeout. Settling
+   * is tracked per task id from events, so a wait on 10,000 tasks costs nothing per completion
+   * beyond a set lookup.
+   */
+  private async waitForTasks(
+    taskIds: number[],
+    timeoutMs: number | undefined,
+    mode: 'all' | 'any',
+  ): Promise<{ tasks: Task[]; timed_out: boolean }> {
+    const wanted = new Set(taskIds);
+    const settled = new Set<number>();
+    const ready = () => (mode === 'all' ? settled.size === wanted.size : settled.size > 0);
+    let wakeUp: () => void = () => {};
+    const onSettle = (taskId: number) => {
+      settled.add(taskId);
+      if (ready()) wakeUp();
+    };
+    // Listen before reading, so nothing that settles in between is missed.
+    for (const id of wanted) this.settleWatchers(id).add(onSettle);
+    try {
+      const tasks = await this.store.get([...wanted]);
+      if (tasks.length < wanted.size) {
+        const found = new Set(tasks.map((t) => t.task_id));
+        const missing = [...wanted].filter((id) => !found.has(id));
+        throw new MitteloError('not_found', `no such task: ${missing.slice(0, 10).join(', ')}`, {
+          missing: missing.slice(0, 100),
+        });
+      }
+      for (const task of tasks) if (TERMINAL_STATUSES.includes(task.status)) settled.add(task.task_id);
+      if (ready()) return { tasks, timed_out: false };
+      const timedOut = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => finish(true), timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS);
+        const finish = (value: boolean) => {
+          clearTimeout(timer);
+          this.stopWaiters.delete(onStop);
+          resolve(value);
+        };
+        const onStop = () => finish(true);
+        this.stopWaiters.add(onStop);
+        wakeUp = () => finish(false);
+      });
+      return { tasks: await this.store.get([...wanted]), timed_out: timedOut };
+    } finally {
+      for (const id of wanted) {
+        const watchers = this.taskWatchers.get(id);
+        watchers?.delete(onSettle);
+        if (watchers?.size === 0) this.taskWatchers.delete(id);
+      }
+    }
+  }
+
+  private settleWatchers(taskId: number): Set<(taskId: number) => void> {
+    let watchers = this.taskWatchers.get(taskId);
+    if (!watchers) {
+      watchers = new Set();
+      this.taskWatchers.set(taskId, watchers);
+    }
+    return watchers;
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Start a complete hub: store, protocol core, TCP server and (optionally) the REST API. Used by
+ * `mittelo hub`, by `mittelo run` for its embedded hub, and by tests.
+ */
+import type { AddressInfo } from 'node:net';
+import { MitteloError } from '../errors.ts';
+import { SqliteStore } from '../store/sqlite/sqlite-store.ts';
+import type { RetryPolicy, Store } from '../store/types.ts';
+import { checkBindPolicy } from './auth.ts';
+import { Hub } from './hub.ts';
+import { describeListenError } from './listen-errors.ts';
+import { startRestServer } from './rest/rest-server.ts';
+import { TcpServer } from './tcp-server.ts';
+
+export interface HubConfig {
+  host: string;
+  port: number;
+  db: string;
+  leaseSeconds: number;
+  token?: string | undefined;
+  /** Allow listening beyond loopback without a token. */
+  insecure: boolean;
+  restPort?: number | undefined;
+  restHost?: string | undefined;
+  maxLineBytes: number;
+  maxPromptBytes: number;
+  /** fsync every commit (survives power loss) instead of only process death. */
+  fsync: boolean;
+  retry?: Partial<RetryPolicy> | undefined;
+  /** Called with one-line diagnostics (internal errors); defaults to stderr. */
+  log?: ((line: string) => void) | undefined;
+}
+
+export const HUB_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8765,
+  db: '.mittelo/mittelo.db',
+  leaseSeconds: 60,
+  maxLineBytes: 1024 * 1024,
+  maxPromptBytes: 512 * 1024,
+} as const;
+
+export interface RunningHub {
+  hub: Hub;
+  store: Store;
+  tcp: AddressInfo;
+  rest: AddressInfo | null;
+  /** Stop accepting, answer what is in flight, close the database. Idempotent. */
+  stop(): Promise<void>;
+  /** Settles when the hub has stopped (after `stop()` or a `shutdown` request). */
+  stopped: Promise<void>;
+}
+
+/** Bind failures become a MitteloError whose message names the cause and the fix. */
+export async function startHub(config: HubConfig): Promise<RunningHub> {
+  checkBindPolicy(config.host, config.token, config.insecure, '--host');
+  if (config.restPort !== undefined) {
+    checkBindPolicy(config.restHost ?? config.host, config.token, config.insecure, '--rest-host');
+  }
+  const log = config.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const store = new SqliteStore({ path: config.db, fsync: config.fsync, retry: config.retry });
+
+  let stopPromise: Promise<void> | null = null;
+  let markStopped: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    markStopped = resolve;
+  });
+
+  const hub = new Hub({
+    store,
+    leaseSeconds: config.leaseSeconds,
+    token: config.token,
+    maxPromptBytes: config.maxPromptBytes,
+    onShutdownRequested: () => void stop(),
+  });
+  const tcpServer = new TcpServer(hub, {
+    maxLineBytes: config.maxLineBytes,
+    onInternalError: (error) => log(`internal error: ${(error as Error)?.stack ?? String(error)}`),
+  });
+  let restServer: { close(): Promise<void> } | null = null;
+
+  const stop = (): Promise<void> => {
+    stopPromise ??= (async () => {
+      hub.beginShutdown();
+      await Promise.allSettled([tcpServer.close(), restServer?.close()]);
+      await store.close();
+      markStopped();
+    })();
+    return stopPromise;
+  };
+
+  let tcp: AddressInfo;
+  try {
+    tcp = await tcpServer.listen(config.host, config.port);
+  } catch (error) {
+    await store.close();
+    throw new MitteloError(
+      'unavailable',
+      describeListenError(error as NodeJS.ErrnoException, 'hub', config.host, config.port),
+    );
+  }
+
+  let rest: AddressInfo | null = null;
+  if (config.restPort !== undefined) {
+    const restHost = config.restHost ?? config.host;
+    try {
+      const started = await startRestServer(hub, {
+        host: restHost,
+        port: config.restPort,
+        token: config.token,
+      });
+      restServer = started;
+      rest = started.address;
+    } catch (error) {
+      await stop();
+      if (error instanceof MitteloError) throw error;
+      throw new MitteloError(
+        'unavailable',
+        describeListenError(error as NodeJS.ErrnoException, 'REST API', restHost, config.restPort),
+      );
+    }
+  }
+
+  return { hub, store, tcp, rest, stop, stopped };
+}

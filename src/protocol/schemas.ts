@@ -1,0 +1,175 @@
+/**
+ * One schema per protocol method: the single source of truth for what the TCP server and the REST
+ * API accept. v0.1 clients send `null` for values they leave unset, so every optional field
+ * accepts null and reads it as absent.
+ */
+import { z } from 'zod';
+import { TASK_STATUSES } from '../store/types.ts';
+
+/** Optional, and null means the same as absent (v0.1 clients send nulls). */
+const optional = <T extends z.ZodType>(schema: T) =>
+  schema.nullish().transform((value) => (value === null ? undefined : value)) as unknown as z.ZodType<
+    z.output<T> | undefined,
+    z.input<T> | null | undefined
+  >;
+
+/** Task ids are integers; v0.1 clients written in loosely typed languages may send "7". */
+export const taskIdSchema = z
+  .union([z.number().int().positive(), z.string().regex(/^\d+$/, 'a task id is a positive integer')])
+  .transform((value) => Number(value))
+  .refine((value) => Number.isSafeInteger(value) && value > 0, 'a task id is a positive integer');
+
+const nameSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.:-]+$/, 'use letters, digits and _ . : - only');
+
+const tagsSchema = z.array(nameSchema).max(32);
+const workerIdSchema = z.string().min(1).max(200);
+const leaseTokenSchema = z.string().min(1).max(100);
+const statusSchema = z.enum(TASK_STATUSES);
+const metadataSchema = z.record(z.string(), z.unknown());
+
+/** Everything a task may say about itself when it is enqueued (alone or in a batch). */
+export const newTaskSchema = z.object({
+  prompt: z.string().refine((p) => p.trim().length > 0, 'prompt must not be empty'),
+  backend: optional(nameSchema),
+  tags: optional(tagsSchema),
+  priority: optional(z.number().int().min(-1_000_000).max(1_000_000)),
+  max_attempts: optional(z.number().int().min(1).max(100)),
+  timeout_s: optional(
+    z
+      .number()
+      .positive()
+      .max(7 * 24 * 3600),
+  ),
+  metadata: optional(metadataSchema),
+});
+
+const claimFields = {
+  task_id: taskIdSchema,
+  lease_token: optional(leaseTokenSchema),
+  worker_id: optional(workerIdSchema),
+};
+
+/** Seconds; 0 and null mean "the hub's default" as in v0.1. */
+const leaseSecondsSchema = optional(
+  z
+    .number()
+    .min(0)
+    .max(7 * 24 * 3600),
+);
+
+export const methodSchemas = {
+  // ---- v0.1 ----
+  enqueue: newTaskSchema,
+  lease: z.object({
+    worker_id: optional(workerIdSchema),
+    max_tasks: optional(z.number().int().min(0).max(1000)),
+    lease_seconds: leaseSecondsSchema,
+    // v1
+    wait_ms: optional(z.number().int().min(0).max(300_000)),
+    backend: optional(nameSchema),
+    tags: optional(tagsSchema),
+  }),
+  ack: z.object({
+    ...claimFields,
+    status: z
+      .string()
+      .transform((s) => s.trim().toLowerCase())
+      .pipe(z.enum(['done', 'failed'], { error: 'status must be "done" or "failed"' })),
+    result: optional(z.string()),
+    error: optional(z.string()),
+    // v1
+    error_kind: optional(z.string().max(64)),
+    error_fix: optional(z.string().max(2000)),
+    duration_ms: optional(z.number().min(0)),
+    usage: optional(metadataSchema),
+    retryable: optional(z.boolean()),
+  }),
+  list: z.object({
+    status: optional(
+      z
+        .string()
+        .transform((s) => s.trim().toLowerCase())
+        .pipe(statusSchema),
+    ),
+    limit: optional(z.number().int()),
+    // v1
+    backend: optional(nameSchema),
+    before_id: optional(taskIdSchema),
+    search: optional(z.string().max(1000)),
+  }),
+  stats: z.object({}),
+  retry_failed: z.object({ task_ids: optional(z.array(taskIdSchema).max(100_000)) }),
+  shutdown: z.object({}),
+  // ---- v1 ----
+  hello: z.object({
+    token: optional(z.string().max(1000)),
+    client: optional(z.string().max(200)),
+    worker_id: optional(workerIdSchema),
+    backend: optional(nameSchema),
+    tags: optional(tagsSchema),
+    features: optional(z.array(z.string().max(64)).max(64)),
+  }),
+  enqueue_many: z.object({ tasks: z.array(newTaskSchema).min(1).max(100_000) }),
+  extend: z.object({ ...claimFields, lease_seconds: leaseSecondsSchema }),
+  release: z.object({
+    ...claimFields,
+    delay_ms: optional(
+      z
+        .number()
+        .int()
+        .min(0)
+        .max(24 * 3600 * 1000),
+    ),
+    error: optional(z.string()),
+    error_kind: optional(z.string().max(64)),
+  }),
+  cancel: z.object({ task_id: taskIdSchema }),
+  get: z.object({ task_id: taskIdSchema }),
+  wait: z.object({
+    task_ids: z.array(taskIdSchema).min(1).max(10_000),
+    timeout_ms: optional(z.number().int().min(0).max(3_600_000)),
+    mode: optional(z.enum(['all', 'any'])),
+  }),
+  agents: z.object({}),
+  report_health: z.object({
+    worker_id: optional(workerIdSchema),
+    healthy: z.boolean(),
+    reason: optional(z.string().max(2000)),
+    fix: optional(z.string().max(2000)),
+  }),
+  subscribe: z.object({
+    events: optional(z.array(z.enum(['task', 'agent'])).min(1)),
+  }),
+} as const;
+
+export type MethodName = keyof typeof methodSchemas;
+export type MethodParams<M extends MethodName> = z.output<(typeof methodSchemas)[M]>;
+
+export const V01_METHODS: readonly MethodName[] = [
+  'enqueue',
+  'lease',
+  'ack',
+  'list',
+  'stats',
+  'retry_failed',
+  'shutdown',
+];
+
+export function isMethodName(name: string): name is MethodName {
+  return Object.hasOwn(methodSchemas, name);
+}
+
+/** A readable one-liner from a zod failure: which field, what was wrong. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => {
+      const path = issue.path.length ? issue.path.join('.') : 'params';
+      return `${path}: ${issue.message}`;
+    })
+    .join('; ');
+}

@@ -1,0 +1,95 @@
+/**
+ * Versioned schema migrations, tracked in SQLite's `user_version`. Version 1 is exactly the table
+ * the Python v0.1 hub created, so a v0.1 database file opens here and is upgraded in place.
+ */
+import type Database from 'better-sqlite3';
+import { MitteloError } from '../../errors.ts';
+
+interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description: 'v0.1 tasks table',
+    sql: `
+      CREATE TABLE IF NOT EXISTS tasks (
+        task_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        prompt TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        leased_until REAL,
+        worker_id TEXT,
+        result TEXT,
+        error TEXT
+      );`,
+  },
+  {
+    version: 2,
+    description: 'v1 task fields, lease and status indexes, status counters',
+    sql: `
+      ALTER TABLE tasks ADD COLUMN backend TEXT;
+      ALTER TABLE tasks ADD COLUMN tags TEXT;
+      ALTER TABLE tasks ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE tasks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE tasks ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE tasks ADD COLUMN lease_expirations INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE tasks ADD COLUMN available_at REAL NOT NULL DEFAULT 0;
+      ALTER TABLE tasks ADD COLUMN timeout_s REAL;
+      ALTER TABLE tasks ADD COLUMN error_kind TEXT;
+      ALTER TABLE tasks ADD COLUMN error_fix TEXT;
+      ALTER TABLE tasks ADD COLUMN duration_ms REAL;
+      ALTER TABLE tasks ADD COLUMN usage TEXT;
+      ALTER TABLE tasks ADD COLUMN metadata TEXT;
+      ALTER TABLE tasks ADD COLUMN lease_token TEXT;
+
+      -- Lease scans only the rows that can be handed out, so finished rows never slow it down.
+      CREATE INDEX tasks_ready ON tasks(backend, priority DESC, task_id) WHERE status = 'queued';
+      CREATE INDEX tasks_leased ON tasks(leased_until) WHERE status = 'leased';
+      CREATE INDEX tasks_delayed ON tasks(available_at) WHERE status = 'queued' AND available_at > 0;
+      -- list --status, newest first; retry_failed.
+      CREATE INDEX tasks_status ON tasks(status, task_id);
+
+      -- Counters kept by triggers, so stats is O(1) at any table size and exact after a rollback.
+      CREATE TABLE status_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO status_counts(status, n) SELECT status, COUNT(*) FROM tasks GROUP BY status;
+      CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN
+        INSERT INTO status_counts(status, n) VALUES (NEW.status, 1)
+          ON CONFLICT(status) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER tasks_count_update AFTER UPDATE OF status ON tasks
+        WHEN OLD.status IS NOT NEW.status BEGIN
+        UPDATE status_counts SET n = n - 1 WHERE status = OLD.status;
+        INSERT INTO status_counts(status, n) VALUES (NEW.status, 1)
+          ON CONFLICT(status) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN
+        UPDATE status_counts SET n = n - 1 WHERE status = OLD.status;
+      END;`,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** Bring the file up to SCHEMA_VERSION, each step in its own transaction. */
+export function migrate(db: Database.Database, path: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new MitteloError(
+      'bad_request',
+      `the database ${path} has schema v${current}, written by a newer Mittelö; this build knows up to v${SCHEMA_VERSION}. ` +
+        'Upgrade mittelo, or pass another --db.',
+    );
+  }
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= current) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.pragma(`user_version = ${migration.version}`);
+    })();
+  }
+}

@@ -1,0 +1,490 @@
+/**
+ * The embedded Store: one SQLite file in WAL mode, written through group commit.
+ *
+ * The hub owns the file exclusively (locking_mode=EXCLUSIVE): a second hub on the same file is
+ * refused at open with a clear message instead of two dispatchers handing out the same tasks.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { MitteloError } from '../../errors.ts';
+import {
+  type AckRequest,
+  DEFAULT_RETRY_POLICY,
+  type ExtendRequest,
+  type LeaseClaim,
+  type LeaseRequest,
+  type ListQuery,
+  type NewTask,
+  type ReleaseRequest,
+  type RetryPolicy,
+  type Stats,
+  type Store,
+  TASK_STATUSES,
+  type Task,
+  type Transition,
+} from '../types.ts';
+import { GroupCommit } from './group-commit.ts';
+import { migrate } from './migrations.ts';
+import { jsonOrNull, rowToTask, TASK_COLUMNS, type TaskRow } from './rows.ts';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file; its folder is created. */
+  path: string;
+  /**
+   * true: fsync the WAL on every commit, so an answered write also survives a power loss.
+   * false (default): an answered write survives the hub being killed (kill -9), not the OS dying.
+   */
+  fsync?: boolean;
+  retry?: Partial<RetryPolicy>;
+  /** Unix seconds; injectable for tests. */
+  now?: () => number;
+}
+
+const wallClock = () => Date.now() / 1000;
+
+export class SqliteStore implements Store {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly batch: GroupCommit;
+  private readonly policy: RetryPolicy;
+  private readonly now: () => number;
+  private closed = false;
+  private readonly sql;
+  private readonly listStatements = new Map<string, Database.Statement>();
+
+  // Each write is a better-sqlite3 transaction function: a savepoint inside the group batch.
+  private readonly enqueueTx;
+  private readonly leaseTx;
+  private readonly ackTx;
+  private readonly extendTx;
+  private readonly releaseTx;
+  private readonly cancelTx;
+  private readonly retryFailedTx;
+
+  constructor(options: SqliteStoreOptions) {
+    this.path = resolve(options.path);
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.now = options.now ?? wallClock;
+    mkdirSync(dirname(this.path), { recursive: true });
+    this.db = openDatabase(this.path, options.fsync ?? false);
+    this.batch = new GroupCommit(this.db);
+
+    const db = this.db;
+    const routed = `AND (tags IS NULL OR NOT EXISTS (
+        SELECT 1 FROM json_each(tasks.tags) AS need WHERE need.value NOT IN (SELECT value FROM json_each(@tags))))`;
+    this.sql = {
+      insert: db.prepare(
+        `INSERT INTO tasks (prompt, status, created_at, updated_at, backend, tags, priority, max_attempts, timeout_s, metadata)
+         VALUES (@prompt, 'queued', @now, @now, @backend, @tags, @priority, @max_attempts, @timeout_s, @metadata)
+         RETURNING ${TASK_COLUMNS}`,
+      ),
+      readyUnrouted: db.prepare(
+        `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_ready
+         WHERE status = 'queued' AND backend IS NULL AND available_at <= @now ${routed}
+         ORDER BY priority DESC, task_id LIMIT @limit`,
+      ),
+      readyRouted: db.prepare(
+        `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_ready
+         WHERE status = 'queued' AND backend = @backend AND available_at <= @now ${routed}
+         ORDER BY priority DESC, task_id LIMIT @limit`,
+      ),
+      expired: db.prepare(
+        `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_leased
+         WHERE status = 'leased' AND leased_until < @now AND (backend IS NULL OR backend = @backend) ${routed}
+         ORDER BY priority DESC, task_id LIMIT @limit`,
+      ),
+      grantLease: db.prepare(
+        `UPDATE tasks SET status = 'leased', worker_id = @worker_id, leased_until = @leased_until,
+           lease_token = @lease_token, attempts = attempts + 1, available_at = 0, updated_at = @now,
+           lease_expirations = lease_expirations + (status = 'leased')
+         WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}`,
+      ),
+      byId: db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks WHERE task_id = ?`),
+      finish: db.prepare(
+        `UPDATE tasks SET status = @status, result = @result, error = @error, error_kind = @error_kind,
+           error_fix = @error_fix, duration_ms = @duration_ms, usage = @usage, leased_until = NULL,
+           lease_token = NULL, updated_at = @now
+         WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}`,
+      ),
+      requeue: db.prepare(
+        `UPDATE tasks SET status = 'queued', worker_id = NULL, leased_until = NULL, lease_token = NULL,
+           result = NULL, error = @error, error_kind = @error_kind, error_fix = @error_fix,
+           duration_ms = @duration_ms, available_at = @available_at, attempts = attempts - @refund,
+           updated_at = @now
+         WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}`,
+      ),
+      extend: db.prepare(
+        `UPDATE tasks SET leased_until = @leased_until, updated_at = @now
+         WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}`,
+      ),
+      cancel: db.prepare(
+        `UPDATE tasks SET status = 'canceled', leased_until = NULL, lease_token = NULL, updated_at = @now
+         WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}`,
+      ),
+      poison: db.prepare(
+        `UPDATE tasks SET status = 'failed', leased_until = NULL, lease_token = NULL, updated_at = @now,
+           lease_expirations = lease_expirations + 1, error_kind = 'lease_expired', error = @error,
+           error_fix = 'raise --lease-seconds, or use an agent that extends its lease (mittelo agent does)'
+         WHERE task_id = @task_id`,
+      ),
+      retryAll: db.prepare(
+        `UPDATE tasks SET status = 'queued', worker_id = NULL, leased_until = NULL, lease_token = NULL,
+           result = NULL, error = NULL, error_kind = NULL, error_fix = NULL, attempts = 0,
+           lease_expirations = 0, available_at = 0, updated_at = ?
+         WHERE status = 'failed'`,
+      ),
+      retryOne: db.prepare(
+        `UPDATE tasks SET status = 'queued', worker_id = NULL, leased_until = NULL, lease_token = NULL,
+           result = NULL, error = NULL, error_kind = NULL, error_fix = NULL, attempts = 0,
+           lease_expirations = 0, available_at = 0, updated_at = ?
+         WHERE status = 'failed' AND task_id = ?`,
+      ),
+      counts: db.prepare('SELECT status, n FROM status_counts'),
+      nextLeaseEnd: db.prepare(`SELECT MIN(leased_until) AS t FROM tasks WHERE status = 'leased'`),
+      nextBackoffEnd: db.prepare(
+        `SELECT MIN(available_at) AS t FROM tasks WHERE status = 'queued' AND available_at > 0`,
+      ),
+    };
+
+    this.enqueueTx = db.transaction((tasks: NewTask[]) => {
+      const now = this.now();
+      return tasks.map((task) => {
+        const row = this.sql.insert.get({
+          prompt: task.prompt,
+          now,
+          backend: task.backend ?? null,
+          tags: jsonOrNull(task.tags),
+          priority: task.priority ?? 0,
+          max_attempts: task.max_attempts ?? this.policy.default_max_attempts,
+          timeout_s: task.timeout_s ?? null,
+          metadata: jsonOrNull(task.metadata),
+        }) as TaskRow;
+        return rowToTask(row);
+      });
+    });
+    this.leaseTx = db.transaction((request: LeaseRequest) => this.leaseNow(request));
+    this.ackTx = db.transaction((request: AckRequest) => this.ackNow(request));
+    this.extendTx = db.transaction((request: ExtendRequest) => {
+      this.claimed(request, 'extend');
+      const now = this.now();
+      const row = this.sql.extend.get({
+        task_id: request.task_id,
+        leased_until: now + request.lease_seconds,
+        now,
+      }) as TaskRow;
+      return rowToTask(row, true);
+    });
+    this.releaseTx = db.transaction((request: ReleaseRequest) => {
+      this.claimed(request, 'release');
+      const now = this.now();
+      const delay = (request.delay_ms ?? 0) / 1000;
+      const row = this.sql.requeue.get({
+        task_id: request.task_id,
+        error: request.error ?? null,
+        error_kind: request.error_kind ?? null,
+        error_fix: null,
+        duration_ms: null,
+        available_at: delay > 0 ? now + delay : 0,
+        refund: 1, // giving work back is not an attempt
+        now,
+      }) as TaskRow;
+      return rowToTask(row);
+    });
+    this.cancelTx = db.transaction((taskId: number) => {
+      const current = this.existing(taskId);
+      if (current.status !== 'queued' && current.status !== 'leased') {
+        throw new MitteloError(
+          'conflict',
+          `task ${taskId} is already ${current.status}; only queued or leased tasks can be canceled`,
+          { task_id: taskId, status: current.status },
+        );
+      }
+      return rowToTask(this.sql.cancel.get({ task_id: taskId, now: this.now() }) as TaskRow);
+    });
+    this.retryFailedTx = db.transaction((taskIds?: number[]) => {
+      const now = this.now();
+      if (!taskIds) return this.sql.retryAll.run(now).changes;
+      let changed = 0;
+      for (const id of taskIds) changed += this.sql.retryOne.run(now, id).changes;
+      return changed;
+    });
+  }
+
+  enqueue(tasks: NewTask[]): Promise<Task[]> {
+    return this.write(() => this.enqueueTx(tasks));
+  }
+
+  lease(request: LeaseRequest): Promise<Task[]> {
+    return this.write(() => this.leaseTx(request));
+  }
+
+  ack(request: AckRequest): Promise<Transition> {
+    return this.write(() => this.ackTx(request));
+  }
+
+  extend(request: ExtendRequest): Promise<Task> {
+    return this.write(() => this.extendTx(request));
+  }
+
+  release(request: ReleaseRequest): Promise<Task> {
+    return this.write(() => this.releaseTx(request));
+  }
+
+  cancel(taskId: number): Promise<Task> {
+    return this.write(() => this.cancelTx(taskId));
+  }
+
+  retryFailed(taskIds?: number[]): Promise<number> {
+    return this.write(() => this.retryFailedTx(taskIds));
+  }
+
+  get(taskIds: number[]): Promise<Task[]> {
+    return this.read(() => {
+      const found: Task[] = [];
+      for (const id of taskIds) {
+        const row = this.sql.byId.get(id) as TaskRow | undefined;
+        if (row) found.push(rowToTask(row));
+      }
+      return found;
+    });
+  }
+
+  list(query: ListQuery): Promise<Task[]> {
+    return this.read(() => {
+      const where: string[] = [];
+      const args: Record<string, unknown> = {};
+      if (query.status) {
+        where.push('status = @status');
+        args.status = query.status;
+      }
+      if (query.backend) {
+        where.push('backend = @backend');
+        args.backend = query.backend;
+      }
+      if (query.before_id !== undefined) {
+        where.push('task_id < @before_id');
+        args.before_id = query.before_id;
+      }
+      if (query.search) {
+        where.push('instr(lower(prompt), lower(@search)) > 0');
+        args.search = query.search;
+      }
+      const limited = query.limit > 0;
+      if (limited) args.limit = query.limit;
+      const text =
+        `SELECT ${TASK_COLUMNS} FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
+        `ORDER BY task_id DESC ${limited ? 'LIMIT @limit' : ''}`;
+      let statement = this.listStatements.get(text);
+      if (!statement) {
+        statement = this.db.prepare(text);
+        this.listStatements.set(text, statement);
+      }
+      return (statement.all(args) as TaskRow[]).map((row) => rowToTask(row));
+    });
+  }
+
+  stats(): Promise<Stats> {
+    return this.read(() => {
+      const stats = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Stats;
+      for (const row of this.sql.counts.all() as { status: string; n: number }[]) {
+        if (row.status in stats) stats[row.status as keyof Stats] = row.n;
+      }
+      return stats;
+    });
+  }
+
+  nextWakeAt(): Promise<number | null> {
+    return this.read(() => {
+      const leaseEnd = (this.sql.nextLeaseEnd.get() as { t: number | null }).t;
+      const backoffEnd = (this.sql.nextBackoffEnd.get() as { t: number | null }).t;
+      if (leaseEnd === null) return backoffEnd;
+      if (backoffEnd === null) return leaseEnd;
+      return Math.min(leaseEnd, backoffEnd);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.batch.flush();
+    this.db.close();
+  }
+
+  // ---- internals: synchronous, run inside a savepoint of the open batch ----
+
+  private write<T>(change: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(closedError());
+    return this.batch.write(change);
+  }
+
+  private read<T>(query: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(closedError());
+    return this.batch.read(query);
+  }
+
+  private leaseNow(request: LeaseRequest): Task[] {
+    const granted: Task[] = [];
+    const now = this.now();
+    // Poison tasks found among the candidates are failed, not handed out; look again for the rest.
+    while (granted.length < request.max_tasks) {
+      const want = request.max_tasks - granted.length;
+      const args = {
+        now,
+        limit: want,
+        backend: request.backend ?? null,
+        tags: JSON.stringify(request.tags ?? []),
+      };
+      const candidates = [
+        ...(this.sql.readyUnrouted.all(args) as TaskRow[]),
+        ...(request.backend ? (this.sql.readyRouted.all(args) as TaskRow[]) : []),
+        ...(this.sql.expired.all(args) as TaskRow[]),
+      ];
+      if (candidates.length === 0) break;
+      candidates.sort((a, b) => b.priority - a.priority || a.task_id - b.task_id);
+      let poisoned = false;
+      for (const candidate of candidates.slice(0, want)) {
+        if (
+          candidate.status === 'leased' &&
+          candidate.lease_expirations + 1 >= this.policy.max_lease_expirations
+        ) {
+          this.sql.poison.run({
+            task_id: candidate.task_id,
+            now,
+            error: `lease expired ${candidate.lease_expirations + 1} times without an ack (last holder: ${candidate.worker_id})`,
+          });
+          poisoned = true;
+          continue;
+        }
+        const row = this.sql.grantLease.get({
+          task_id: candidate.task_id,
+          worker_id: request.worker_id,
+          leased_until: now + request.lease_seconds,
+          lease_token: randomUUID(),
+          now,
+        }) as TaskRow;
+        granted.push(rowToTask(row, true));
+      }
+      if (!poisoned) break;
+    }
+    return granted;
+  }
+
+  private ackNow(request: AckRequest): Transition {
+    const current = this.claimed(request, 'ack');
+    const now = this.now();
+    const outcome = {
+      task_id: request.task_id,
+      error: request.error ?? null,
+      error_kind: request.error_kind ?? null,
+      error_fix: request.error_fix ?? null,
+      duration_ms: request.duration_ms ?? null,
+      now,
+    };
+    const retry =
+      request.status === 'failed' && request.retryable !== false && current.attempts < current.max_attempts;
+    if (retry) {
+      const delayMs = Math.min(
+        this.policy.backoff_base_ms * 2 ** Math.max(0, current.attempts - 1),
+        this.policy.backoff_max_ms,
+      );
+      const row = this.sql.requeue.get({
+        ...outcome,
+        available_at: now + delayMs / 1000,
+        refund: 0,
+      }) as TaskRow;
+      return { task: rowToTask(row), requeued: true };
+    }
+    const row = this.sql.finish.get({
+      ...outcome,
+      status: request.status,
+      result: request.result ?? null,
+      usage: jsonOrNull(request.usage),
+    }) as TaskRow;
+    return { task: rowToTask(row) };
+  }
+
+  private existing(taskId: number): TaskRow {
+    const row = this.sql.byId.get(taskId) as TaskRow | undefined;
+    if (!row) throw new MitteloError('not_found', `task ${taskId} does not exist`, { task_id: taskId });
+    return row;
+  }
+
+  /**
+   * The task, if the caller still holds its lease. A v0.1 caller proves nothing (no token, no
+   * worker id) and is believed as long as the task is still leased; a v1 caller's token must be
+   * the current one, so an agent whose lease ran out cannot overwrite its successor's work.
+   */
+  private claimed(claim: LeaseClaim, action: string): TaskRow {
+    const row = this.existing(claim.task_id);
+    const id = claim.task_id;
+    if (row.status !== 'leased') {
+      throw new MitteloError(
+        'conflict',
+        `task ${id} is ${row.status}, not leased, so this ${action} changes nothing`,
+        { task_id: id, status: row.status },
+      );
+    }
+    if (claim.lease_token && claim.lease_token !== row.lease_token) {
+      throw new MitteloError(
+        'conflict',
+        `task ${id}: your lease ended and the task was leased again (now held by ${row.worker_id}); this ${action} changes nothing`,
+        { task_id: id, status: row.status, worker_id: row.worker_id },
+      );
+    }
+    if (claim.worker_id && claim.worker_id !== row.worker_id) {
+      throw new MitteloError(
+        'conflict',
+        `task ${id} is leased by ${row.worker_id}, not ${claim.worker_id}; this ${action} changes nothing`,
+        { task_id: id, status: row.status, worker_id: row.worker_id },
+      );
+    }
+    return row;
+  }
+}
+
+function closedError(): MitteloError {
+  return new MitteloError('unavailable', 'the store is closed (the hub is shutting down)');
+}
+
+function openDatabase(path: string, fsync: boolean): Database.Database {
+  let db: Database.Database;
+  try {
+    db = new Database(path, { timeout: 200 });
+  } catch (error) {
+    throw new MitteloError(
+      'internal',
+      `cannot open the database ${path}: ${(error as Error).message}. Check that the folder is writable, or pass another --db.`,
+    );
+  }
+  try {
+    // Exclusive: one hub per file. Must be set before WAL so no shared-memory file is needed.
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${fsync ? 'FULL' : 'NORMAL'}`);
+    db.pragma('temp_store = MEMORY');
+    db.pragma('cache_size = -16384');
+    migrate(db, path);
+    // Take the exclusive lock now, so a second hub fails here rather than on its first request.
+    db.exec('BEGIN IMMEDIATE; COMMIT');
+  } catch (error) {
+    db.close();
+    if (error instanceof MitteloError) throw error;
+    const code = (error as { code?: string }).code;
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+      throw new MitteloError(
+        'unavailable',
+        `the database ${path} is in use by another hub; stop that hub or pass another --db`,
+      );
+    }
+    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+      throw new MitteloError(
+        'bad_request',
+        `${path} is not a Mittelö database (${(error as Error).message})`,
+      );
+    }
+    throw error;
+  }
+  return db;
+}

@@ -1,0 +1,129 @@
+/**
+ * Start a real hub as a child process (`node src/cli/main.ts hub --port 0 --print-url`), on a
+ * fresh database in a temporary folder, and read back where it listens. Every test that needs a
+ * hub process uses this, and must call `stop()` (or `kill()`) in an `after`/`finally`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+export const CLI_ENTRY = join(REPO_ROOT, 'src', 'cli', 'main.ts');
+
+export interface HubProcess {
+  host: string;
+  port: number;
+  restPort: number | null;
+  restUrl: string | null;
+  db: string;
+  dir: string;
+  child: ChildProcess;
+  /** stderr collected so far (for assertions and for failure messages). */
+  stderr(): string;
+  /** SIGTERM and wait for exit; returns the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait for exit (simulates a crash). */
+  kill(): Promise<void>;
+  /** Resolves with the exit code when the process ends on its own. */
+  exited: Promise<number | null>;
+}
+
+export function makeTempDir(prefix = 'mittelo-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface StartHubOptions {
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Reuse this database file (for restart tests); default: a new one in a temp folder. */
+  db?: string;
+  dir?: string;
+  /** Ask for a REST port too (port 0). */
+  rest?: boolean;
+  timeoutMs?: number;
+}
+
+export async function startHubProcess(options: StartHubOptions = {}): Promise<HubProcess> {
+  const dir = options.dir ?? makeTempDir();
+  const db = options.db ?? join(dir, 'hub.db');
+  const args = [CLI_ENTRY, 'hub', '--port', '0', '--print-url', '--db', db, ...(options.args ?? [])];
+  if (options.rest) args.push('--rest-port', '0');
+  const child = spawn(process.execPath, args, {
+    cwd: dir,
+    env: { ...process.env, MITTELO_TOKEN: '', MITTELO_DB: '', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+    stderr += text;
+  });
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+
+  const urls = await new Promise<{ hub: URL; rest: URL | null }>((resolveUrls, reject) => {
+    let hub: URL | null = null;
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(`hub did not print its URL within ${options.timeoutMs ?? 15000} ms; stderr: ${stderr}`),
+        ),
+      options.timeoutMs ?? 15000,
+    );
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      const [key, value] = line.split(' ');
+      if (key === 'MITTELO_HUB' && value) hub = new URL(value);
+      if (key === 'MITTELO_REST' && value && hub) {
+        clearTimeout(timer);
+        resolveUrls({ hub, rest: new URL(value) });
+      }
+      if (hub && !options.rest) {
+        clearTimeout(timer);
+        resolveUrls({ hub, rest: null });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`hub exited with ${code} before listening; stderr: ${stderr}`));
+    });
+  });
+
+  const cleanup = () => {
+    if (!options.dir && !options.db) rmSync(dir, { recursive: true, force: true });
+  };
+  return {
+    host: urls.hub.hostname,
+    port: Number(urls.hub.port),
+    restPort: urls.rest ? Number(urls.rest.port) : null,
+    restUrl: urls.rest ? urls.rest.origin : null,
+    db,
+    dir,
+    child,
+    stderr: () => stderr,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const code = await exited;
+      clearTimeout(timer);
+      cleanup();
+      return code;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Poll `check` until it returns a truthy value or `timeoutMs` passes (then throw `what`). */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
