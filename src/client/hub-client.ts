@@ -356,6 +356,10 @@ export class HubClient extends EventEmitter<HubClientEvents> {
     const error = new HubUnreachableError(this.host, this.port, new Error('connection closed'));
     this.failPending(error);
     this.emit('disconnected', this.closed ? null : error);
+    // A listener that only receives events makes no calls that would reconnect it: do it here.
+    if (!this.closed && (this.options.reconnect ?? true) && this.subscribedTo) {
+      void this.ensureConnected().catch(() => {});
+    }
   }
 
   private failPending(error: unknown): void {

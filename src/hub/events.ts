@@ -12,8 +12,7 @@ export type TaskEventName =
   | 'task.failed'
   | 'task.requeued'
   | 'task.released'
-  | 'task.canceled'
-  | 'task.retried';
+  | 'task.canceled';
 
 export type AgentEventName = 'agent.connected' | 'agent.updated' | 'agent.disconnected';
 

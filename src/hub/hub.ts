@@ -223,12 +223,15 @@ export class Hub {
         context.authenticated = true;
       }
       if (params.worker_id) {
-        this.registry.connect({
-          worker_id: params.worker_id,
-          backend: params.backend,
-          tags: params.tags,
-          client: params.client,
-        });
+        this.registry.connect(
+          {
+            worker_id: params.worker_id,
+            backend: params.backend,
+            tags: params.tags,
+            client: params.client,
+          },
+          context.workerId !== params.worker_id,
+        );
         context.onHello?.({ worker_id: params.worker_id });
       }
       return {

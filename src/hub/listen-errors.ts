@@ -7,24 +7,27 @@ export function describeListenError(
   what: string,
   host: string,
   port: number,
+  /** The flag that chose this port (`--rest-port` for the REST API), named in the fix. */
+  portFlag = '--port',
 ): string {
   const where = `${host}:${port}`;
   switch (error.code) {
     case 'EPERM':
       return (
         `cannot listen on ${where} for the ${what}: EPERM, operation not permitted. This sandbox or container forbids ` +
-        'opening listening sockets; run where the process may bind a TCP socket (a sandbox rule allowing ' +
-        'network-bind/listen on loopback, or outside the sandbox). `mittelo doctor --core` checks this.'
+        'opening listening sockets: the process needs permission to bind and listen on a TCP socket (allow ' +
+        'network bind/listen on loopback in the sandbox rules, or run outside the sandbox). If only this port is ' +
+        `refused, ${portFlag} 0 picks a free one.`
       );
     case 'EACCES':
       return (
         `cannot listen on ${where} for the ${what}: EACCES, permission denied. Ports below 1024 need root or ` +
-        'CAP_NET_BIND_SERVICE; pick a port above 1024, or --port 0 to let the system pick a free one.'
+        `CAP_NET_BIND_SERVICE; pick a port above 1024, or ${portFlag} 0 to let the system pick a free one.`
       );
     case 'EADDRINUSE':
       return (
         `cannot listen on ${where} for the ${what}: EADDRINUSE, the port is already in use (another hub?). ` +
-        'Stop that process, choose another port, or use --port 0 to let the system pick a free one.'
+        `Stop that process, choose another port, or use ${portFlag} 0 to let the system pick a free one.`
       );
     case 'EADDRNOTAVAIL':
       return (

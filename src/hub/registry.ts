@@ -43,12 +43,17 @@ export class WorkerRegistry {
     this.onChange = onChange;
   }
 
-  connect(identity: AgentIdentity): void {
+  /**
+   * A connection said hello as this worker. `newConnection` is false when the same connection
+   * said hello as this worker before: its identity is updated, but it is still one connection,
+   * and one close must mark the agent disconnected.
+   */
+  connect(identity: AgentIdentity, newConnection = true): void {
     const agent = this.touch(identity.worker_id);
     if (identity.backend !== undefined) agent.backend = identity.backend;
     if (identity.tags !== undefined) agent.tags = identity.tags;
     if (identity.client !== undefined) agent.client = identity.client;
-    agent.connections += 1;
+    if (newConnection) agent.connections += 1;
     agent.connected = true;
     this.onChange(this.view(agent), 'connected');
   }

@@ -116,7 +116,13 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
       if (error instanceof MitteloError) throw error;
       throw new MitteloError(
         'unavailable',
-        describeListenError(error as NodeJS.ErrnoException, 'REST API', restHost, config.restPort),
+        describeListenError(
+          error as NodeJS.ErrnoException,
+          'REST API',
+          restHost,
+          config.restPort,
+          '--rest-port',
+        ),
       );
     }
   }

@@ -20,6 +20,9 @@ const MAX_SUBSCRIBER_BACKLOG = 16 * 1024 * 1024;
 /** Stop reading requests from a client that does not read its answers. */
 const MAX_RESPONSE_BACKLOG = 4 * 1024 * 1024;
 
+/** How long a peer that sent an oversized line gets to read our error before we drop it. */
+const HANG_UP_GRACE_MS = 5000;
+
 type Id = string | number | null;
 
 class Connection implements CallContext {
@@ -31,6 +34,9 @@ class Connection implements CallContext {
   private readonly reader: LineReader;
   private alive = true;
   private corked = false;
+  /** Requests read but not yet answered: a stopping hub answers them before it closes. */
+  private inFlight = 0;
+  private closing = false;
   private unsubscribe: (() => void) | null = null;
   readonly isAlive = () => this.alive;
 
@@ -52,7 +58,7 @@ class Connection implements CallContext {
             message: `line over ${options.maxLineBytes} bytes (${bytes}+ received); closing the connection. The hub's limit is --max-line-bytes.`,
           },
         });
-        this.socket.end();
+        this.hangUp();
       },
     });
     socket.on('data', (chunk: Buffer) => this.reader.push(chunk));
@@ -71,10 +77,23 @@ class Connection implements CallContext {
     this.workerId = identity.worker_id;
   };
 
-  /** Finish: stop reading, let answers already written go out, then close. */
+  /**
+   * Close a connection whose peer is still sending (an oversized line): stop reading at once, so
+   * the rest of its data stays in the kernel instead of passing through our memory, let the error
+   * answer go out, and drop the connection if the peer does not hang up itself.
+   */
+  private hangUp(): void {
+    this.socket.pause();
+    this.socket.removeAllListeners('drain');
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), HANG_UP_GRACE_MS).unref();
+  }
+
+  /** Finish: stop reading, answer the requests already read (parked leases included), then close. */
   end(): void {
     this.reader.stop();
-    this.socket.end();
+    this.closing = true;
+    if (this.inFlight === 0) this.socket.end();
   }
 
   destroy(): void {
@@ -115,10 +134,17 @@ class Connection implements CallContext {
       this.reply(id, error);
       return;
     }
-    pending.then(
-      (result) => this.send({ id, result, error: null }),
-      (error) => this.reply(id, error),
-    );
+    this.inFlight += 1;
+    pending
+      .then(
+        (result) => this.send({ id, result, error: null }),
+        (error) => this.reply(id, error),
+      )
+      .finally(() => {
+        this.inFlight -= 1;
+        // Ending earlier would drop this answer: writes after end() are discarded.
+        if (this.closing && this.inFlight === 0) this.socket.end();
+      });
   }
 
   private reply(id: Id, error: unknown): void {

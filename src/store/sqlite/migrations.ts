@@ -1,6 +1,6 @@
 /**
- * Versioned schema migrations, tracked in SQLite's `user_version`. Version 1 is exactly the table
- * the Python v0.1 hub created, so a v0.1 database file opens here and is upgraded in place.
+ * Versioned schema migrations, tracked in SQLite's `user_version`. Version 1 has the columns of the
+ * Python v0.1 hub's table, so a v0.1 database file opens here and is upgraded in place.
  */
 import type Database from 'better-sqlite3';
 import { MitteloError } from '../../errors.ts';
@@ -15,9 +15,11 @@ const MIGRATIONS: Migration[] = [
   {
     version: 1,
     description: 'v0.1 tasks table',
+    // v0.1 declared AUTOINCREMENT, which costs a write to sqlite_sequence on every insert. Rows are
+    // never deleted, so a plain rowid key hands out the same ever-growing ids; v0.1 files keep theirs.
     sql: `
       CREATE TABLE IF NOT EXISTS tasks (
-        task_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id INTEGER PRIMARY KEY,
         prompt TEXT NOT NULL,
         status TEXT NOT NULL,
         created_at REAL NOT NULL,

@@ -44,6 +44,12 @@ export interface SqliteStoreOptions {
 
 const wallClock = () => Date.now() / 1000;
 
+interface LeaseQueries {
+  readyUnrouted: Database.Statement;
+  readyRouted: Database.Statement;
+  expired: Database.Statement;
+}
+
 export class SqliteStore implements Store {
   readonly path: string;
   private readonly db: Database.Database;
@@ -53,8 +59,10 @@ export class SqliteStore implements Store {
   private closed = false;
   private readonly sql;
   private readonly listStatements = new Map<string, Database.Statement>();
+  private readonly leaseStatements = new Map<number, LeaseQueries>();
 
   // Each write is a better-sqlite3 transaction function: a savepoint inside the group batch.
+  private readonly insertTasks: (tasks: NewTask[]) => Task[];
   private readonly enqueueTx;
   private readonly leaseTx;
   private readonly ackTx;
@@ -72,28 +80,11 @@ export class SqliteStore implements Store {
     this.batch = new GroupCommit(this.db);
 
     const db = this.db;
-    const routed = `AND (tags IS NULL OR NOT EXISTS (
-        SELECT 1 FROM json_each(tasks.tags) AS need WHERE need.value NOT IN (SELECT value FROM json_each(@tags))))`;
     this.sql = {
       insert: db.prepare(
         `INSERT INTO tasks (prompt, status, created_at, updated_at, backend, tags, priority, max_attempts, timeout_s, metadata)
          VALUES (@prompt, 'queued', @now, @now, @backend, @tags, @priority, @max_attempts, @timeout_s, @metadata)
          RETURNING ${TASK_COLUMNS}`,
-      ),
-      readyUnrouted: db.prepare(
-        `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_ready
-         WHERE status = 'queued' AND backend IS NULL AND available_at <= @now ${routed}
-         ORDER BY priority DESC, task_id LIMIT @limit`,
-      ),
-      readyRouted: db.prepare(
-        `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_ready
-         WHERE status = 'queued' AND backend = @backend AND available_at <= @now ${routed}
-         ORDER BY priority DESC, task_id LIMIT @limit`,
-      ),
-      expired: db.prepare(
-        `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_leased
-         WHERE status = 'leased' AND leased_until < @now AND (backend IS NULL OR backend = @backend) ${routed}
-         ORDER BY priority DESC, task_id LIMIT @limit`,
       ),
       grantLease: db.prepare(
         `UPDATE tasks SET status = 'leased', worker_id = @worker_id, leased_until = @leased_until,
@@ -107,6 +98,15 @@ export class SqliteStore implements Store {
            error_fix = @error_fix, duration_ms = @duration_ms, usage = @usage, leased_until = NULL,
            lease_token = NULL, updated_at = @now
          WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}`,
+      ),
+      finishIfHeld: db.prepare(
+        `UPDATE tasks SET status = 'done', result = @result, error = @error, error_kind = @error_kind,
+           error_fix = @error_fix, duration_ms = @duration_ms, usage = @usage, leased_until = NULL,
+           lease_token = NULL, updated_at = @now
+         WHERE task_id = @task_id AND status = 'leased'
+           AND (@lease_token IS NULL OR lease_token = @lease_token)
+           AND (@worker_id IS NULL OR worker_id = @worker_id)
+         RETURNING ${TASK_COLUMNS}`,
       ),
       requeue: db.prepare(
         `UPDATE tasks SET status = 'queued', worker_id = NULL, leased_until = NULL, lease_token = NULL,
@@ -142,13 +142,16 @@ export class SqliteStore implements Store {
          WHERE status = 'failed' AND task_id = ?`,
       ),
       counts: db.prepare('SELECT status, n FROM status_counts'),
-      nextLeaseEnd: db.prepare(`SELECT MIN(leased_until) AS t FROM tasks WHERE status = 'leased'`),
+      // INDEXED BY: left alone, the planner picks tasks_status and scans every leased row.
+      nextLeaseEnd: db.prepare(
+        `SELECT MIN(leased_until) AS t FROM tasks INDEXED BY tasks_leased WHERE status = 'leased'`,
+      ),
       nextBackoffEnd: db.prepare(
-        `SELECT MIN(available_at) AS t FROM tasks WHERE status = 'queued' AND available_at > 0`,
+        `SELECT MIN(available_at) AS t FROM tasks INDEXED BY tasks_delayed WHERE status = 'queued' AND available_at > 0`,
       ),
     };
 
-    this.enqueueTx = db.transaction((tasks: NewTask[]) => {
+    this.insertTasks = (tasks: NewTask[]) => {
       const now = this.now();
       return tasks.map((task) => {
         const row = this.sql.insert.get({
@@ -163,10 +166,13 @@ export class SqliteStore implements Store {
         }) as TaskRow;
         return rowToTask(row);
       });
-    });
+    };
+    this.enqueueTx = db.transaction(this.insertTasks);
     this.leaseTx = db.transaction((request: LeaseRequest) => this.leaseNow(request));
-    this.ackTx = db.transaction((request: AckRequest) => this.ackNow(request));
-    this.extendTx = db.transaction((request: ExtendRequest) => {
+    // ack, extend, release and cancel read, then change one row with one statement: atomic without
+    // a savepoint (a savepoint costs two more statements on the hottest path).
+    this.ackTx = (request: AckRequest) => this.ackNow(request);
+    this.extendTx = (request: ExtendRequest) => {
       this.claimed(request, 'extend');
       const now = this.now();
       const row = this.sql.extend.get({
@@ -175,8 +181,8 @@ export class SqliteStore implements Store {
         now,
       }) as TaskRow;
       return rowToTask(row, true);
-    });
-    this.releaseTx = db.transaction((request: ReleaseRequest) => {
+    };
+    this.releaseTx = (request: ReleaseRequest) => {
       this.claimed(request, 'release');
       const now = this.now();
       const delay = (request.delay_ms ?? 0) / 1000;
@@ -191,8 +197,8 @@ export class SqliteStore implements Store {
         now,
       }) as TaskRow;
       return rowToTask(row);
-    });
-    this.cancelTx = db.transaction((taskId: number) => {
+    };
+    this.cancelTx = (taskId: number) => {
       const current = this.existing(taskId);
       if (current.status !== 'queued' && current.status !== 'leased') {
         throw new MitteloError(
@@ -202,7 +208,7 @@ export class SqliteStore implements Store {
         );
       }
       return rowToTask(this.sql.cancel.get({ task_id: taskId, now: this.now() }) as TaskRow);
-    });
+    };
     this.retryFailedTx = db.transaction((taskIds?: number[]) => {
       const now = this.now();
       if (!taskIds) return this.sql.retryAll.run(now).changes;
@@ -213,7 +219,8 @@ export class SqliteStore implements Store {
   }
 
   enqueue(tasks: NewTask[]): Promise<Task[]> {
-    return this.write(() => this.enqueueTx(tasks));
+    // One task is one INSERT, atomic by itself; a batch needs its savepoint to be all-or-nothing.
+    return this.write(() => (tasks.length === 1 ? this.insertTasks(tasks) : this.enqueueTx(tasks)));
   }
 
   lease(request: LeaseRequest): Promise<Task[]> {
@@ -330,16 +337,12 @@ export class SqliteStore implements Store {
     // Poison tasks found among the candidates are failed, not handed out; look again for the rest.
     while (granted.length < request.max_tasks) {
       const want = request.max_tasks - granted.length;
-      const args = {
-        now,
-        limit: want,
-        backend: request.backend ?? null,
-        tags: JSON.stringify(request.tags ?? []),
-      };
+      const queries = this.leaseQueries(want);
+      const args = { now, backend: request.backend ?? null, tags: JSON.stringify(request.tags ?? []) };
       const candidates = [
-        ...(this.sql.readyUnrouted.all(args) as TaskRow[]),
-        ...(request.backend ? (this.sql.readyRouted.all(args) as TaskRow[]) : []),
-        ...(this.sql.expired.all(args) as TaskRow[]),
+        ...(queries.readyUnrouted.all(args) as TaskRow[]),
+        ...(request.backend ? (queries.readyRouted.all(args) as TaskRow[]) : []),
+        ...(queries.expired.all(args) as TaskRow[]),
       ];
       if (candidates.length === 0) break;
       candidates.sort((a, b) => b.priority - a.priority || a.task_id - b.task_id);
@@ -371,7 +374,54 @@ export class SqliteStore implements Store {
     return granted;
   }
 
+  /**
+   * The candidate queries for leasing `limit` tasks. The limit is written into the SQL rather than
+   * bound: with a bound LIMIT SQLite plans for an unknown row count and the query costs ~10x more.
+   */
+  private leaseQueries(limit: number): LeaseQueries {
+    let queries = this.leaseStatements.get(limit);
+    if (queries) return queries;
+    const count = Math.trunc(limit);
+    const routed = `AND (tags IS NULL OR NOT EXISTS (
+        SELECT 1 FROM json_each(tasks.tags) AS need WHERE need.value NOT IN (SELECT value FROM json_each(@tags))))`;
+    queries = {
+      readyUnrouted: this.db.prepare(
+        `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_ready
+         WHERE status = 'queued' AND backend IS NULL AND available_at <= @now ${routed}
+         ORDER BY priority DESC, task_id LIMIT ${count}`,
+      ),
+      readyRouted: this.db.prepare(
+        `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_ready
+         WHERE status = 'queued' AND backend = @backend AND available_at <= @now ${routed}
+         ORDER BY priority DESC, task_id LIMIT ${count}`,
+      ),
+      expired: this.db.prepare(
+        `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_leased
+         WHERE status = 'leased' AND leased_until < @now AND (backend IS NULL OR backend = @backend) ${routed}
+         ORDER BY priority DESC, task_id LIMIT ${count}`,
+      ),
+    };
+    this.leaseStatements.set(limit, queries);
+    return queries;
+  }
+
   private ackNow(request: AckRequest): Transition {
+    if (request.status === 'done') {
+      // The common case in one statement; only when it matches nothing do we look at why.
+      const done = this.sql.finishIfHeld.get({
+        task_id: request.task_id,
+        lease_token: request.lease_token ?? null,
+        worker_id: request.worker_id ?? null,
+        result: request.result ?? null,
+        error: request.error ?? null,
+        error_kind: request.error_kind ?? null,
+        error_fix: request.error_fix ?? null,
+        duration_ms: request.duration_ms ?? null,
+        usage: jsonOrNull(request.usage),
+        now: this.now(),
+      }) as TaskRow | undefined;
+      if (done) return { task: rowToTask(done) };
+    }
     const current = this.claimed(request, 'ack');
     const now = this.now();
     const outcome = {
