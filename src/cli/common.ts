@@ -2,7 +2,7 @@
  * What every client command shares: where the hub is (flags, then MITTELO_* env, then defaults),
  * how to print (--json or human), and how failures become one line and an exit code.
  */
-import { Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { HubClient, HubUnreachableError } from '../client/hub-client.ts';
 import { isMitteloError } from '../errors.ts';
 
@@ -42,6 +42,12 @@ export function connectionOptions(): Option[] {
   ];
 }
 
+/** Add --host/--port/--token to a client command (after its own options, so help lists those first). */
+export function withConnectionOptions(command: Command): Command {
+  for (const option of connectionOptions()) command.addOption(option);
+  return command;
+}
+
 export function jsonOption(): Option {
   return new Option('--json', 'print machine-readable JSON');
 }
@@ -64,6 +70,15 @@ export function parsePositiveInt(value: string, flag: string, { allowZero = fals
   return n;
 }
 
+/** A task id given on the command line: a positive integer. */
+export function parseTaskId(value: string, what = 'task id'): number {
+  const id = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(id) || id < 1) {
+    throw new CliError(`${what} must be a positive integer, got "${value}"`);
+  }
+  return id;
+}
+
 /** A client for one command: fails fast (no reconnect loop) when no hub is there. */
 export async function connectClient(flags: ConnectionFlags): Promise<HubClient> {
   const client = new HubClient({
@@ -83,6 +98,36 @@ export async function withClient<T>(
   body: (client: HubClient) => Promise<T>,
 ): Promise<T> {
   const client = await connectClient(flags);
+  try {
+    return await body(client);
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * withClient, with a refused token explained in terms of the CLI's flags (--token,
+ * MITTELO_TOKEN) rather than the protocol's (`params.token`).
+ */
+export async function withHub<T>(
+  flags: ConnectionFlags,
+  body: (client: HubClient) => Promise<T>,
+): Promise<T> {
+  let client: HubClient;
+  try {
+    client = await connectClient(flags);
+  } catch (error) {
+    if (isMitteloError(error) && error.code === 'unauthorized') {
+      const where = `the hub at ${flags.host}:${flags.port}`;
+      throw new CliError(
+        flags.token
+          ? `${where} refused the token (${error.message}): check --token or MITTELO_TOKEN`
+          : `this hub requires a token: pass --token or set MITTELO_TOKEN (${where})`,
+        EXIT.refused,
+      );
+    }
+    throw error;
+  }
   try {
     return await body(client);
   } finally {

@@ -1,0 +1,205 @@
+/**
+ * `mittelo enqueue`: add tasks from --prompt, a whole --file, or a --jsonl file of one task per
+ * line. Every task is checked before the first is sent; then they go in `enqueue_many` calls
+ * that each stay well inside the hub's request limits.
+ */
+import { Command, Option } from 'commander';
+import type { HubClient } from '../../client/hub-client.ts';
+import { isMitteloError, MitteloError } from '../../errors.ts';
+import type { NewTask } from '../../store/types.ts';
+import {
+  CliError,
+  type ConnectionFlags,
+  jsonOption,
+  printJson,
+  withConnectionOptions,
+  withHub,
+} from '../common.ts';
+import {
+  checkTaskField,
+  parseJsonlTasks,
+  readInput,
+  singleTask,
+  type TaskDefaults,
+  type TaskField,
+} from '../read-tasks.ts';
+
+interface EnqueueFlags extends ConnectionFlags {
+  prompt?: string;
+  file?: string;
+  jsonl?: string;
+  backend?: string;
+  tag?: string[];
+  priority?: string;
+  maxAttempts?: string;
+  timeoutS?: string;
+  json?: boolean;
+}
+
+/** At most this many tasks per `enqueue_many` call. */
+export const MAX_TASKS_PER_CALL = 5000;
+/** Request lines stay under this, well inside the hub's default 1 MiB line limit. */
+export const MAX_BYTES_PER_CALL = 768 * 1024;
+
+/**
+ * Split tasks into `enqueue_many` batches of at most `maxTasks` tasks and about `maxBytes` of
+ * JSON. A single task larger than `maxBytes` goes alone (the hub then judges it).
+ */
+export function batchesForHub(
+  tasks: NewTask[],
+  maxTasks = MAX_TASKS_PER_CALL,
+  maxBytes = MAX_BYTES_PER_CALL,
+): NewTask[][] {
+  const batches: NewTask[][] = [];
+  let current: NewTask[] = [];
+  let bytes = 0;
+  for (const task of tasks) {
+    const size = Buffer.byteLength(JSON.stringify(task)) + 1;
+    if (current.length > 0 && (current.length >= maxTasks || bytes + size > maxBytes)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(task);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+const INTEGER = /^-?\d+$/;
+const NUMBER = /^(\d+\.?\d*|\.\d+)$/;
+
+/** The task fields set by flags, each checked with the same rules as a --jsonl line. */
+function defaultsFromFlags(flags: EnqueueFlags): TaskDefaults {
+  const defaults: TaskDefaults = {};
+  const set = (field: TaskField, flag: string, raw: string | undefined, value: unknown) => {
+    if (raw === undefined) return;
+    const problem = checkTaskField(field, value);
+    if (problem) throw new CliError(`${flag} ${problem.replace(/, got .*$/, '')}, got "${raw}"`);
+    Object.assign(defaults, { [field]: value });
+  };
+  const integer = (raw: string | undefined) =>
+    raw !== undefined && INTEGER.test(raw.trim()) ? Number(raw) : Number.NaN;
+  const number = (raw: string | undefined) =>
+    raw !== undefined && NUMBER.test(raw.trim()) ? Number(raw) : Number.NaN;
+  set('backend', '--backend', flags.backend, flags.backend);
+  if (flags.tag !== undefined) {
+    for (const tag of flags.tag) {
+      if (checkTaskField('tags', [tag])) {
+        throw new CliError(`--tag must be a name of 1-64 letters, digits and _ . : -, got "${tag}"`);
+      }
+    }
+    const tags = [...new Set(flags.tag)];
+    const problem = checkTaskField('tags', tags);
+    if (problem) throw new CliError(`--tag: a task ${problem}`);
+    defaults.tags = tags;
+  }
+  set('priority', '--priority', flags.priority, integer(flags.priority));
+  set('max_attempts', '--max-attempts', flags.maxAttempts, integer(flags.maxAttempts));
+  set('timeout_s', '--timeout-s', flags.timeoutS, number(flags.timeoutS));
+  return defaults;
+}
+
+/** What to send, and where each task came from (for messages about one of them). */
+interface Input {
+  tasks: NewTask[];
+  /** `file:line` of task `index`, or null when the input is a single prompt. */
+  origin: (index: number) => string | null;
+}
+
+/** The tasks to send, read and checked; nothing is sent when anything is wrong. */
+async function readTasks(flags: EnqueueFlags): Promise<Input> {
+  const sources = [
+    flags.prompt !== undefined && '--prompt',
+    flags.file !== undefined && '--file',
+    flags.jsonl !== undefined && '--jsonl',
+  ].filter(Boolean);
+  if (sources.length !== 1) {
+    throw new CliError(
+      sources.length === 0
+        ? 'say what to enqueue: --prompt TEXT, --file PATH or --jsonl PATH (- reads stdin)'
+        : `use one of --prompt, --file, --jsonl, not ${sources.join(' and ')}`,
+    );
+  }
+  const defaults = defaultsFromFlags(flags);
+  const single = (task: NewTask): Input => ({ tasks: [task], origin: () => null });
+  if (flags.prompt !== undefined) return single(singleTask(flags.prompt, '--prompt', defaults));
+  if (flags.file !== undefined) {
+    const text = await readInput(flags.file, '--file');
+    return single(singleTask(text, `--file ${flags.file === '-' ? '(stdin)' : flags.file}`, defaults));
+  }
+  const path = flags.jsonl!;
+  const source = path === '-' ? 'stdin' : path;
+  const { tasks, lines, ignored } = parseJsonlTasks(await readInput(path, '--jsonl'), source, defaults);
+  if (ignored.length > 0) {
+    const [first] = ignored;
+    process.stderr.write(
+      `mittelo: warning: ${ignored.length} line(s) have their own metadata and other unknown fields, ` +
+        `which were not kept (first: ${source}:${first!.line}: ${first!.fields.join(', ')})\n`,
+    );
+  }
+  return { tasks, origin: (index) => `${source}:${lines[index]}` };
+}
+
+/**
+ * The hub names a task of a batch by its index (`tasks[3].prompt is ...`); name its line instead.
+ * A batch of one task gets no index from the hub, so that one is named too.
+ */
+function locateRefusal(error: unknown, batchStart: number, batchSize: number, input: Input): unknown {
+  if (!isMitteloError(error)) return error;
+  const indexed = /tasks[[.](\d+)]?\.?/.exec(error.message);
+  const index = indexed ? Number(indexed[1]) : batchSize === 1 ? 0 : null;
+  const origin = index === null ? null : input.origin(batchStart + index);
+  if (origin === null) return error;
+  const message = indexed ? error.message.replace(indexed[0], '') : error.message;
+  return new MitteloError(error.code, `${origin}: ${message}`, error.details);
+}
+
+async function send(client: HubClient, input: Input, json: boolean): Promise<number[]> {
+  const ids: number[] = [];
+  for (const batch of batchesForHub(input.tasks)) {
+    let batchIds: number[];
+    try {
+      batchIds = await client.enqueueMany(batch);
+    } catch (error) {
+      // Only the hub can stop us half way (everything was checked before sending): say what is in.
+      if (ids.length > 0) {
+        if (json) printJson({ task_ids: ids });
+        process.stderr.write(
+          `mittelo: ${ids.length} of ${input.tasks.length} tasks were enqueued (ids printed) before this failure:\n`,
+        );
+      }
+      throw locateRefusal(error, ids.length, batch.length, input);
+    }
+    ids.push(...batchIds);
+    if (!json && batchIds.length > 0) process.stdout.write(`${batchIds.join('\n')}\n`);
+  }
+  return ids;
+}
+
+export function enqueueCommand(): Command {
+  const command = new Command('enqueue')
+    .description('add tasks to the queue; prints their ids, one per line')
+    .addOption(new Option('--prompt <text>', 'one task with this prompt'))
+    .addOption(new Option('--file <path>', 'one task whose prompt is the whole file (- = stdin)'))
+    .addOption(
+      new Option('--jsonl <path>', 'one task per line: {"prompt": "...", "backend": ..., ...} (- = stdin)'),
+    )
+    .addOption(new Option('--backend <name>', 'only agents running this backend take the task(s)'))
+    .addOption(
+      new Option('--tag <tag>', 'a capability the agent must have (repeatable)').argParser(
+        (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+      ),
+    )
+    .addOption(new Option('--priority <n>', 'higher is leased first (default 0)'))
+    .addOption(new Option('--max-attempts <n>', 'attempts before the task is failed for good (1-100)'))
+    .addOption(new Option('--timeout-s <seconds>', 'how long an agent should let the backend run'))
+    .addOption(jsonOption())
+    .action(async (flags: EnqueueFlags) => {
+      const input = await readTasks(flags);
+      const ids = await withHub(flags, (client) => send(client, input, Boolean(flags.json)));
+      if (flags.json) printJson({ task_ids: ids });
+    });
+  return withConnectionOptions(command);
+}
