@@ -13,11 +13,16 @@ const optional = <T extends z.ZodType>(schema: T) =>
     z.input<T> | null | undefined
   >;
 
+const TASK_ID_RULE = 'a task id is a positive integer';
+
 /** Task ids are integers; v0.1 clients written in loosely typed languages may send "7". */
 export const taskIdSchema = z
-  .union([z.number().int().positive(), z.string().regex(/^\d+$/, 'a task id is a positive integer')])
+  // One message for every way to get it wrong (a union would otherwise say just "Invalid input").
+  .union([z.number().int(TASK_ID_RULE).positive(TASK_ID_RULE), z.string().regex(/^\d+$/, TASK_ID_RULE)], {
+    error: (issue) => (issue.input === undefined ? `required (${TASK_ID_RULE})` : TASK_ID_RULE),
+  })
   .transform((value) => Number(value))
-  .refine((value) => Number.isSafeInteger(value) && value > 0, 'a task id is a positive integer');
+  .refine((value) => Number.isSafeInteger(value) && value > 0, TASK_ID_RULE);
 
 const nameSchema = z
   .string()

@@ -143,11 +143,15 @@ export class SqliteStore implements Store {
       ),
       counts: db.prepare('SELECT status, n FROM status_counts'),
       // INDEXED BY: left alone, the planner picks tasks_status and scans every leased row.
+      // Only ends still ahead count: one already past is available now, and answering with it would
+      // wake the dispatcher again at once, in a loop, whenever no waiting agent can take that task.
       nextLeaseEnd: db.prepare(
-        `SELECT MIN(leased_until) AS t FROM tasks INDEXED BY tasks_leased WHERE status = 'leased'`,
+        `SELECT MIN(leased_until) AS t FROM tasks INDEXED BY tasks_leased
+         WHERE status = 'leased' AND leased_until >= ?`,
       ),
       nextBackoffEnd: db.prepare(
-        `SELECT MIN(available_at) AS t FROM tasks INDEXED BY tasks_delayed WHERE status = 'queued' AND available_at > 0`,
+        `SELECT MIN(available_at) AS t FROM tasks INDEXED BY tasks_delayed
+         WHERE status = 'queued' AND available_at > 0 AND available_at > ?`,
       ),
     };
 
@@ -304,8 +308,9 @@ export class SqliteStore implements Store {
 
   nextWakeAt(): Promise<number | null> {
     return this.read(() => {
-      const leaseEnd = (this.sql.nextLeaseEnd.get() as { t: number | null }).t;
-      const backoffEnd = (this.sql.nextBackoffEnd.get() as { t: number | null }).t;
+      const now = this.now();
+      const leaseEnd = (this.sql.nextLeaseEnd.get(now) as { t: number | null }).t;
+      const backoffEnd = (this.sql.nextBackoffEnd.get(now) as { t: number | null }).t;
       if (leaseEnd === null) return backoffEnd;
       if (backoffEnd === null) return leaseEnd;
       return Math.min(leaseEnd, backoffEnd);

@@ -1,0 +1,1223 @@
+/**
+ * The Store contract: one suite every Store implementation must pass (SQLite today, PostgreSQL
+ * later). An implementation's test file calls `storeContract` with a factory that opens a fresh,
+ * empty store; the suite drives it with an injected clock, so nothing here sleeps or depends on
+ * timing.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { type ErrorCode, isMitteloError } from '../src/errors.ts';
+import {
+  DEFAULT_RETRY_POLICY,
+  type LeaseRequest,
+  type NewTask,
+  type RetryPolicy,
+  type Stats,
+  type Store,
+  TASK_STATUSES,
+  type Task,
+} from '../src/store/types.ts';
+
+export interface ContractStoreOptions {
+  /** Unix seconds; the store must read time only from here. */
+  now: () => number;
+  retry?: Partial<RetryPolicy>;
+}
+
+/** Opens a new, empty store for one test. The suite closes it. */
+export type OpenStore = (options: ContractStoreOptions) => Promise<Store>;
+
+/** A clock the test moves by hand. Starts at a time with a fraction, so seconds must stay floats. */
+class Clock {
+  t = 1_700_000_000.25;
+  readonly now = (): number => this.t;
+  advance(seconds: number): number {
+    this.t += seconds;
+    return this.t;
+  }
+}
+
+interface Fixture {
+  store: Store;
+  clock: Clock;
+}
+
+/** Every field a task carries on the wire: the nine v0.1 fields, then the v1 additions. */
+const TASK_KEYS = [
+  'task_id',
+  'prompt',
+  'status',
+  'created_at',
+  'updated_at',
+  'leased_until',
+  'worker_id',
+  'result',
+  'error',
+  'backend',
+  'tags',
+  'priority',
+  'attempts',
+  'max_attempts',
+  'lease_expirations',
+  'available_at',
+  'timeout_s',
+  'error_kind',
+  'error_fix',
+  'duration_ms',
+  'usage',
+  'metadata',
+  'lease_token',
+].sort();
+
+const LEASE: Omit<LeaseRequest, 'worker_id'> = { max_tasks: 1, lease_seconds: 30 };
+
+const ids = (tasks: Task[]) => tasks.map((task) => task.task_id);
+
+async function enqueue(store: Store, ...tasks: (string | NewTask)[]): Promise<Task[]> {
+  return store.enqueue(tasks.map((task) => (typeof task === 'string' ? { prompt: task } : task)));
+}
+
+async function leaseOne(store: Store, worker_id: string, extra: Partial<LeaseRequest> = {}): Promise<Task> {
+  const [task, ...rest] = await store.lease({ ...LEASE, worker_id, ...extra });
+  assert.ok(task, `${worker_id} should have leased a task`);
+  assert.equal(rest.length, 0);
+  return task;
+}
+
+async function getOne(store: Store, taskId: number): Promise<Task> {
+  const [task] = await store.get([taskId]);
+  assert.ok(task, `task ${taskId} should exist`);
+  return task;
+}
+
+/** Every row, newest first: the whole observable state of the store. */
+const snapshot = async (store: Store) => ({
+  tasks: await store.list({ limit: 0 }),
+  stats: await store.stats(),
+});
+
+/** The call must fail with this error code (and, for a human, a message naming the task). */
+async function refused(call: Promise<unknown>, code: ErrorCode, taskId?: number): Promise<void> {
+  await assert.rejects(call, (error: unknown) => {
+    assert.ok(isMitteloError(error), `expected a MitteloError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    if (taskId !== undefined) assert.match(error.message, new RegExp(`\\b${taskId}\\b`));
+    return true;
+  });
+}
+
+/** The call must fail with `code` and leave every row and counter exactly as it was. */
+async function refusedAndUnchanged(
+  store: Store,
+  call: () => Promise<unknown>,
+  code: ErrorCode,
+  taskId?: number,
+): Promise<void> {
+  const before = await snapshot(store);
+  await refused(call(), code, taskId);
+  assert.deepEqual(await snapshot(store), before);
+}
+
+const zeroStats = (): Stats => Object.fromEntries(TASK_STATUSES.map((status) => [status, 0])) as Stats;
+
+/**
+ * stats() must agree with the rows, with every status present; and when `expected` is given, equal
+ * it (statuses it leaves out are 0).
+ */
+async function assertStatsExact(store: Store, expected?: Partial<Stats>): Promise<void> {
+  const counted = zeroStats();
+  for (const task of await store.list({ limit: 0 })) counted[task.status] += 1;
+  const stats = await store.stats();
+  assert.deepEqual(stats, counted, 'stats must match the rows');
+  if (expected) assert.deepEqual(stats, { ...zeroStats(), ...expected });
+}
+
+export function storeContract(name: string, open: OpenStore, cleanup?: () => Promise<void>): void {
+  /** One test body with a fresh store, closed afterwards whatever happens. */
+  const withStore =
+    (retry: Partial<RetryPolicy> | undefined, body: (fixture: Fixture) => Promise<void>) => async () => {
+      const clock = new Clock();
+      const store = await open(retry ? { now: clock.now, retry } : { now: clock.now });
+      try {
+        await body({ store, clock });
+      } finally {
+        await store.close();
+      }
+    };
+  const fresh = (body: (fixture: Fixture) => Promise<void>) => withStore(undefined, body);
+
+  describe(`Store contract: ${name}`, () => {
+    if (cleanup) after(cleanup);
+
+    describe('enqueue', () => {
+      it(
+        'returns queued tasks with increasing ids, every v0.1 field and the v1 defaults',
+        fresh(async ({ store, clock }) => {
+          const first = await enqueue(store, 'a', 'b', 'c');
+          const [fourth] = await enqueue(store, 'd');
+          const tasks = [...first, fourth!];
+          assert.deepEqual(
+            tasks.map((t) => t.prompt),
+            ['a', 'b', 'c', 'd'],
+          );
+          for (let i = 1; i < tasks.length; i++) assert.ok(tasks[i]!.task_id > tasks[i - 1]!.task_id);
+          for (const task of tasks) {
+            assert.deepEqual(Object.keys(task).sort(), TASK_KEYS);
+            assert.ok(Number.isSafeInteger(task.task_id) && task.task_id > 0);
+            assert.equal(task.status, 'queued');
+            assert.equal(task.created_at, clock.t, 'created_at is Unix seconds, fraction kept');
+            assert.equal(task.updated_at, clock.t);
+            assert.equal(task.leased_until, null);
+            assert.equal(task.worker_id, null);
+            assert.equal(task.result, null);
+            assert.equal(task.error, null);
+            assert.equal(task.backend, null);
+            assert.deepEqual(task.tags, []);
+            assert.equal(task.priority, 0);
+            assert.equal(task.attempts, 0);
+            assert.equal(task.max_attempts, DEFAULT_RETRY_POLICY.default_max_attempts);
+            assert.equal(task.lease_expirations, 0);
+            assert.equal(task.available_at, 0);
+            for (const key of [
+              'timeout_s',
+              'error_kind',
+              'error_fix',
+              'duration_ms',
+              'usage',
+              'metadata',
+            ] as const) {
+              assert.equal(task[key], null, key);
+            }
+            assert.equal(task.lease_token, null);
+          }
+          assert.deepEqual(await store.get(ids(tasks)), tasks, 'get returns what enqueue returned');
+          await assertStatsExact(store, { queued: 4 });
+        }),
+      );
+
+      it(
+        'takes max_attempts from the retry policy when the task does not say',
+        withStore({ default_max_attempts: 3 }, async ({ store }) => {
+          const [plain, own] = await enqueue(store, 'plain', { prompt: 'own', max_attempts: 7 });
+          assert.equal(plain!.max_attempts, 3);
+          assert.equal(own!.max_attempts, 7);
+        }),
+      );
+
+      it(
+        'keeps the v1 fields a task asks for',
+        fresh(async ({ store }) => {
+          const asked = {
+            prompt: 'routed',
+            backend: 'claude',
+            tags: ['gpu', 'big'],
+            priority: -3,
+            max_attempts: 2,
+            timeout_s: 12.5,
+            metadata: { pack: 'review', n: 3, nested: { ok: true } },
+          };
+          const [task] = await store.enqueue([asked]);
+          for (const [key, value] of Object.entries(asked)) {
+            assert.deepEqual(task![key as keyof Task], value, key);
+          }
+          assert.deepEqual(await getOne(store, task!.task_id), task);
+        }),
+      );
+
+      it(
+        'an empty batch adds nothing',
+        fresh(async ({ store }) => {
+          assert.deepEqual(await store.enqueue([]), []);
+          await assertStatsExact(store, {});
+          assert.deepEqual(await store.list({ limit: 0 }), []);
+        }),
+      );
+
+      it(
+        'a batch with one invalid task enqueues none of it',
+        fresh(async ({ store }) => {
+          await enqueue(store, 'before');
+          const before = await snapshot(store);
+          const invalid = { prompt: null } as unknown as NewTask;
+          await assert.rejects(store.enqueue([{ prompt: 'ok 1' }, invalid, { prompt: 'ok 2' }]));
+          await assert.rejects(store.enqueue([invalid]));
+          assert.deepEqual(await snapshot(store), before);
+          const [after] = await enqueue(store, 'after');
+          assert.equal(after!.prompt, 'after');
+          await assertStatsExact(store, { queued: 2 });
+        }),
+      );
+    });
+
+    describe('lease', () => {
+      it(
+        'hands out the oldest task first, with a lease, a worker, a token and an attempt counted',
+        fresh(async ({ store, clock }) => {
+          const queued = await enqueue(store, 'first', 'second', 'third');
+          clock.advance(1.5);
+          const a = await leaseOne(store, 'w-a', { lease_seconds: 30 });
+          assert.equal(a.task_id, queued[0]!.task_id);
+          assert.equal(a.status, 'leased');
+          assert.equal(a.worker_id, 'w-a');
+          assert.equal(a.leased_until, clock.t + 30);
+          assert.equal(a.updated_at, clock.t);
+          assert.equal(a.created_at, queued[0]!.created_at);
+          assert.equal(a.attempts, 1);
+          assert.equal(typeof a.lease_token, 'string');
+          assert.ok(a.lease_token!.length > 0);
+          assert.deepEqual(Object.keys(a).sort(), TASK_KEYS);
+          const b = await leaseOne(store, 'w-b');
+          const c = await leaseOne(store, 'w-c');
+          assert.deepEqual(ids([a, b, c]), ids(queued));
+          assert.notEqual(a.lease_token, b.lease_token);
+          assert.deepEqual(await store.lease({ ...LEASE, worker_id: 'w-d' }), []);
+          await assertStatsExact(store, { leased: 3 });
+        }),
+      );
+
+      it(
+        'hands out higher priority first, oldest first within a priority',
+        fresh(async ({ store }) => {
+          const [low, high1, mid, high2, negative] = await enqueue(
+            store,
+            { prompt: 'low' },
+            { prompt: 'high 1', priority: 10 },
+            { prompt: 'mid', priority: 5 },
+            { prompt: 'high 2', priority: 10 },
+            { prompt: 'negative', priority: -1 },
+          );
+          const order: number[] = [];
+          for (let i = 0; i < 5; i++) order.push((await leaseOne(store, 'w')).task_id);
+          assert.deepEqual(order, ids([high1!, high2!, mid!, low!, negative!]));
+        }),
+      );
+
+      it(
+        'respects max_tasks and never hands out one task twice',
+        fresh(async ({ store }) => {
+          await enqueue(store, 'a', 'b', 'c', 'd', 'e');
+          assert.deepEqual(await store.lease({ worker_id: 'w', max_tasks: 0, lease_seconds: 30 }), []);
+          await assertStatsExact(store, { queued: 5 });
+          const three = await store.lease({ worker_id: 'w', max_tasks: 3, lease_seconds: 30 });
+          assert.equal(three.length, 3);
+          const rest = await store.lease({ worker_id: 'w2', max_tasks: 10, lease_seconds: 30 });
+          assert.equal(rest.length, 2);
+          assert.equal(new Set(ids([...three, ...rest])).size, 5);
+          await assertStatsExact(store, { leased: 5 });
+        }),
+      );
+
+      it(
+        'leases issued at the same moment never share a task',
+        fresh(async ({ store }) => {
+          await enqueue(store, 'a', 'b', 'c', 'd', 'e', 'f', 'g');
+          const batches = await Promise.all(
+            ['w1', 'w2', 'w3'].map((worker_id) =>
+              store.lease({ worker_id, max_tasks: 3, lease_seconds: 30 }),
+            ),
+          );
+          const all = batches.flat();
+          assert.equal(all.length, 7);
+          assert.equal(new Set(ids(all)).size, 7);
+          await assertStatsExact(store, { leased: 7 });
+        }),
+      );
+
+      it(
+        'does not hand out a lease that has not run out',
+        fresh(async ({ store, clock }) => {
+          await enqueue(store, 'x');
+          await leaseOne(store, 'holder', { lease_seconds: 30 });
+          clock.advance(29.5);
+          assert.deepEqual(await store.lease({ ...LEASE, worker_id: 'other' }), []);
+        }),
+      );
+
+      it(
+        'hands an expired lease to the next worker with a new token, counting the expiry',
+        fresh(async ({ store, clock }) => {
+          const [task] = await enqueue(store, 'x');
+          const first = await leaseOne(store, 'dead', { lease_seconds: 30 });
+          clock.advance(30.5);
+          const second = await leaseOne(store, 'alive', { lease_seconds: 60 });
+          assert.equal(second.task_id, task!.task_id);
+          assert.equal(second.worker_id, 'alive');
+          assert.equal(second.leased_until, clock.t + 60);
+          assert.notEqual(second.lease_token, first.lease_token);
+          assert.equal(second.lease_expirations, 1);
+          assert.equal(second.attempts, 2);
+          await assertStatsExact(store, { leased: 1 });
+        }),
+      );
+
+      it(
+        'lets the holder of a lease that ran out still ack while nobody else took the task',
+        fresh(async ({ store, clock }) => {
+          await enqueue(store, 'x');
+          const held = await leaseOne(store, 'slow', { lease_seconds: 10 });
+          clock.advance(100);
+          const { task } = await store.ack({
+            task_id: held.task_id,
+            lease_token: held.lease_token,
+            worker_id: 'slow',
+            status: 'done',
+            result: 'late but fine',
+          });
+          assert.equal(task.status, 'done');
+          assert.equal(task.result, 'late but fine');
+        }),
+      );
+
+      it(
+        'routes by backend: a worker without one gets only unrouted tasks, with one never another backend',
+        fresh(async ({ store, clock }) => {
+          const [forX, plain, forY] = await enqueue(
+            store,
+            { prompt: 'x', backend: 'x' },
+            { prompt: 'plain' },
+            { prompt: 'y', backend: 'y' },
+          );
+          const anyone = await store.lease({ worker_id: 'none', max_tasks: 10, lease_seconds: 30 });
+          assert.deepEqual(ids(anyone), [plain!.task_id]);
+          await store.release({ task_id: plain!.task_id, lease_token: anyone[0]!.lease_token });
+
+          const x = await store.lease({ worker_id: 'wx', backend: 'x', max_tasks: 10, lease_seconds: 30 });
+          assert.deepEqual(ids(x).sort(), ids([forX!, plain!]).sort());
+
+          // Expired leases follow the same routing.
+          clock.advance(31);
+          const none = await store.lease({ worker_id: 'none', max_tasks: 10, lease_seconds: 30 });
+          assert.deepEqual(ids(none), [plain!.task_id]);
+          const y = await store.lease({ worker_id: 'wy', backend: 'y', max_tasks: 10, lease_seconds: 30 });
+          assert.deepEqual(ids(y), [forY!.task_id]);
+          const x2 = await store.lease({ worker_id: 'wx2', backend: 'x', max_tasks: 10, lease_seconds: 30 });
+          assert.deepEqual(ids(x2), [forX!.task_id]);
+          await assertStatsExact(store, { leased: 3 });
+        }),
+      );
+      it(
+        'routes by tags: every tag of the task must be among the worker tags',
+        fresh(async ({ store }) => {
+          const [gpu, gpuBig, plain] = await enqueue(
+            store,
+            { prompt: 'gpu', tags: ['gpu'] },
+            { prompt: 'gpu big', tags: ['gpu', 'big'] },
+            { prompt: 'plain' },
+          );
+          const untagged = await store.lease({ worker_id: 'w0', max_tasks: 10, lease_seconds: 30 });
+          assert.deepEqual(ids(untagged), [plain!.task_id]);
+          const gpuOnly = await store.lease({
+            worker_id: 'w1',
+            tags: ['gpu'],
+            max_tasks: 10,
+            lease_seconds: 30,
+          });
+          assert.deepEqual(ids(gpuOnly), [gpu!.task_id]);
+          const both = await store.lease({
+            worker_id: 'w2',
+            tags: ['big', 'fast', 'gpu'],
+            max_tasks: 10,
+            lease_seconds: 30,
+          });
+          assert.deepEqual(ids(both), [gpuBig!.task_id]);
+        }),
+      );
+
+      it(
+        'does not hand out a delayed task before its time',
+        fresh(async ({ store, clock }) => {
+          const [task] = await enqueue(store, 'x');
+          const held = await leaseOne(store, 'w');
+          const released = await store.release({
+            task_id: task!.task_id,
+            lease_token: held.lease_token,
+            delay_ms: 5000,
+          });
+          assert.equal(released.available_at, clock.t + 5);
+          clock.advance(4.5);
+          assert.deepEqual(await store.lease({ ...LEASE, worker_id: 'w' }), []);
+          clock.advance(0.5);
+          assert.equal((await leaseOne(store, 'w')).task_id, task!.task_id);
+        }),
+      );
+
+      it(
+        'fails a task whose lease keeps running out (poison) instead of handing it out again',
+        withStore({ max_lease_expirations: 2 }, async ({ store, clock }) => {
+          const [poison] = await enqueue(store, 'kills its agent');
+          await leaseOne(store, 'a', { lease_seconds: 10 });
+          clock.advance(11);
+          const again = await leaseOne(store, 'b', { lease_seconds: 10 });
+          assert.equal(again.lease_expirations, 1);
+          const [healthy] = await enqueue(store, 'fine');
+          clock.advance(11);
+          // The second expiry is the last: the task fails, and the lease still serves the next task.
+          const leased = await store.lease({ worker_id: 'c', max_tasks: 1, lease_seconds: 10 });
+          assert.deepEqual(ids(leased), [healthy!.task_id]);
+          const failed = await getOne(store, poison!.task_id);
+          assert.equal(failed.status, 'failed');
+          assert.equal(failed.error_kind, 'lease_expired');
+          assert.equal(failed.lease_expirations, 2);
+          assert.equal(failed.leased_until, null);
+          assert.equal(typeof failed.error, 'string');
+          clock.advance(100);
+          // The failed task stays failed however long it waits; only the healthy task's lease can run out.
+          assert.deepEqual(ids(await store.lease({ worker_id: 'd', max_tasks: 10, lease_seconds: 10 })), [
+            healthy!.task_id,
+          ]);
+          await assertStatsExact(store, { failed: 1, leased: 1 });
+        }),
+      );
+    });
+
+    describe('ack', () => {
+      it(
+        'done stores the result, ends the lease and keeps the worker',
+        fresh(async ({ store, clock }) => {
+          await enqueue(store, 'x');
+          const held = await leaseOne(store, 'w');
+          clock.advance(2);
+          const transition = await store.ack({
+            task_id: held.task_id,
+            lease_token: held.lease_token,
+            worker_id: 'w',
+            status: 'done',
+            result: 'the answer',
+            duration_ms: 1234,
+            usage: { input_tokens: 10, output_tokens: 20 },
+          });
+          assert.ok(!transition.requeued);
+          const task = transition.task;
+          assert.equal(task.status, 'done');
+          assert.equal(task.result, 'the answer');
+          assert.equal(task.error, null);
+          assert.equal(task.leased_until, null);
+          assert.equal(task.lease_token, null);
+          assert.equal(task.worker_id, 'w');
+          assert.equal(task.updated_at, clock.t);
+          assert.equal(task.duration_ms, 1234);
+          assert.deepEqual(task.usage, { input_tokens: 10, output_tokens: 20 });
+          assert.deepEqual(await getOne(store, held.task_id), task);
+          await assertStatsExact(store, { done: 1 });
+        }),
+      );
+
+      it(
+        'failed with no attempts left is final and keeps the error and its kind',
+        fresh(async ({ store }) => {
+          await enqueue(store, 'x');
+          const held = await leaseOne(store, 'w');
+          const { task, requeued } = await store.ack({
+            task_id: held.task_id,
+            lease_token: held.lease_token,
+            status: 'failed',
+            error: 'not logged in',
+            error_kind: 'auth',
+            error_fix: 'run the CLI login',
+          });
+          assert.ok(!requeued);
+          assert.equal(task.status, 'failed');
+          assert.equal(task.error, 'not logged in');
+          assert.equal(task.error_kind, 'auth');
+          assert.equal(task.error_fix, 'run the CLI login');
+          assert.equal(task.worker_id, 'w');
+          assert.equal(task.leased_until, null);
+          assert.deepEqual(await store.lease({ ...LEASE, worker_id: 'w' }), []);
+          await assertStatsExact(store, { failed: 1 });
+        }),
+      );
+
+      it(
+        'failed with attempts left goes back to the queue after an exponential, capped backoff',
+        withStore(
+          { default_max_attempts: 4, backoff_base_ms: 2000, backoff_max_ms: 5000 },
+          async ({ store, clock }) => {
+            const [task] = await enqueue(store, 'flaky');
+            const expectedWaits = [2, 4, 5]; // 2 * 2^0, 2 * 2^1, 2 * 2^2 capped at 5
+            for (const [index, wait] of expectedWaits.entries()) {
+              const held = await leaseOne(store, 'w');
+              assert.equal(held.attempts, index + 1);
+              const { task: back, requeued } = await store.ack({
+                task_id: task!.task_id,
+                lease_token: held.lease_token,
+                status: 'failed',
+                error: `failure ${index + 1}`,
+              });
+              assert.equal(requeued, true);
+              assert.equal(back.status, 'queued');
+              assert.equal(back.available_at, clock.t + wait);
+              assert.equal(back.attempts, index + 1);
+              assert.equal(back.worker_id, null);
+              assert.equal(back.leased_until, null);
+              assert.equal(back.error, `failure ${index + 1}`);
+              await assertStatsExact(store, { queued: 1 });
+              assert.equal(await store.nextWakeAt(), clock.t + wait);
+              clock.advance(wait - 0.25);
+              assert.deepEqual(await store.lease({ ...LEASE, worker_id: 'w' }), [], 'still backing off');
+              clock.advance(0.25);
+            }
+            const last = await leaseOne(store, 'w');
+            assert.equal(last.attempts, 4);
+            const { task: final, requeued } = await store.ack({
+              task_id: task!.task_id,
+              lease_token: last.lease_token,
+              status: 'failed',
+              error: 'failure 4',
+            });
+            assert.ok(!requeued);
+            assert.equal(final.status, 'failed');
+            assert.equal(final.attempts, 4);
+            await assertStatsExact(store, { failed: 1 });
+          },
+        ),
+      );
+
+      it(
+        'a task max_attempts overrides the policy default',
+        fresh(async ({ store }) => {
+          await enqueue(store, { prompt: 'x', max_attempts: 2 });
+          const first = await leaseOne(store, 'w');
+          const { requeued } = await store.ack({ task_id: first.task_id, status: 'failed', error: 'e' });
+          assert.equal(requeued, true);
+        }),
+      );
+
+      it(
+        'retryable: false fails at once whatever attempts remain',
+        withStore({ default_max_attempts: 5 }, async ({ store }) => {
+          await enqueue(store, 'malformed');
+          const held = await leaseOne(store, 'w');
+          const { task, requeued } = await store.ack({
+            task_id: held.task_id,
+            lease_token: held.lease_token,
+            status: 'failed',
+            error: 'the prompt cannot be parsed',
+            retryable: false,
+          });
+          assert.ok(!requeued);
+          assert.equal(task.status, 'failed');
+          assert.equal(task.attempts, 1);
+          await assertStatsExact(store, { failed: 1 });
+        }),
+      );
+
+      it(
+        'of a task that does not exist is not_found',
+        fresh(async ({ store }) => {
+          await enqueue(store, 'x');
+          await refusedAndUnchanged(
+            store,
+            () => store.ack({ task_id: 999_999, status: 'done' }),
+            'not_found',
+            999_999,
+          );
+          await refusedAndUnchanged(
+            store,
+            () => store.ack({ task_id: 999_999, status: 'failed' }),
+            'not_found',
+          );
+        }),
+      );
+
+      it(
+        'of a task that is not leased is a conflict and changes nothing',
+        fresh(async ({ store }) => {
+          const [queued, done, failed, canceled] = await enqueue(
+            store,
+            'queued',
+            'done',
+            'failed',
+            'canceled',
+          );
+          const leased = await store.lease({ worker_id: 'w', max_tasks: 4, lease_seconds: 30 });
+          const tokenOf = (task: Task) => leased.find((t) => t.task_id === task.task_id)!.lease_token;
+          await store.ack({
+            task_id: done!.task_id,
+            lease_token: tokenOf(done!),
+            status: 'done',
+            result: 'r',
+          });
+          await store.ack({
+            task_id: failed!.task_id,
+            lease_token: tokenOf(failed!),
+            status: 'failed',
+            error: 'e',
+          });
+          await store.cancel(canceled!.task_id);
+          await store.release({ task_id: queued!.task_id, lease_token: tokenOf(queued!) });
+
+          for (const task of [queued!, done!, failed!, canceled!]) {
+            for (const status of ['done', 'failed'] as const) {
+              // v0.1 style (no proof) and v1 style (the old token) alike.
+              await refusedAndUnchanged(
+                store,
+                () => store.ack({ task_id: task.task_id, status, result: 'overwrite?', error: 'overwrite?' }),
+                'conflict',
+                task.task_id,
+              );
+              await refusedAndUnchanged(
+                store,
+                () =>
+                  store.ack({ task_id: task.task_id, lease_token: tokenOf(task), worker_id: 'w', status }),
+                'conflict',
+              );
+            }
+          }
+          await assertStatsExact(store, { queued: 1, done: 1, failed: 1, canceled: 1 });
+        }),
+      );
+
+      it(
+        'with a stale lease token (the task was leased again) is a conflict and changes nothing',
+        fresh(async ({ store, clock }) => {
+          await enqueue(store, 'x');
+          const old = await leaseOne(store, 'slow', { lease_seconds: 10 });
+          clock.advance(11);
+          const current = await leaseOne(store, 'fast');
+          for (const status of ['done', 'failed'] as const) {
+            await refusedAndUnchanged(
+              store,
+              () =>
+                store.ack({ task_id: old.task_id, lease_token: old.lease_token, status, result: 'stale' }),
+              'conflict',
+              old.task_id,
+            );
+            // Same worker name does not help: the token decides.
+            await refusedAndUnchanged(
+              store,
+              () =>
+                store.ack({ task_id: old.task_id, lease_token: old.lease_token, worker_id: 'fast', status }),
+              'conflict',
+            );
+          }
+          const { task } = await store.ack({
+            task_id: current.task_id,
+            lease_token: current.lease_token,
+            status: 'done',
+            result: 'fresh',
+          });
+          assert.equal(task.result, 'fresh');
+          assert.equal(task.worker_id, 'fast');
+        }),
+      );
+
+      it(
+        'from a worker that does not hold the lease is a conflict and changes nothing',
+        fresh(async ({ store }) => {
+          await enqueue(store, 'x');
+          const held = await leaseOne(store, 'owner');
+          for (const status of ['done', 'failed'] as const) {
+            await refusedAndUnchanged(
+              store,
+              () => store.ack({ task_id: held.task_id, worker_id: 'intruder', status }),
+              'conflict',
+              held.task_id,
+            );
+          }
+          const { task } = await store.ack({ task_id: held.task_id, worker_id: 'owner', status: 'done' });
+          assert.equal(task.status, 'done');
+        }),
+      );
+
+      it(
+        'v0.1 style (no token, no worker id) on a leased task works',
+        fresh(async ({ store }) => {
+          const [a, b] = await enqueue(store, 'a', 'b');
+          await store.lease({ worker_id: 'old-agent', max_tasks: 2, lease_seconds: 30 });
+          const done = await store.ack({ task_id: a!.task_id, status: 'done', result: 'ok' });
+          assert.equal(done.task.status, 'done');
+          assert.equal(done.task.result, 'ok');
+          assert.equal(done.task.worker_id, 'old-agent');
+          const failed = await store.ack({ task_id: b!.task_id, status: 'failed', error: 'boom' });
+          assert.equal(failed.task.status, 'failed');
+          assert.equal(failed.task.error, 'boom');
+          await assertStatsExact(store, { done: 1, failed: 1 });
+        }),
+      );
+    });
+
+    describe('extend', () => {
+      it(
+        'moves the end of the lease, so the task is not handed out at the old deadline',
+        fresh(async ({ store, clock }) => {
+          await enqueue(store, 'long');
+          const held = await leaseOne(store, 'w', { lease_seconds: 10 });
+          clock.advance(8);
+          const extended = await store.extend({
+            task_id: held.task_id,
+            lease_token: held.lease_token,
+            lease_seconds: 30,
+          });
+          assert.equal(extended.leased_until, clock.t + 30);
+          assert.equal(extended.status, 'leased');
+          assert.equal(extended.worker_id, 'w');
+          clock.advance(10);
+          assert.deepEqual(await store.lease({ ...LEASE, worker_id: 'other' }), []);
+          assert.equal((await getOne(store, held.task_id)).leased_until, clock.t + 20);
+          const { task } = await store.ack({
+            task_id: held.task_id,
+            lease_token: held.lease_token,
+            status: 'done',
+          });
+          assert.equal(task.status, 'done');
+        }),
+      );
+
+      it(
+        'needs the current lease: stale token, other worker or no lease is a conflict; unknown id not_found',
+        fresh(async ({ store, clock }) => {
+          const [task, idle] = await enqueue(store, 'x', 'idle');
+          const old = await leaseOne(store, 'slow', { lease_seconds: 10 });
+          clock.advance(11);
+          const current = await leaseOne(store, 'fast', { lease_seconds: 10 });
+          assert.equal(current.task_id, task!.task_id);
+          const extend = (claim: object) => () =>
+            store.extend({ task_id: task!.task_id, lease_seconds: 60, ...claim });
+          await refusedAndUnchanged(
+            store,
+            extend({ lease_token: old.lease_token }),
+            'conflict',
+            task!.task_id,
+          );
+          await refusedAndUnchanged(store, extend({ worker_id: 'slow' }), 'conflict');
+          await refusedAndUnchanged(
+            store,
+            () => store.extend({ task_id: idle!.task_id, lease_seconds: 60 }),
+            'conflict',
+            idle!.task_id,
+          );
+          await refusedAndUnchanged(
+            store,
+            () => store.extend({ task_id: 424_242, lease_seconds: 60 }),
+            'not_found',
+          );
+          await store.ack({ task_id: task!.task_id, lease_token: current.lease_token, status: 'done' });
+          await refusedAndUnchanged(store, extend({ lease_token: current.lease_token }), 'conflict');
+        }),
+      );
+    });
+
+    describe('release', () => {
+      it(
+        'gives the task back to the queue and refunds the attempt',
+        fresh(async ({ store, clock }) => {
+          const [task] = await enqueue(store, 'x');
+          const held = await leaseOne(store, 'w');
+          clock.advance(1);
+          const released = await store.release({
+            task_id: task!.task_id,
+            lease_token: held.lease_token,
+            worker_id: 'w',
+            error: 'shutting down',
+            error_kind: 'shutdown',
+          });
+          assert.equal(released.status, 'queued');
+          assert.equal(released.attempts, 0);
+          assert.equal(released.worker_id, null);
+          assert.equal(released.leased_until, null);
+          assert.equal(released.lease_token, null);
+          assert.equal(released.available_at, 0);
+          assert.equal(released.lease_expirations, 0);
+          assert.equal(released.updated_at, clock.t);
+          await assertStatsExact(store, { queued: 1 });
+          const again = await leaseOne(store, 'w2');
+          assert.equal(again.task_id, task!.task_id);
+          assert.equal(again.attempts, 1);
+          assert.notEqual(again.lease_token, held.lease_token);
+        }),
+      );
+
+      it(
+        'honours delay_ms',
+        fresh(async ({ store, clock }) => {
+          const [task] = await enqueue(store, 'x');
+          const held = await leaseOne(store, 'w');
+          const released = await store.release({
+            task_id: task!.task_id,
+            lease_token: held.lease_token,
+            delay_ms: 1500,
+          });
+          assert.equal(released.available_at, clock.t + 1.5);
+          assert.equal(await store.nextWakeAt(), clock.t + 1.5);
+          clock.advance(1);
+          assert.deepEqual(await store.lease({ ...LEASE, worker_id: 'w' }), []);
+          clock.advance(0.5);
+          assert.equal((await leaseOne(store, 'w')).task_id, task!.task_id);
+        }),
+      );
+
+      it(
+        'needs the lease: not leased or a stale token is a conflict; unknown id not_found',
+        fresh(async ({ store, clock }) => {
+          const [task, idle] = await enqueue(store, 'x', 'idle');
+          const old = await leaseOne(store, 'slow', { lease_seconds: 10 });
+          clock.advance(11);
+          const current = await leaseOne(store, 'fast');
+          assert.equal(current.task_id, task!.task_id);
+          await refusedAndUnchanged(
+            store,
+            () => store.release({ task_id: task!.task_id, lease_token: old.lease_token }),
+            'conflict',
+            task!.task_id,
+          );
+          await refusedAndUnchanged(
+            store,
+            () => store.release({ task_id: task!.task_id, worker_id: 'slow' }),
+            'conflict',
+          );
+          await refusedAndUnchanged(
+            store,
+            () => store.release({ task_id: idle!.task_id }),
+            'conflict',
+            idle!.task_id,
+          );
+          await refusedAndUnchanged(store, () => store.release({ task_id: 777_777 }), 'not_found', 777_777);
+        }),
+      );
+    });
+
+    describe('cancel', () => {
+      it(
+        'cancels queued and leased tasks; they are not handed out and their holder cannot ack',
+        fresh(async ({ store }) => {
+          const [queued, leased] = await enqueue(store, 'queued', { prompt: 'leased', priority: 1 });
+          const held = await leaseOne(store, 'w');
+          assert.equal(held.task_id, leased!.task_id);
+          const canceledQueued = await store.cancel(queued!.task_id);
+          assert.equal(canceledQueued.status, 'canceled');
+          const canceledLeased = await store.cancel(leased!.task_id);
+          assert.equal(canceledLeased.status, 'canceled');
+          assert.equal(canceledLeased.leased_until, null);
+          assert.equal(canceledLeased.lease_token, null);
+          await assertStatsExact(store, { canceled: 2 });
+          assert.deepEqual(await store.lease({ worker_id: 'w', max_tasks: 10, lease_seconds: 30 }), []);
+          await refusedAndUnchanged(
+            store,
+            () => store.ack({ task_id: held.task_id, lease_token: held.lease_token, status: 'done' }),
+            'conflict',
+          );
+        }),
+      );
+
+      it(
+        'of a finished task is a conflict, of an unknown one not_found, and changes nothing',
+        fresh(async ({ store }) => {
+          const [task] = await enqueue(store, 'x');
+          const held = await leaseOne(store, 'w');
+          await store.ack({ task_id: task!.task_id, lease_token: held.lease_token, status: 'done' });
+          await refusedAndUnchanged(store, () => store.cancel(task!.task_id), 'conflict', task!.task_id);
+          const [other] = await enqueue(store, 'y');
+          await store.cancel(other!.task_id);
+          await refusedAndUnchanged(store, () => store.cancel(other!.task_id), 'conflict', other!.task_id);
+          await refusedAndUnchanged(store, () => store.cancel(31_337), 'not_found', 31_337);
+        }),
+      );
+    });
+
+    describe('get', () => {
+      it(
+        'returns tasks in the order asked, leaves out missing ids and never shows a lease token',
+        fresh(async ({ store }) => {
+          const [a, b, c] = await enqueue(store, 'a', 'b', 'c');
+          const held = await leaseOne(store, 'w');
+          const found = await store.get([c!.task_id, 999_999, a!.task_id, b!.task_id]);
+          assert.deepEqual(ids(found), ids([c!, a!, b!]));
+          const leased = found.find((t) => t.task_id === held.task_id)!;
+          assert.equal(leased.status, 'leased');
+          assert.equal(leased.worker_id, 'w');
+          assert.equal(leased.lease_token, null);
+          assert.deepEqual(await store.get([]), []);
+          assert.deepEqual(await store.get([424_242]), []);
+        }),
+      );
+    });
+
+    describe('list', () => {
+      it(
+        'lists newest first and filters by status, backend, before_id and search; limit <= 0 is all',
+        fresh(async ({ store }) => {
+          const tasks = await enqueue(
+            store,
+            { prompt: 'Refactor the Parser' },
+            { prompt: 'write docs', backend: 'claude' },
+            { prompt: 'fix parser bug', backend: 'codex' },
+            { prompt: 'review', backend: 'claude' },
+            { prompt: 'PARSER tests' },
+          );
+          const [t1, t2, t3, t4, t5] = tasks as [Task, Task, Task, Task, Task];
+          const newestFirst = ids([t5, t4, t3, t2, t1]);
+          assert.deepEqual(ids(await store.list({ limit: 0 })), newestFirst);
+          assert.deepEqual(ids(await store.list({ limit: -1 })), newestFirst);
+          assert.deepEqual(ids(await store.list({ limit: 2 })), newestFirst.slice(0, 2));
+          assert.deepEqual(ids(await store.list({ limit: 50 })), newestFirst);
+
+          await leaseOne(store, 'w'); // t1, the oldest
+          assert.deepEqual(ids(await store.list({ limit: 0, status: 'leased' })), [t1.task_id]);
+          assert.deepEqual(ids(await store.list({ limit: 0, status: 'queued' })), ids([t5, t4, t3, t2]));
+          assert.deepEqual(await store.list({ limit: 0, status: 'done' }), []);
+          assert.deepEqual(ids(await store.list({ limit: 0, backend: 'claude' })), ids([t4, t2]));
+          assert.deepEqual(ids(await store.list({ limit: 0, before_id: t4.task_id })), ids([t3, t2, t1]));
+          assert.deepEqual(ids(await store.list({ limit: 1, before_id: t4.task_id })), [t3.task_id]);
+          assert.deepEqual(ids(await store.list({ limit: 0, search: 'parser' })), ids([t5, t3, t1]));
+          assert.deepEqual(
+            ids(await store.list({ limit: 0, search: 'Parser', status: 'queued' })),
+            ids([t5, t3]),
+          );
+          assert.deepEqual(
+            ids(await store.list({ limit: 0, search: 'e', backend: 'claude', before_id: t4.task_id })),
+            [t2.task_id],
+          );
+          assert.deepEqual(await store.list({ limit: 0, search: 'no such words' }), []);
+          for (const task of await store.list({ limit: 0 })) assert.equal(task.lease_token, null);
+        }),
+      );
+    });
+
+    describe('stats', () => {
+      it(
+        'has all five statuses, zero on an empty store',
+        fresh(async ({ store }) => {
+          assert.deepEqual(await store.stats(), { queued: 0, leased: 0, done: 0, failed: 0, canceled: 0 });
+        }),
+      );
+
+      it(
+        'stays exact through every kind of transition and every refused write',
+        withStore({ default_max_attempts: 2, max_lease_expirations: 2 }, async ({ store, clock }) => {
+          const steps: [string, () => Promise<unknown>][] = [];
+          const leaseAllAfter = (seconds: number, worker_id: string) => {
+            clock.advance(seconds);
+            return store.lease({ worker_id, max_tasks: 10, lease_seconds: 10 });
+          };
+          const [a, b, c, d, e] = await enqueue(store, 'a', 'b', 'c', 'd', 'e');
+          await assertStatsExact(store, { queued: 5 });
+          const leased = await store.lease({ worker_id: 'w', max_tasks: 5, lease_seconds: 10 });
+          const token = (task: Task) => leased.find((t) => t.task_id === task.task_id)!.lease_token;
+          steps.push(
+            ['ack done', () => store.ack({ task_id: a!.task_id, lease_token: token(a!), status: 'done' })],
+            [
+              'ack failed, requeued',
+              () => store.ack({ task_id: b!.task_id, lease_token: token(b!), status: 'failed' }),
+            ],
+            [
+              'ack failed, final',
+              () =>
+                store.ack({
+                  task_id: c!.task_id,
+                  lease_token: token(c!),
+                  status: 'failed',
+                  retryable: false,
+                }),
+            ],
+            ['release', () => store.release({ task_id: d!.task_id, lease_token: token(d!) })],
+            ['cancel leased', () => store.cancel(e!.task_id)],
+            ['cancel queued', () => store.cancel(d!.task_id)],
+            ['retry failed', () => store.retryFailed()],
+            ['enqueue', () => enqueue(store, 'f', 'g')],
+            ['lease after backoff', () => leaseAllAfter(60, 'w')],
+            ['expire and re-lease', () => leaseAllAfter(11, 'v')],
+            ['poison', () => leaseAllAfter(11, 'u')],
+            ['retry one', () => store.retryFailed([b!.task_id])],
+          );
+          const refusedWrites: [string, () => Promise<unknown>][] = [
+            ['ack unknown', () => store.ack({ task_id: 999_999, status: 'done' })],
+            ['ack done task', () => store.ack({ task_id: a!.task_id, status: 'failed' })],
+            ['cancel done task', () => store.cancel(a!.task_id)],
+            ['release done task', () => store.release({ task_id: a!.task_id })],
+            ['extend done task', () => store.extend({ task_id: a!.task_id, lease_seconds: 5 })],
+            [
+              'invalid batch',
+              () => store.enqueue([{ prompt: 'ok' }, { prompt: null } as unknown as NewTask]),
+            ],
+          ];
+          for (const [label, step] of steps) {
+            await step();
+            await assertStatsExact(store).catch((error: Error) => {
+              throw new Error(`after ${label}: ${error.message}`);
+            });
+            for (const [refusedLabel, write] of refusedWrites) {
+              const before = await snapshot(store);
+              await assert.rejects(write(), `${refusedLabel} should be refused`);
+              assert.deepEqual(
+                await snapshot(store),
+                before,
+                `${refusedLabel} after ${label} changed something`,
+              );
+            }
+          }
+          const final = await store.stats();
+          assert.equal(
+            Object.values(final).reduce((sum, n) => sum + n, 0),
+            7,
+          );
+        }),
+      );
+    });
+
+    describe('retryFailed', () => {
+      it(
+        'puts every failed task back in the queue with its worker, lease, result and error cleared',
+        withStore({ max_lease_expirations: 1 }, async ({ store, clock }) => {
+          const [failed, poisoned, done] = await enqueue(store, 'failed', 'poisoned', 'done');
+          const leased = await store.lease({ worker_id: 'w', max_tasks: 3, lease_seconds: 10 });
+          const token = (task: Task) => leased.find((t) => t.task_id === task.task_id)!.lease_token;
+          await store.ack({
+            task_id: failed!.task_id,
+            lease_token: token(failed!),
+            status: 'failed',
+            result: 'partial',
+            error: 'boom',
+            error_kind: 'unknown',
+            error_fix: 'look at it',
+          });
+          await store.ack({
+            task_id: done!.task_id,
+            lease_token: token(done!),
+            status: 'done',
+            result: 'kept',
+          });
+          clock.advance(11);
+          assert.deepEqual(await store.lease({ ...LEASE, worker_id: 'x' }), []); // poisons the expired one
+          assert.equal((await getOne(store, poisoned!.task_id)).status, 'failed');
+          await assertStatsExact(store, { failed: 2, done: 1 });
+
+          clock.advance(1);
+          assert.equal(await store.retryFailed(), 2);
+          for (const id of [failed!.task_id, poisoned!.task_id]) {
+            const task = await getOne(store, id);
+            assert.equal(task.status, 'queued');
+            assert.equal(task.worker_id, null);
+            assert.equal(task.leased_until, null);
+            assert.equal(task.result, null);
+            assert.equal(task.error, null);
+            assert.equal(task.error_kind, null);
+            assert.equal(task.error_fix, null);
+            assert.equal(task.attempts, 0);
+            assert.equal(task.lease_expirations, 0);
+            assert.equal(task.available_at, 0);
+            assert.equal(task.updated_at, clock.t);
+          }
+          const kept = await getOne(store, done!.task_id);
+          assert.equal(kept.status, 'done');
+          assert.equal(kept.result, 'kept');
+          await assertStatsExact(store, { queued: 2, done: 1 });
+          assert.equal(await store.retryFailed(), 0);
+          const again = await store.lease({ worker_id: 'w', max_tasks: 10, lease_seconds: 10 });
+          assert.deepEqual(ids(again).sort(), [failed!.task_id, poisoned!.task_id].sort());
+        }),
+      );
+
+      it(
+        'with ids retries only those failed tasks, ignoring ids that are not failed or do not exist',
+        fresh(async ({ store }) => {
+          const [f1, f2, f3, q] = await enqueue(store, 'f1', 'f2', 'f3', { prompt: 'q', priority: -1 });
+          const leased = await store.lease({ worker_id: 'w', max_tasks: 3, lease_seconds: 10 });
+          for (const task of leased) {
+            await store.ack({
+              task_id: task.task_id,
+              lease_token: task.lease_token,
+              status: 'failed',
+              error: 'x',
+            });
+          }
+          assert.equal(await store.retryFailed([f1!.task_id, f3!.task_id, q!.task_id, 999_999]), 2);
+          assert.equal((await getOne(store, f1!.task_id)).status, 'queued');
+          assert.equal((await getOne(store, f2!.task_id)).status, 'failed');
+          assert.equal((await getOne(store, f3!.task_id)).status, 'queued');
+          assert.equal(await store.retryFailed([]), 0);
+          await assertStatsExact(store, { queued: 3, failed: 1 });
+        }),
+      );
+    });
+
+    describe('nextWakeAt', () => {
+      it(
+        'is the earliest lease end or backoff end, and null when nothing waits on the clock',
+        withStore({ default_max_attempts: 3, backoff_base_ms: 4000 }, async ({ store, clock }) => {
+          assert.equal(await store.nextWakeAt(), null);
+          const [a, b] = await enqueue(store, 'a', 'b');
+          assert.equal(await store.nextWakeAt(), null, 'ready tasks need no wake-up');
+          const start = clock.t;
+          const first = await leaseOne(store, 'w', { lease_seconds: 10 });
+          const second = await leaseOne(store, 'w', { lease_seconds: 20 });
+          assert.deepEqual(ids([first, second]), ids([a!, b!]));
+          assert.equal(await store.nextWakeAt(), start + 10);
+          clock.advance(1);
+          await store.ack({ task_id: a!.task_id, lease_token: first.lease_token, status: 'failed' });
+          assert.equal(await store.nextWakeAt(), clock.t + 4, 'the backoff ends before the other lease');
+          const [requeued] = await store.get([a!.task_id]);
+          assert.equal(requeued!.available_at, clock.t + 4);
+          await store.extend({ task_id: b!.task_id, lease_token: second.lease_token, lease_seconds: 2 });
+          assert.equal(await store.nextWakeAt(), clock.t + 2, 'the lease now ends first');
+          await store.ack({ task_id: b!.task_id, lease_token: second.lease_token, status: 'done' });
+          assert.equal(await store.nextWakeAt(), clock.t + 4);
+          await store.cancel(a!.task_id);
+          assert.equal(await store.nextWakeAt(), null);
+        }),
+      );
+
+      it(
+        'ignores a lease that already ran out and a backoff that already ended (they are available now)',
+        withStore({ default_max_attempts: 3, backoff_base_ms: 1000 }, async ({ store, clock }) => {
+          const [a] = await enqueue(store, 'a', { prompt: 'b', backend: 'nobody-runs-this' });
+          const held = await leaseOne(store, 'w', { lease_seconds: 5 });
+          assert.equal(held.task_id, a!.task_id);
+          clock.advance(6);
+          const wake = await store.nextWakeAt();
+          assert.ok(wake === null || wake > clock.t, `nextWakeAt ${wake} is in the past (now ${clock.t})`);
+          const again = await leaseOne(store, 'v', { lease_seconds: 5 });
+          await store.ack({ task_id: again.task_id, lease_token: again.lease_token, status: 'failed' });
+          clock.advance(3);
+          const later = await store.nextWakeAt();
+          assert.ok(later === null || later > clock.t, `nextWakeAt ${later} is in the past (now ${clock.t})`);
+        }),
+      );
+    });
+
+    describe('writes issued together', () => {
+      it(
+        'settle independently: one refused write does not undo the others',
+        fresh(async ({ store }) => {
+          const [leasedTask] = await enqueue(store, 'to lease');
+          const held = await leaseOne(store, 'w');
+          const results = await Promise.allSettled([
+            enqueue(store, 'one'),
+            store.ack({ task_id: 999_999, status: 'done' }),
+            store.enqueue([{ prompt: 'doomed' }, { prompt: null } as unknown as NewTask]),
+            store.ack({
+              task_id: leasedTask!.task_id,
+              lease_token: held.lease_token,
+              status: 'done',
+              result: 'r',
+            }),
+            store.cancel(leasedTask!.task_id),
+            enqueue(store, 'two', 'three'),
+          ]);
+          assert.deepEqual(
+            results.map((r) => r.status),
+            ['fulfilled', 'rejected', 'rejected', 'fulfilled', 'rejected', 'fulfilled'],
+          );
+          const prompts = (await store.list({ limit: 0 })).map((t) => t.prompt);
+          assert.deepEqual(prompts, ['three', 'two', 'one', 'to lease']);
+          assert.equal((await getOne(store, leasedTask!.task_id)).status, 'done');
+          await assertStatsExact(store, { queued: 3, done: 1 });
+        }),
+      );
+    });
+
+    describe('close', () => {
+      it(
+        'refuses every call afterwards, and closing twice is harmless',
+        fresh(async ({ store }) => {
+          await enqueue(store, 'x');
+          await store.close();
+          await refused(enqueue(store, 'y'), 'unavailable');
+          await refused(store.lease({ ...LEASE, worker_id: 'w' }), 'unavailable');
+          await refused(store.stats(), 'unavailable');
+          await refused(store.list({ limit: 0 }), 'unavailable');
+          await store.close();
+        }),
+      );
+    });
+  });
+}
