@@ -65,6 +65,7 @@ export const HUB_FEATURES = [
 
 const MAX_METADATA_BYTES = 64 * 1024;
 const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
+const WAIT_RECHECK_MS = 2_000;
 
 type Handler<M extends MethodName> = (params: MethodParams<M>, context: CallContext) => Promise<unknown>;
 
@@ -366,20 +367,29 @@ export class Hub {
           missing: missing.slice(0, 100),
         });
       }
-      for (const task of tasks) if (TERMINAL_STATUSES.includes(task.status)) settled.add(task.task_id);
-      if (ready()) return { tasks, timed_out: false };
-      const timedOut = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => finish(true), timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS);
-        const finish = (value: boolean) => {
-          clearTimeout(timer);
-          this.stopWaiters.delete(onStop);
-          resolve(value);
-        };
-        const onStop = () => finish(true);
-        this.stopWaiters.add(onStop);
-        wakeUp = () => finish(false);
-      });
-      return { tasks: await this.store.get([...wanted]), timed_out: timedOut };
+      const deadline = Date.now() + (timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS);
+      let current = tasks;
+      for (;;) {
+        for (const task of current) if (TERMINAL_STATUSES.includes(task.status)) settled.add(task.task_id);
+        if (ready()) return { tasks: current, timed_out: false };
+        const remaining = deadline - Date.now();
+        if (remaining <= 0 || this.stopping) return { tasks: current, timed_out: true };
+        // Events wake us at once; the periodic look catches what settles without one (a task the
+        // store fails while leasing, after its lease ran out too often).
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(finish, Math.min(remaining, WAIT_RECHECK_MS));
+          function finish() {
+            clearTimeout(timer);
+            stopWaiters.delete(finish);
+            resolve();
+          }
+          const stopWaiters = this.stopWaiters;
+          stopWaiters.add(finish);
+          wakeUp = finish;
+        });
+        if (this.stopping) return { tasks: current, timed_out: true };
+        current = await this.store.get([...wanted]);
+      }
     } finally {
       for (const id of wanted) {
         const watchers = this.taskWatchers.get(id);
