@@ -4,61 +4,14 @@
  * enqueues nothing), the unreachable-hub line, tokens and MITTELO_* env.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HubClient } from '../../src/client/hub-client.ts';
 import type { Stats, Task } from '../../src/store/types.ts';
-import { CLI_ENTRY, type HubProcess, makeTempDir, startHubProcess } from '../helpers/hub-process.ts';
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface RunOptions {
-  /** Extra environment (MITTELO_* from the test runner's own environment are removed first). */
-  env?: NodeJS.ProcessEnv;
-  /** Written to the command's stdin (else stdin is empty). */
-  input?: string;
-  cwd?: string;
-  timeoutMs?: number;
-}
-
-/** Run `mittelo ...args` and wait for it to exit (bounded). */
-function runCli(args: string[], options: RunOptions = {}): Promise<Ran> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['MITTELO_HOST', 'MITTELO_PORT', 'MITTELO_TOKEN', 'MITTELO_DB']) delete env[name];
-  const child = spawn(process.execPath, [CLI_ENTRY, ...args], {
-    cwd: options.cwd,
-    env: { ...env, ...options.env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => {
-    stdout += text;
-  });
-  child.stderr.setEncoding('utf8').on('data', (text: string) => {
-    stderr += text;
-  });
-  child.stdin.on('error', () => {}); // a command that exits before reading its stdin
-  child.stdin.end(options.input ?? '');
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`mittelo ${args.join(' ')} did not exit within ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { type HubProcess, makeTempDir, startHubProcess } from '../helpers/hub-process.ts';
+import { type Ran, type RunOptions, runCli } from '../helpers/run-cli.ts';
 
 /** A port nothing listens on (it was free a moment ago). */
 function closedPort(): Promise<number> {

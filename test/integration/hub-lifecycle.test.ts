@@ -4,48 +4,17 @@
  * refusals for a busy port, an unsafe bind and bad flags.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CLI_ENTRY, type HubProcess, makeTempDir, startHubProcess, waitFor } from '../helpers/hub-process.ts';
+import { type HubProcess, makeTempDir, startHubProcess, waitFor } from '../helpers/hub-process.ts';
 import { RawClient, type WireMessage } from '../helpers/raw-client.ts';
-
-interface Exited {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { type Ran, runCli } from '../helpers/run-cli.ts';
 
 /** Run `mittelo hub ...args` in `dir` and wait for it to exit by itself (bounded). */
-function runHubUntilExit(dir: string, args: string[], timeoutMs = 15_000): Promise<Exited> {
-  const env: NodeJS.ProcessEnv = { ...process.env, MITTELO_TOKEN: '', MITTELO_DB: '' };
-  delete env.MITTELO_HOST;
-  delete env.MITTELO_PORT;
-  const child = spawn(process.execPath, [CLI_ENTRY, 'hub', ...args], {
-    cwd: dir,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => {
-    stdout += text;
-  });
-  child.stderr.setEncoding('utf8').on('data', (text: string) => {
-    stderr += text;
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`hub ${args.join(' ')} did not exit within ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function runHubUntilExit(dir: string, args: string[], timeoutMs = 15_000): Promise<Ran> {
+  return runCli(['hub', ...args], { cwd: dir, timeoutMs });
 }
 
 /** A port that is taken for as long as the returned server is open. */

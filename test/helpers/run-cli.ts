@@ -1,0 +1,54 @@
+/**
+ * Run the real `mittelo` CLI as a child process (`node src/cli/main.ts ...args`) and collect its
+ * exit code and output. MITTELO_* variables of the test runner's own environment are removed
+ * first, so only what a test passes reaches the command. Every run is bounded.
+ */
+import { spawn } from 'node:child_process';
+import { CLI_ENTRY } from './hub-process.ts';
+
+export interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** Extra environment (MITTELO_* from the test runner's own environment are removed first). */
+  env?: NodeJS.ProcessEnv;
+  /** Written to the command's stdin (else stdin is empty). */
+  input?: string;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+/** Run `mittelo ...args` and wait for it to exit (bounded). */
+export function runCli(args: string[], options: RunOptions = {}): Promise<Ran> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of ['MITTELO_HOST', 'MITTELO_PORT', 'MITTELO_TOKEN', 'MITTELO_DB']) delete env[name];
+  const child = spawn(process.execPath, [CLI_ENTRY, ...args], {
+    cwd: options.cwd,
+    env: { ...env, ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
+    stdout += text;
+  });
+  child.stderr.setEncoding('utf8').on('data', (text: string) => {
+    stderr += text;
+  });
+  child.stdin.on('error', () => {}); // a command that exits before reading its stdin
+  child.stdin.end(options.input ?? '');
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`mittelo ${args.join(' ')} did not exit within ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
