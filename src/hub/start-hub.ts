@@ -108,6 +108,8 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
         host: restHost,
         port: config.restPort,
         token: config.token,
+        maxBodyBytes: config.maxLineBytes,
+        onInternalError: (error) => log(`REST internal error: ${(error as Error)?.stack ?? String(error)}`),
       });
       restServer = started;
       rest = started.address;

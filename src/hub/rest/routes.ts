@@ -1,0 +1,232 @@
+/**
+ * The REST API as a Hono app. Every route that reads or changes hub state is one protocol call:
+ * the route table below says which method, and where its params come from (JSON body, query
+ * string or path), and `Hub.call` validates them with the same schemas as TCP. The OpenAPI
+ * document (openapi.ts) is generated from the same table, so the two cannot disagree.
+ */
+import { type Context, Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { z } from 'zod';
+import { isMitteloError, MitteloError } from '../../errors.ts';
+import type { MethodName } from '../../protocol/schemas.ts';
+import type { EventCategory } from '../events.ts';
+import type { CallContext, Hub } from '../hub.ts';
+import { bearerAuth } from './bearer-auth.ts';
+import { errorBody, httpStatusFor } from './http-errors.ts';
+import { buildOpenApiDocument } from './openapi.ts';
+import { readJsonObject } from './read-body.ts';
+import { responseSchemas } from './response-schemas.ts';
+import { eventStreamResponse, type OpenStreams } from './sse.ts';
+
+/** A route that is one protocol call. */
+export interface CallRoute {
+  method: 'GET' | 'POST';
+  /** Hono syntax; a `:name` segment becomes the param of that name. */
+  path: string;
+  summary: string;
+  hubMethod: MethodName;
+  /**
+   * Where the params come from: `body` a JSON object, `path` the path's `:name` segments, `query`
+   * the query string (see `paramsFromQuery`), `none` nothing (a body, if sent, is ignored).
+   */
+  input: 'body' | 'path' | 'query' | 'none';
+  /** The 200 answer, for the OpenAPI document. */
+  response: z.ZodType;
+  /** A request body that works, for the OpenAPI document and for error messages. */
+  example?: Record<string, unknown>;
+}
+
+export const CALL_ROUTES: readonly CallRoute[] = [
+  // ---- v0.1 ----
+  {
+    method: 'GET',
+    path: '/stats',
+    summary: 'Task counts by status',
+    hubMethod: 'stats',
+    input: 'none',
+    response: responseSchemas.stats,
+  },
+  {
+    method: 'GET',
+    path: '/tasks',
+    summary: 'Tasks, newest first (limit default 50; limit <= 0 = all), and the stats',
+    hubMethod: 'list',
+    input: 'query',
+    response: responseSchemas.list,
+  },
+  {
+    method: 'POST',
+    path: '/tasks',
+    summary: 'Enqueue one task',
+    hubMethod: 'enqueue',
+    input: 'body',
+    response: responseSchemas.enqueue,
+    example: { prompt: 'Summarise README.md' },
+  },
+  {
+    method: 'POST',
+    path: '/tasks/retry_failed',
+    summary: 'Put failed tasks (all, or those in task_ids) back in the queue',
+    hubMethod: 'retry_failed',
+    input: 'body',
+    response: responseSchemas.retry_failed,
+    example: { task_ids: [3, 4] },
+  },
+  {
+    method: 'POST',
+    path: '/shutdown',
+    summary: 'Stop the hub (it answers first)',
+    hubMethod: 'shutdown',
+    input: 'none',
+    response: responseSchemas.ok,
+  },
+  // ---- v1 ----
+  {
+    method: 'POST',
+    path: '/tasks/batch',
+    summary: 'Enqueue many tasks in one transaction (all or none)',
+    hubMethod: 'enqueue_many',
+    input: 'body',
+    response: responseSchemas.enqueue_many,
+    example: { tasks: [{ prompt: 'first' }, { prompt: 'second', priority: 5 }] },
+  },
+  {
+    method: 'POST',
+    path: '/tasks/wait',
+    summary: 'Answer when all (or any) of the tasks finished, or at the timeout',
+    hubMethod: 'wait',
+    input: 'body',
+    response: responseSchemas.wait,
+    example: { task_ids: [7, 8], timeout_ms: 30000, mode: 'all' },
+  },
+  {
+    method: 'GET',
+    path: '/tasks/:task_id',
+    summary: 'One task',
+    hubMethod: 'get',
+    input: 'path',
+    response: responseSchemas.get,
+  },
+  {
+    method: 'POST',
+    path: '/tasks/:task_id/cancel',
+    summary: 'Cancel a task that has not finished',
+    hubMethod: 'cancel',
+    input: 'path',
+    response: responseSchemas.cancel,
+  },
+  {
+    method: 'GET',
+    path: '/agents',
+    summary: 'The agents the hub knows: identity, health, current tasks, last contact',
+    hubMethod: 'agents',
+    input: 'none',
+    response: responseSchemas.agents,
+  },
+];
+
+export interface RestAppOptions {
+  token?: string | undefined;
+  maxBodyBytes: number;
+  /** Streams of `GET /events` open now; the server ends them when it closes. */
+  openStreams: OpenStreams;
+  onInternalError: (error: unknown) => void;
+}
+
+export function createRestApp(hub: Hub, options: RestAppOptions): Hono {
+  const app = new Hono();
+  const isPublic = (method: string, path: string) =>
+    (method === 'GET' || method === 'HEAD') && path === '/health';
+
+  // A request without the token is turned away before its body is read.
+  app.use(bearerAuth(options.token, isPublic));
+
+  app.get('/health', (c) => c.json({ ok: true }));
+
+  for (const route of CALL_ROUTES) {
+    app.on(route.method, route.path, async (c) => {
+      const params = await paramsFor(route, c, options.maxBodyBytes);
+      return c.json((await hub.call(route.hubMethod, params, callContext(c))) as object);
+    });
+  }
+
+  app.get('/events', async (c) => {
+    let categories: EventCategory[] = [];
+    const events = c.req.query('events');
+    const params = events ? { events: events.split(',').map((name) => name.trim()) } : {};
+    // Through Hub.call, so the categories are validated (and a stopping hub refuses) as on TCP.
+    await hub.call('subscribe', params, {
+      ...callContext(c),
+      subscribe: (wanted) => {
+        categories = wanted;
+      },
+    });
+    return eventStreamResponse(hub, categories, options.openStreams);
+  });
+
+  let openApi: object | null = null;
+  app.get('/openapi.json', (c) => {
+    openApi ??= buildOpenApiDocument(CALL_ROUTES, { authRequired: Boolean(options.token) });
+    return c.json(openApi);
+  });
+
+  app.notFound((c) => c.json({ error: 'not found', code: 'not_found' }, 404));
+
+  app.onError((error, c) => {
+    if (isMitteloError(error)) {
+      if (error.code === 'unauthorized') c.header('WWW-Authenticate', 'Bearer');
+      return c.json(errorBody(error), httpStatusFor(error.code));
+    }
+    if (error instanceof HTTPException && error.status < 500) {
+      return c.json({ error: error.message || 'bad request', code: 'bad_request' }, error.status);
+    }
+    // A client that hung up mid-request is not a hub problem worth a log line.
+    if (!c.req.raw.signal.aborted) options.onInternalError(error);
+    const message = error instanceof Error ? error.message : String(error);
+    return c.json({ error: `internal error: ${message}`, code: 'internal' }, 500);
+  });
+
+  return app;
+}
+
+/** One REST request is one caller: authenticated (the middleware checked), alive while connected. */
+function callContext(c: Context): CallContext {
+  const signal = c.req.raw.signal;
+  return { authenticated: true, isAlive: () => !signal.aborted };
+}
+
+async function paramsFor(route: CallRoute, c: Context, maxBodyBytes: number): Promise<unknown> {
+  switch (route.input) {
+    case 'none':
+      return {};
+    case 'path':
+      return c.req.param();
+    case 'query':
+      return paramsFromQuery(route, c);
+    case 'body':
+      return readJsonObject(c, { maxBytes: maxBodyBytes, example: route.example });
+  }
+}
+
+/**
+ * `GET /tasks?status=&limit=&backend=&before_id=&search=`. Query values are strings; `limit` is
+ * the one number among them. Empty values count as absent (`?status=` lists every status).
+ */
+function paramsFromQuery(route: CallRoute, c: Context): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(c.req.query())) {
+    if (value.trim() === '') continue;
+    params[name] = value;
+  }
+  if (typeof params.limit === 'string') {
+    const limit = params.limit.trim();
+    if (!/^[-+]?\d+$/.test(limit)) {
+      throw new MitteloError(
+        'bad_request',
+        `bad query for ${route.method} ${route.path}: limit must be an integer, got "${params.limit}" (limit <= 0 means no limit)`,
+      );
+    }
+    params.limit = Number(limit);
+  }
+  return params;
+}
