@@ -83,8 +83,7 @@ export class SqliteStore implements Store {
     this.sql = {
       insert: db.prepare(
         `INSERT INTO tasks (prompt, status, created_at, updated_at, backend, tags, priority, max_attempts, timeout_s, metadata)
-         VALUES (@prompt, 'queued', @now, @now, @backend, @tags, @priority, @max_attempts, @timeout_s, @metadata)
-         RETURNING ${TASK_COLUMNS}`,
+         VALUES (@prompt, 'queued', @now, @now, @backend, @tags, @priority, @max_attempts, @timeout_s, @metadata)`,
       ),
       grantLease: db.prepare(
         `UPDATE tasks SET status = 'leased', worker_id = @worker_id, leased_until = @leased_until,
@@ -158,17 +157,24 @@ export class SqliteStore implements Store {
     this.insertTasks = (tasks: NewTask[]) => {
       const now = this.now();
       return tasks.map((task) => {
-        const row = this.sql.insert.get({
+        const fields = {
           prompt: task.prompt,
-          now,
           backend: task.backend ?? null,
-          tags: jsonOrNull(task.tags),
+          tags: task.tags?.length ? task.tags : [],
           priority: task.priority ?? 0,
           max_attempts: task.max_attempts ?? this.policy.default_max_attempts,
           timeout_s: task.timeout_s ?? null,
-          metadata: jsonOrNull(task.metadata),
-        }) as TaskRow;
-        return rowToTask(row);
+          metadata: task.metadata ?? null,
+        };
+        const { lastInsertRowid } = this.sql.insert.run({
+          ...fields,
+          now,
+          tags: jsonOrNull(fields.tags),
+          metadata: jsonOrNull(fields.metadata),
+        });
+        // Built here rather than read back (RETURNING): everything but the id is what we wrote,
+        // and enqueue_many of 10,000 tasks spends most of its time on exactly this.
+        return newTask(Number(lastInsertRowid), now, fields);
       });
     };
     this.enqueueTx = db.transaction(this.insertTasks);
@@ -497,6 +503,39 @@ export class SqliteStore implements Store {
     }
     return row;
   }
+}
+
+/** The row a fresh INSERT made, as a Task (see the column defaults in migrations.ts). */
+function newTask(
+  taskId: number,
+  now: number,
+  fields: Pick<Task, 'prompt' | 'backend' | 'tags' | 'priority' | 'max_attempts' | 'timeout_s' | 'metadata'>,
+): Task {
+  return {
+    task_id: taskId,
+    prompt: fields.prompt,
+    status: 'queued',
+    created_at: now,
+    updated_at: now,
+    leased_until: null,
+    worker_id: null,
+    result: null,
+    error: null,
+    backend: fields.backend,
+    tags: fields.tags,
+    priority: fields.priority,
+    attempts: 0,
+    max_attempts: fields.max_attempts,
+    lease_expirations: 0,
+    available_at: 0,
+    timeout_s: fields.timeout_s,
+    error_kind: null,
+    error_fix: null,
+    duration_ms: null,
+    usage: null,
+    metadata: fields.metadata,
+    lease_token: null,
+  };
 }
 
 function closedError(): MitteloError {
