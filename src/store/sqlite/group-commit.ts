@@ -17,16 +17,25 @@ interface Waiter {
   value: unknown;
 }
 
+export interface GroupCommitHooks {
+  /** The batch is on disk. */
+  committed?: () => void;
+  /** The batch's COMMIT failed and it was rolled back. */
+  rolledBack?: () => void;
+}
+
 export class GroupCommit {
   private readonly db: Database.Database;
+  private readonly hooks: GroupCommitHooks;
   private waiters: Waiter[] = [];
   private scheduled = false;
   private readonly begin: Database.Statement;
   private readonly commit: Database.Statement;
   private readonly rollback: Database.Statement;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, hooks: GroupCommitHooks = {}) {
     this.db = db;
+    this.hooks = hooks;
     this.begin = db.prepare('BEGIN');
     this.commit = db.prepare('COMMIT');
     this.rollback = db.prepare('ROLLBACK');
@@ -74,9 +83,11 @@ export class GroupCommit {
       this.commit.run();
     } catch (error) {
       if (this.db.inTransaction) this.rollback.run();
+      this.hooks.rolledBack?.();
       for (const waiter of waiters) waiter.reject(error);
       return;
     }
+    this.hooks.committed?.();
     for (const waiter of waiters) waiter.resolve(waiter.value);
   }
 

@@ -54,24 +54,7 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX tasks_leased ON tasks(leased_until) WHERE status = 'leased';
       CREATE INDEX tasks_delayed ON tasks(available_at) WHERE status = 'queued' AND available_at > 0;
       -- list --status, newest first; retry_failed.
-      CREATE INDEX tasks_status ON tasks(status, task_id);
-
-      -- Counters kept by triggers, so stats is O(1) at any table size and exact after a rollback.
-      CREATE TABLE status_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
-      INSERT INTO status_counts(status, n) SELECT status, COUNT(*) FROM tasks GROUP BY status;
-      CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN
-        INSERT INTO status_counts(status, n) VALUES (NEW.status, 1)
-          ON CONFLICT(status) DO UPDATE SET n = n + 1;
-      END;
-      CREATE TRIGGER tasks_count_update AFTER UPDATE OF status ON tasks
-        WHEN OLD.status IS NOT NEW.status BEGIN
-        UPDATE status_counts SET n = n - 1 WHERE status = OLD.status;
-        INSERT INTO status_counts(status, n) VALUES (NEW.status, 1)
-          ON CONFLICT(status) DO UPDATE SET n = n + 1;
-      END;
-      CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN
-        UPDATE status_counts SET n = n - 1 WHERE status = OLD.status;
-      END;`,
+      CREATE INDEX tasks_status ON tasks(status, task_id);`,
   },
 ];
 

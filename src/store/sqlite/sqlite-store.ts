@@ -21,13 +21,13 @@ import {
   type RetryPolicy,
   type Stats,
   type Store,
-  TASK_STATUSES,
   type Task,
   type Transition,
 } from '../types.ts';
 import { GroupCommit } from './group-commit.ts';
 import { migrate } from './migrations.ts';
 import { jsonOrNull, rowToTask, TASK_COLUMNS, type TaskRow } from './rows.ts';
+import { StatusCounts } from './status-counts.ts';
 
 export interface SqliteStoreOptions {
   /** Path of the database file; its folder is created. */
@@ -54,6 +54,7 @@ export class SqliteStore implements Store {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly batch: GroupCommit;
+  private readonly counts: StatusCounts;
   private readonly policy: RetryPolicy;
   private readonly now: () => number;
   private closed = false;
@@ -77,7 +78,16 @@ export class SqliteStore implements Store {
     this.now = options.now ?? wallClock;
     mkdirSync(dirname(this.path), { recursive: true });
     this.db = openDatabase(this.path, options.fsync ?? false);
-    this.batch = new GroupCommit(this.db);
+    this.counts = new StatusCounts(
+      this.db.prepare('SELECT status, COUNT(*) AS n FROM tasks GROUP BY status').all() as {
+        status: string;
+        n: number;
+      }[],
+    );
+    this.batch = new GroupCommit(this.db, {
+      committed: () => this.counts.committedBatch(),
+      rolledBack: () => this.counts.rolledBackBatch(),
+    });
 
     const db = this.db;
     this.sql = {
@@ -88,8 +98,8 @@ export class SqliteStore implements Store {
       grantLease: db.prepare(
         `UPDATE tasks SET status = 'leased', worker_id = @worker_id, leased_until = @leased_until,
            lease_token = @lease_token, attempts = attempts + 1, available_at = 0, updated_at = @now,
-           lease_expirations = lease_expirations + (status = 'leased')
-         WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}`,
+           lease_expirations = @lease_expirations
+         WHERE task_id = @task_id`,
       ),
       byId: db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks WHERE task_id = ?`),
       finish: db.prepare(
@@ -140,7 +150,6 @@ export class SqliteStore implements Store {
            lease_expirations = 0, available_at = 0, updated_at = ?
          WHERE status = 'failed' AND task_id = ?`,
       ),
-      counts: db.prepare('SELECT status, n FROM status_counts'),
       // INDEXED BY: left alone, the planner picks tasks_status and scans every leased row.
       // Only ends still ahead count: one already past is available now, and answering with it would
       // wake the dispatcher again at once, in a loop, whenever no waiting agent can take that task.
@@ -174,6 +183,7 @@ export class SqliteStore implements Store {
         });
         // Built here rather than read back (RETURNING): everything but the id is what we wrote,
         // and enqueue_many of 10,000 tasks spends most of its time on exactly this.
+        this.counts.move(null, 'queued');
         return newTask(Number(lastInsertRowid), now, fields);
       });
     };
@@ -206,6 +216,7 @@ export class SqliteStore implements Store {
         refund: 1, // giving work back is not an attempt
         now,
       }) as TaskRow;
+      this.counts.move('leased', 'queued');
       return rowToTask(row);
     };
     this.cancelTx = (taskId: number) => {
@@ -217,13 +228,16 @@ export class SqliteStore implements Store {
           { task_id: taskId, status: current.status },
         );
       }
-      return rowToTask(this.sql.cancel.get({ task_id: taskId, now: this.now() }) as TaskRow);
+      const row = this.sql.cancel.get({ task_id: taskId, now: this.now() }) as TaskRow;
+      this.counts.move(current.status, 'canceled');
+      return rowToTask(row);
     };
     this.retryFailedTx = db.transaction((taskIds?: number[]) => {
       const now = this.now();
-      if (!taskIds) return this.sql.retryAll.run(now).changes;
       let changed = 0;
-      for (const id of taskIds) changed += this.sql.retryOne.run(now, id).changes;
+      if (!taskIds) changed = this.sql.retryAll.run(now).changes;
+      else for (const id of taskIds) changed += this.sql.retryOne.run(now, id).changes;
+      this.counts.move('failed', 'queued', changed);
       return changed;
     });
   }
@@ -303,13 +317,7 @@ export class SqliteStore implements Store {
   }
 
   stats(): Promise<Stats> {
-    return this.read(() => {
-      const stats = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Stats;
-      for (const row of this.sql.counts.all() as { status: string; n: number }[]) {
-        if (row.status in stats) stats[row.status as keyof Stats] = row.n;
-      }
-      return stats;
-    });
+    return this.read(() => this.counts.current());
   }
 
   nextWakeAt(): Promise<number | null> {
@@ -334,7 +342,7 @@ export class SqliteStore implements Store {
 
   private write<T>(change: () => T): Promise<T> {
     if (this.closed) return Promise.reject(closedError());
-    return this.batch.write(change);
+    return this.batch.write(() => this.counts.track(change));
   }
 
   private read<T>(query: () => T): Promise<T> {
@@ -368,17 +376,32 @@ export class SqliteStore implements Store {
             now,
             error: `lease expired ${candidate.lease_expirations + 1} times without an ack (last holder: ${candidate.worker_id})`,
           });
+          this.counts.move('leased', 'failed');
           poisoned = true;
           continue;
         }
-        const row = this.sql.grantLease.get({
-          task_id: candidate.task_id,
+        // The candidate row plus what this UPDATE changes: no need to read it back.
+        const leased: TaskRow = {
+          ...candidate,
+          status: 'leased',
           worker_id: request.worker_id,
           leased_until: now + request.lease_seconds,
           lease_token: randomUUID(),
+          attempts: candidate.attempts + 1,
+          available_at: 0,
+          updated_at: now,
+          lease_expirations: candidate.lease_expirations + (candidate.status === 'leased' ? 1 : 0),
+        };
+        this.sql.grantLease.run({
+          task_id: leased.task_id,
+          worker_id: leased.worker_id,
+          leased_until: leased.leased_until,
+          lease_token: leased.lease_token,
+          lease_expirations: leased.lease_expirations,
           now,
-        }) as TaskRow;
-        granted.push(rowToTask(row, true));
+        });
+        this.counts.move(candidate.status, 'leased');
+        granted.push(rowToTask(leased, true));
       }
       if (!poisoned) break;
     }
@@ -431,7 +454,10 @@ export class SqliteStore implements Store {
         usage: jsonOrNull(request.usage),
         now: this.now(),
       }) as TaskRow | undefined;
-      if (done) return { task: rowToTask(done) };
+      if (done) {
+        this.counts.move('leased', 'done');
+        return { task: rowToTask(done) };
+      }
     }
     const current = this.claimed(request, 'ack');
     const now = this.now();
@@ -455,6 +481,7 @@ export class SqliteStore implements Store {
         available_at: now + delayMs / 1000,
         refund: 0,
       }) as TaskRow;
+      this.counts.move('leased', 'queued');
       return { task: rowToTask(row), requeued: true };
     }
     const row = this.sql.finish.get({
@@ -463,6 +490,7 @@ export class SqliteStore implements Store {
       result: request.result ?? null,
       usage: jsonOrNull(request.usage),
     }) as TaskRow;
+    this.counts.move('leased', request.status);
     return { task: rowToTask(row) };
   }
 
