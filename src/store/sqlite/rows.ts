@@ -69,3 +69,36 @@ export function jsonOrNull(value: unknown): string | null {
   if (Array.isArray(value) && value.length === 0) return null;
   return JSON.stringify(value);
 }
+
+/** The row a fresh INSERT made, as a Task (see the column defaults in migrations.ts). */
+export function newTask(
+  taskId: number,
+  now: number,
+  fields: Pick<Task, 'prompt' | 'backend' | 'tags' | 'priority' | 'max_attempts' | 'timeout_s' | 'metadata'>,
+): Task {
+  return {
+    task_id: taskId,
+    prompt: fields.prompt,
+    status: 'queued',
+    created_at: now,
+    updated_at: now,
+    leased_until: null,
+    worker_id: null,
+    result: null,
+    error: null,
+    backend: fields.backend,
+    tags: fields.tags,
+    priority: fields.priority,
+    attempts: 0,
+    max_attempts: fields.max_attempts,
+    lease_expirations: 0,
+    available_at: 0,
+    timeout_s: fields.timeout_s,
+    error_kind: null,
+    error_fix: null,
+    duration_ms: null,
+    usage: null,
+    metadata: fields.metadata,
+    lease_token: null,
+  };
+}

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { MitteloError } from '../../errors.ts';
 import {
   type AckRequest,
@@ -23,12 +23,11 @@ import {
   type Store,
   TASK_STATUSES,
   type Task,
-  type TaskStatus,
   type Transition,
 } from '../types.ts';
 import { GroupCommit } from './group-commit.ts';
-import { migrate } from './migrations.ts';
-import { jsonOrNull, rowToTask, TASK_COLUMNS, type TaskRow } from './rows.ts';
+import { countByStatus, openDatabase, STATUS_INDEX } from './open-database.ts';
+import { jsonOrNull, newTask, rowToTask, TASK_COLUMNS, type TaskRow } from './rows.ts';
 import { StatusCounts } from './status-counts.ts';
 
 export interface SqliteStoreOptions {
@@ -45,14 +44,6 @@ export interface SqliteStoreOptions {
 }
 
 const wallClock = () => Date.now() / 1000;
-
-/** The partial index holding exactly the rows of a status (see migrations.ts). */
-const STATUS_INDEX: Partial<Record<TaskStatus, string>> = {
-  queued: 'tasks_ready',
-  leased: 'tasks_leased',
-  failed: 'tasks_failed',
-  canceled: 'tasks_canceled',
-};
 
 interface LeaseQueries {
   readyUnrouted: Database.Statement;
@@ -547,99 +538,6 @@ export class SqliteStore implements Store {
   }
 }
 
-/**
- * Tasks per status, for the in-memory counters. Each status but `done` has its own partial
- * index, so those counts are cheap; done is the rest. (A GROUP BY over the table would sort a
- * million rows in memory and leave the hub's RSS tens of MB higher for good.)
- */
-function countByStatus(db: Database.Database): { status: TaskStatus; n: number }[] {
-  const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
-  const rows: { status: TaskStatus; n: number }[] = [];
-  for (const [status, index] of Object.entries(STATUS_INDEX) as [TaskStatus, string][]) {
-    rows.push({
-      status,
-      n: count(`SELECT COUNT(*) AS n FROM tasks INDEXED BY ${index} WHERE status = '${status}'`),
-    });
-  }
-  const others = rows.reduce((sum, row) => sum + row.n, 0);
-  rows.push({ status: 'done', n: count('SELECT COUNT(*) AS n FROM tasks') - others });
-  return rows;
-}
-
-/** The row a fresh INSERT made, as a Task (see the column defaults in migrations.ts). */
-function newTask(
-  taskId: number,
-  now: number,
-  fields: Pick<Task, 'prompt' | 'backend' | 'tags' | 'priority' | 'max_attempts' | 'timeout_s' | 'metadata'>,
-): Task {
-  return {
-    task_id: taskId,
-    prompt: fields.prompt,
-    status: 'queued',
-    created_at: now,
-    updated_at: now,
-    leased_until: null,
-    worker_id: null,
-    result: null,
-    error: null,
-    backend: fields.backend,
-    tags: fields.tags,
-    priority: fields.priority,
-    attempts: 0,
-    max_attempts: fields.max_attempts,
-    lease_expirations: 0,
-    available_at: 0,
-    timeout_s: fields.timeout_s,
-    error_kind: null,
-    error_fix: null,
-    duration_ms: null,
-    usage: null,
-    metadata: fields.metadata,
-    lease_token: null,
-  };
-}
-
 function closedError(): MitteloError {
   return new MitteloError('unavailable', 'the store is closed (the hub is shutting down)');
-}
-
-function openDatabase(path: string, fsync: boolean): Database.Database {
-  let db: Database.Database;
-  try {
-    db = new Database(path, { timeout: 200 });
-  } catch (error) {
-    throw new MitteloError(
-      'internal',
-      `cannot open the database ${path}: ${(error as Error).message}. Check that the folder is writable, or pass another --db.`,
-    );
-  }
-  try {
-    // Exclusive: one hub per file. Must be set before WAL so no shared-memory file is needed.
-    db.pragma('locking_mode = EXCLUSIVE');
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${fsync ? 'FULL' : 'NORMAL'}`);
-    db.pragma('temp_store = MEMORY');
-    db.pragma('cache_size = -16384');
-    migrate(db, path);
-    // Take the exclusive lock now, so a second hub fails here rather than on its first request.
-    db.exec('BEGIN IMMEDIATE; COMMIT');
-  } catch (error) {
-    db.close();
-    if (error instanceof MitteloError) throw error;
-    const code = (error as { code?: string }).code;
-    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
-      throw new MitteloError(
-        'unavailable',
-        `the database ${path} is in use by another hub; stop that hub or pass another --db`,
-      );
-    }
-    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
-      throw new MitteloError(
-        'bad_request',
-        `${path} is not a Mittelö database (${(error as Error).message})`,
-      );
-    }
-    throw error;
-  }
-  return db;
 }
