@@ -444,6 +444,8 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
       it(
         'fails a task whose lease keeps running out (poison) instead of handing it out again',
         withStore({ max_lease_expirations: 2 }, async ({ store, clock }) => {
+          const told: Task[] = [];
+          store.onExpiredFailure((task) => told.push(task));
           const [poison] = await enqueue(store, 'kills its agent');
           await leaseOne(store, 'a', { lease_seconds: 10 });
           clock.advance(11);
@@ -457,6 +459,11 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           const failed = await getOne(store, poison!.task_id);
           assert.equal(failed.status, 'failed');
           assert.equal(failed.error_kind, 'lease_expired');
+          assert.deepEqual(
+            told.map((task) => [task.task_id, task.status, task.error_kind]),
+            [[poison!.task_id, 'failed', 'lease_expired']],
+            'the store tells its listeners about the task it failed',
+          );
           assert.equal(failed.lease_expirations, 2);
           assert.equal(failed.leased_until, null);
           assert.equal(typeof failed.error, 'string');

@@ -85,6 +85,12 @@ export class Hub {
     this.options = options;
     this.store = options.store;
     this.registry = new WorkerRegistry((agent, change) => this.events.agentEvent(`agent.${change}`, agent));
+    // A task the store failed while leasing (its lease kept running out) is a failure like any other.
+    this.store.onExpiredFailure((task) => {
+      this.registry.finished(task.task_id, 'other');
+      this.events.taskEvents('task.failed', [task]);
+      this.taskSettled(task.task_id);
+    });
     this.dispatcher = new Dispatcher(this.store, (request, tasks) => {
       this.registry.leased(
         request.worker_id,

@@ -151,5 +151,11 @@ export interface Store {
    * available: a lease running out or a retry backoff ending. null when nothing is pending.
    */
   nextWakeAt(): Promise<number | null>;
+  /**
+   * Be told of each task the store fails on its own: a lease found a task whose lease had run
+   * out `max_lease_expirations` times and failed it (`lease_expired`) instead of handing it out.
+   * Called once that change is durable, so the hub can announce it like any other failure.
+   */
+  onExpiredFailure(listener: (task: Task) => void): void;
   close(): Promise<void>;
 }

@@ -402,7 +402,9 @@ describe('v1 task control', () => {
   });
 
   it('retry policy: a task that keeps losing its lease ends failed with error_kind lease_expired', async () => {
-    await withRawHub([], async ({ client }) => {
+    await withRawHub([], async ({ client, connect }) => {
+      const watcher = await connect();
+      await watcher.result('subscribe', { events: ['task'] });
       const id = await enqueue(client, 'kills every agent');
       let expirations = 0;
       for (;;) {
@@ -422,6 +424,9 @@ describe('v1 task control', () => {
       assert.match(task.error, /lease expired/);
       assert.equal(typeof task.error_fix, 'string');
       assert.equal(expirations, 5);
+      // Watchers hear about it like any other failure.
+      const event = await watcher.nextMatching((m) => m.event === 'task.failed' && m.task?.task_id === id);
+      assert.equal(event.task.error_kind, 'lease_expired');
     });
   });
 

@@ -62,6 +62,7 @@ export class SqliteStore implements Store {
   private readonly sql;
   private readonly listStatements = new Map<string, Database.Statement>();
   private readonly leaseStatements = new Map<number, LeaseQueries>();
+  private readonly expiredListeners = new Set<(task: Task) => void>();
 
   // Each write is a better-sqlite3 transaction function: a savepoint inside the group batch.
   private readonly insertTasks: (tasks: NewTask[]) => Task[];
@@ -132,7 +133,7 @@ export class SqliteStore implements Store {
         `UPDATE tasks SET status = 'failed', leased_until = NULL, lease_token = NULL, updated_at = @now,
            lease_expirations = lease_expirations + 1, error_kind = 'lease_expired', error = @error,
            error_fix = 'raise --lease-seconds, or use an agent that extends its lease (mittelo agent does)'
-         WHERE task_id = @task_id`,
+         WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}`,
       ),
       retryAll: db.prepare(
         `UPDATE tasks SET status = 'queued', worker_id = NULL, leased_until = NULL, lease_token = NULL,
@@ -184,7 +185,9 @@ export class SqliteStore implements Store {
       });
     };
     this.enqueueTx = db.transaction(this.insertTasks);
-    this.leaseTx = db.transaction((request: LeaseRequest) => this.leaseNow(request));
+    this.leaseTx = db.transaction((request: LeaseRequest, expiredFailures: Task[]) =>
+      this.leaseNow(request, expiredFailures),
+    );
     // ack, extend, release and cancel read, then change one row with one statement: atomic without
     // a savepoint (a savepoint costs two more statements on the hottest path).
     this.ackTx = (request: AckRequest) => this.ackNow(request);
@@ -244,7 +247,20 @@ export class SqliteStore implements Store {
   }
 
   lease(request: LeaseRequest): Promise<Task[]> {
-    return this.write(() => this.leaseTx(request));
+    const expiredFailures: Task[] = [];
+    const leased = this.write(() => this.leaseTx(request, expiredFailures));
+    // Told only once committed; a lease that fails or rolls back failed nothing.
+    leased.then(
+      () => {
+        for (const task of expiredFailures) for (const listener of this.expiredListeners) listener(task);
+      },
+      () => {},
+    );
+    return leased;
+  }
+
+  onExpiredFailure(listener: (task: Task) => void): void {
+    this.expiredListeners.add(listener);
   }
 
   ack(request: AckRequest): Promise<Transition> {
@@ -355,7 +371,7 @@ export class SqliteStore implements Store {
     return this.batch.read(query);
   }
 
-  private leaseNow(request: LeaseRequest): Task[] {
+  private leaseNow(request: LeaseRequest, expiredFailures: Task[]): Task[] {
     const granted: Task[] = [];
     const now = this.now();
     // Poison tasks found among the candidates are failed, not handed out; look again for the rest.
@@ -376,11 +392,12 @@ export class SqliteStore implements Store {
           candidate.status === 'leased' &&
           candidate.lease_expirations + 1 >= this.policy.max_lease_expirations
         ) {
-          this.sql.poison.run({
+          const row = this.sql.poison.get({
             task_id: candidate.task_id,
             now,
             error: `lease expired ${candidate.lease_expirations + 1} times without an ack (last holder: ${candidate.worker_id})`,
-          });
+          }) as TaskRow;
+          expiredFailures.push(rowToTask(row));
           this.counts.move('leased', 'failed');
           poisoned = true;
           continue;
