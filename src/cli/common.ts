@@ -79,7 +79,11 @@ export function parseTaskId(value: string, what = 'task id'): number {
   return id;
 }
 
-/** A client for one command: fails fast (no reconnect loop) when no hub is there. */
+/**
+ * A connected client for one command: fails fast (no reconnect loop) when no hub is there, and
+ * explains a refused token in terms of the CLI's flags (--token, MITTELO_TOKEN) rather than the
+ * protocol's (`params.token`).
+ */
 export async function connectClient(flags: ConnectionFlags): Promise<HubClient> {
   const client = new HubClient({
     host: flags.host,
@@ -88,34 +92,8 @@ export async function connectClient(flags: ConnectionFlags): Promise<HubClient> 
     reconnect: false,
     client: 'mittelo-cli',
   });
-  await client.connect();
-  return client;
-}
-
-/** Run a command body with a connected client, always closing it. */
-export async function withClient<T>(
-  flags: ConnectionFlags,
-  body: (client: HubClient) => Promise<T>,
-): Promise<T> {
-  const client = await connectClient(flags);
   try {
-    return await body(client);
-  } finally {
-    client.close();
-  }
-}
-
-/**
- * withClient, with a refused token explained in terms of the CLI's flags (--token,
- * MITTELO_TOKEN) rather than the protocol's (`params.token`).
- */
-export async function withHub<T>(
-  flags: ConnectionFlags,
-  body: (client: HubClient) => Promise<T>,
-): Promise<T> {
-  let client: HubClient;
-  try {
-    client = await connectClient(flags);
+    await client.connect();
   } catch (error) {
     if (isMitteloError(error) && error.code === 'unauthorized') {
       const where = `the hub at ${flags.host}:${flags.port}`;
@@ -128,6 +106,15 @@ export async function withHub<T>(
     }
     throw error;
   }
+  return client;
+}
+
+/** Run a command body with a connected client, always closing it. */
+export async function withHub<T>(
+  flags: ConnectionFlags,
+  body: (client: HubClient) => Promise<T>,
+): Promise<T> {
+  const client = await connectClient(flags);
   try {
     return await body(client);
   } finally {

@@ -11,7 +11,7 @@ import {
   type MethodParams,
   methodSchemas,
 } from '../protocol/schemas.ts';
-import type { NewTask, Stats, Store, Task } from '../store/types.ts';
+import type { NewTask, Store, Task } from '../store/types.ts';
 import { TERMINAL_STATUSES } from '../store/types.ts';
 import { tokensMatch } from './auth.ts';
 import { Dispatcher } from './dispatcher.ts';
@@ -206,7 +206,7 @@ export class Hub {
       return { tasks, stats };
     },
 
-    stats: async () => ({ stats: await this.stats() }),
+    stats: async () => ({ stats: await this.store.stats() }),
 
     retry_failed: async (params) => {
       const retried = await this.store.retryFailed(params.task_ids);
@@ -309,10 +309,6 @@ export class Hub {
       return { ok: true, events: categories };
     },
   };
-
-  private async stats(): Promise<Stats> {
-    return this.store.stats();
-  }
 
   private async enqueueTasks(tasks: NewTask[]): Promise<Task[]> {
     for (const [index, task] of tasks.entries()) {
