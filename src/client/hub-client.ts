@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { type ErrorCode, MitteloError } from '../errors.ts';
-import type { HubEvent } from '../hub/events.ts';
+import type { HubEvent, LeaseRevokedEvent } from '../hub/events.ts';
 import type { AgentInfo } from '../hub/registry.ts';
 import type { MethodName } from '../protocol/schemas.ts';
 import type { NewTask, Stats, Task, TaskStatus } from '../store/types.ts';
@@ -20,6 +20,8 @@ export interface HubClientOptions {
   backend?: string | undefined;
   tags?: string[] | undefined;
   client?: string;
+  /** Optional protocol features to ask for in `hello` (agents ask for `lease_revocations`). */
+  features?: string[] | undefined;
   /** Keep reconnecting after the connection drops (default true). */
   reconnect?: boolean;
   /** Give up connecting after this long; 0 = keep trying (default 0 with reconnect, else one try). */
@@ -59,10 +61,16 @@ export class HubUnreachableError extends Error {
   }
 }
 
+/** What a client hears: broadcast events after `subscribe`, and pushes meant for it alone. */
+export type ClientEvent = HubEvent | LeaseRevokedEvent;
+
 export interface HubClientEvents {
   connected: [];
   disconnected: [error: Error | null];
-  event: [event: HubEvent];
+  /** A connection attempt failed; another follows after `delayMs`. */
+  retrying: [error: Error, delayMs: number];
+  /** Broadcast events after `subscribe`, and pushes meant for this agent alone (`lease.revoked`). */
+  event: [event: ClientEvent];
 }
 
 export class HubClient extends EventEmitter<HubClientEvents> {
@@ -240,6 +248,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
         const outOfTime = limitMs > 0 && Date.now() - started + delay > limitMs;
         if (!reconnect || outOfTime || this.closed)
           throw new HubUnreachableError(this.host, this.port, error);
+        this.emit('retrying', error as Error, delay);
         await new Promise((resolve) => setTimeout(resolve, delay));
         delay = Math.min(delay * 2, this.options.maxBackoffMs ?? 2000);
       }
@@ -275,10 +284,15 @@ export class HubClient extends EventEmitter<HubClientEvents> {
     if (this.options.workerId) params.worker_id = this.options.workerId;
     if (this.options.backend) params.backend = this.options.backend;
     if (this.options.tags) params.tags = this.options.tags;
+    if (this.options.features) params.features = this.options.features;
     try {
       this.hello = await this.send<HelloResult>('hello', params);
     } catch (error) {
-      if (error instanceof HubError && error.code === 'unknown_method') {
+      // v0.1 hubs answer {"message": "Unknown method: hello"} with no code.
+      if (
+        error instanceof HubError &&
+        (error.code === 'unknown_method' || /^unknown method/i.test(error.message))
+      ) {
         this.hello = null;
         return;
       }
@@ -323,7 +337,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
       return; // not ours to fix; the matching call will time out or the hub will close
     }
     if (message.event !== undefined && message.id === undefined) {
-      this.emit('event', message as unknown as HubEvent);
+      this.emit('event', message as unknown as ClientEvent);
       return;
     }
     if (message.id === null || message.id === undefined) {

@@ -21,6 +21,14 @@ export type HubEvent =
   | { event: AgentEventName; time: number; agent: AgentInfo }
   | { event: 'hub.stopping'; time: number };
 
+/** Sent only to the connection(s) of the agent holding a task, when its lease is taken away. */
+export interface LeaseRevokedEvent {
+  event: 'lease.revoked';
+  time: number;
+  task_id: number;
+  reason: 'canceled';
+}
+
 export type EventCategory = 'task' | 'agent';
 
 export type EventListener = (event: HubEvent) => void;

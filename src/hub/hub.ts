@@ -15,7 +15,7 @@ import type { NewTask, Store, Task } from '../store/types.ts';
 import { TERMINAL_STATUSES } from '../store/types.ts';
 import { tokensMatch } from './auth.ts';
 import { Dispatcher } from './dispatcher.ts';
-import { EventBus, type EventCategory, type EventListener } from './events.ts';
+import { EventBus, type EventCategory, type EventListener, type LeaseRevokedEvent } from './events.ts';
 import { type AgentInfo, WorkerRegistry } from './registry.ts';
 
 export interface HubOptions {
@@ -40,6 +40,8 @@ export interface CallContext {
   subscribe?: (categories: EventCategory[]) => void;
   /** The transport calls this with the identity from `hello`. */
   onHello?: (identity: { worker_id?: string | undefined }) => void;
+  /** Present on transports that can push a message to this caller alone (TCP). */
+  notify?: (message: LeaseRevokedEvent) => void;
 }
 
 export const PROTOCOL_VERSION = '1';
@@ -61,6 +63,7 @@ export const HUB_FEATURES = [
   'report_health',
   'subscribe',
   'error_codes',
+  'lease_revocations',
 ];
 
 const MAX_METADATA_BYTES = 64 * 1024;
@@ -79,6 +82,8 @@ export class Hub {
   private readonly taskWatchers = new Map<number, Set<(taskId: number) => void>>();
   /** `wait` calls to answer when the hub stops. */
   private readonly stopWaiters = new Set<() => void>();
+  /** worker id -> connections that asked (hello feature `lease_revocations`) to hear of canceled leases. */
+  private readonly revocationListeners = new Map<string, Set<CallContext>>();
   private stopping = false;
 
   constructor(options: HubOptions) {
@@ -149,7 +154,10 @@ export class Hub {
 
   connectionClosed(context: CallContext): void {
     this.dispatcher.forget(context.isAlive);
-    if (context.workerId) this.registry.disconnect(context.workerId);
+    if (context.workerId) {
+      this.registry.disconnect(context.workerId);
+      this.revocationListeners.get(context.workerId)?.delete(context);
+    }
   }
 
   private readonly handlers: { [M in MethodName]: Handler<M> } = {
@@ -240,6 +248,11 @@ export class Hub {
           context.workerId !== params.worker_id,
         );
         context.onHello?.({ worker_id: params.worker_id });
+        if (params.features?.includes('lease_revocations') && context.notify) {
+          const listeners = this.revocationListeners.get(params.worker_id) ?? new Set();
+          listeners.add(context);
+          this.revocationListeners.set(params.worker_id, listeners);
+        }
       }
       return {
         protocol: PROTOCOL_VERSION,
@@ -269,7 +282,10 @@ export class Hub {
     },
 
     cancel: async (params) => {
+      const holder = this.registry.holderOf(params.task_id);
       const task = await this.store.cancel(params.task_id);
+      // Tell the agent running it, so it stops the backend now rather than at its next heartbeat.
+      if (holder !== undefined) this.revokeLease(holder, task.task_id, 'canceled');
       this.registry.finished(task.task_id, 'other');
       this.events.taskEvents('task.canceled', [task]);
       this.taskSettled(task.task_id);
@@ -309,6 +325,18 @@ export class Hub {
       return { ok: true, events: categories };
     },
   };
+
+  private revokeLease(workerId: string, taskId: number, reason: LeaseRevokedEvent['reason']): void {
+    const listeners = this.revocationListeners.get(workerId);
+    if (!listeners || listeners.size === 0) return;
+    const message: LeaseRevokedEvent = {
+      event: 'lease.revoked',
+      time: Date.now() / 1000,
+      task_id: taskId,
+      reason,
+    };
+    for (const context of listeners) context.notify?.(message);
+  }
 
   private async enqueueTasks(tasks: NewTask[]): Promise<Task[]> {
     for (const [index, task] of tasks.entries()) {

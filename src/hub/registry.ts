@@ -92,6 +92,11 @@ export class WorkerRegistry {
     }
   }
 
+  /** The worker holding a task now, if any. */
+  holderOf(taskId: number): string | undefined {
+    return this.holders.get(taskId);
+  }
+
   /** A task left its holder's hands: acked (done/failed), released, canceled, or taken by another. */
   finished(taskId: number, outcome: 'done' | 'failed' | 'other'): void {
     const workerId = this.holders.get(taskId);

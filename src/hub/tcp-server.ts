@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { isMitteloError } from '../errors.ts';
 import { LineReader } from '../protocol/framing.ts';
-import type { HubEvent } from './events.ts';
+import type { HubEvent, LeaseRevokedEvent } from './events.ts';
 import type { CallContext, Hub } from './hub.ts';
 
 export interface TcpServerOptions {
@@ -71,6 +71,8 @@ class Connection implements CallContext {
     this.unsubscribe?.();
     this.unsubscribe = this.hub.subscribe(categories, (event) => this.push(event));
   };
+
+  notify = (message: LeaseRevokedEvent): void => this.send(message);
 
   onHello = (identity: { worker_id?: string | undefined }): void => {
     if (this.workerId && this.workerId !== identity.worker_id) this.hub.registry.disconnect(this.workerId);

@@ -7,8 +7,7 @@ import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { HubClient, HubError, HubUnreachableError } from '../../src/client/hub-client.ts';
-import type { HubEvent } from '../../src/hub/events.ts';
+import { type ClientEvent, HubClient, HubError, HubUnreachableError } from '../../src/client/hub-client.ts';
 import { type HubProcess, makeTempDir, startHubProcess, waitFor } from '../helpers/hub-process.ts';
 
 /** A port nothing listens on (it was free a moment ago). */
@@ -98,7 +97,7 @@ describe('HubClient on a plain hub', () => {
   it('subscribe delivers task events as "event" emissions', async () => {
     const watcher = open();
     const producer = open();
-    const events: HubEvent[] = [];
+    const events: ClientEvent[] = [];
     watcher.on('event', (event) => events.push(event));
     await watcher.subscribe(['task']);
     const id = await producer.enqueue({ prompt: 'watch me', backend: 'events_only' });
@@ -112,7 +111,7 @@ describe('HubClient on a plain hub', () => {
 
   it('agent events follow a client that says hello with a worker id', async () => {
     const watcher = open();
-    const events: HubEvent[] = [];
+    const events: ClientEvent[] = [];
     watcher.on('event', (event) => events.push(event));
     await watcher.subscribe(['agent']);
     const agent = open({ workerId: 'client-agent', backend: 'codex' });
@@ -187,7 +186,7 @@ describe('HubClient across a hub restart', () => {
       const agent = new HubClient({ port: first.port, reconnect: true, maxBackoffMs: 200 });
       const watcher = new HubClient({ port: first.port, reconnect: true, maxBackoffMs: 200 });
       clients.push(agent, watcher);
-      const events: HubEvent[] = [];
+      const events: ClientEvent[] = [];
       watcher.on('event', (event) => events.push(event));
       await watcher.subscribe(['task']);
       let connects = 0;

@@ -1,16 +1,22 @@
-/** Client commands (they talk to a running hub); main.ts adds them after `hub`. */
+/** Commands that talk to a hub (run may start its own); main.ts adds them after `hub`. */
 import type { Command } from 'commander';
+import { agentCommand } from './agent.ts';
 import { cancelCommand } from './cancel.ts';
 import { enqueueCommand } from './enqueue.ts';
 import { getCommand } from './get.ts';
 import { retryCommand } from './retry.ts';
+import { runCommand } from './run.ts';
 import { shutdownCommand } from './shutdown.ts';
 import { statsCommand } from './stats.ts';
 import { statusCommand } from './status.ts';
+import { swarmCommand } from './swarm.ts';
 import { waitCommand } from './wait.ts';
 
 export function clientCommands(): Command[] {
   return [
+    runCommand(),
+    agentCommand(),
+    swarmCommand(),
     enqueueCommand(),
     statusCommand(),
     statsCommand(),

@@ -1,0 +1,387 @@
+/**
+ * An agent: one connection to a hub, a lease loop, and up to `maxTasks` backend runs at once.
+ *
+ * - Idle, it waits on a long-poll lease, so a new task starts within milliseconds. Against a v0.1
+ *   hub (no `hello`) it polls instead, and acks the v0.1 way.
+ * - A slot frees as soon as the backend finishes; the ack goes out while the next lease is
+ *   already asked for (both leave in the same write).
+ * - While a backend runs, a heartbeat extends the lease; a cancel on the hub (pushed as
+ *   `lease.revoked`) or a lost lease stops the backend.
+ * - The hub going away is said once per outage; calls wait for the reconnect and carry on.
+ * - stop(): stop leasing, let running tasks finish within a grace period, release the rest.
+ *
+ * The agent reaches the queue only through HubClient, and backends only through their interface.
+ */
+
+import type { Backend, BackendOutcome } from '../backends/types.ts';
+import { HubClient, HubError, HubUnreachableError } from '../client/hub-client.ts';
+import type { Task } from '../store/types.ts';
+import { type RunningTask, runTask, type StopReason } from './run-task.ts';
+import { defaultWorkerId } from './worker-id.ts';
+
+export interface AgentOptions {
+  host?: string;
+  port?: number;
+  token?: string | undefined;
+  backend: Backend;
+  workerId?: string | undefined;
+  tags?: string[] | undefined;
+  /** Tasks run at once (default 1). */
+  maxTasks?: number;
+  /** Lease length asked for; default the hub's. */
+  leaseSeconds?: number | undefined;
+  /** Timeout for tasks that set none (default 600 s). */
+  timeoutS?: number;
+  /** Output kept per run (default 4 MiB). */
+  maxOutputBytes?: number;
+  /** Lease once, run what came, exit. */
+  once?: boolean;
+  /** Where the agent says what it does (default: stderr with the worker id in front). */
+  log?: (message: string) => void;
+  /** How long one long-poll lease waits on the hub (default 20 s). */
+  longPollMs?: number;
+  /** Pause between empty polls against a v0.1 hub (default 250 ms). */
+  pollIntervalMs?: number;
+  /**
+   * Check the backend before leasing (default true). A backend that is not ready makes the agent
+   * report itself unhealthy (reason and fix shown by `mittelo status`), lease nothing, and check
+   * again every `recheckMs` until it is.
+   */
+  preflight?: boolean;
+  recheckMs?: number;
+}
+
+export interface AgentCounts {
+  done: number;
+  failed: number;
+  released: number;
+  /** Tasks whose lease was taken away (canceled on the hub, or lost) while they ran. */
+  dropped: number;
+}
+
+/** Why run() ended: 0 stopped or finished, 4 the hub refused us (token). */
+export interface AgentExit {
+  code: 0 | 4;
+  reason: string;
+}
+
+const DEFAULT_TIMEOUT_S = 600;
+const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
+const DEFAULT_LEASE_SECONDS = 60;
+const RETRY_PAUSE_MS = 1000;
+const RECHECK_MS = 30_000;
+/** How long stop() waits for releases and acks after the grace period, before closing anyway. */
+const SETTLE_LIMIT_MS = 5000;
+
+export class Agent {
+  readonly workerId: string;
+  readonly backend: Backend;
+  readonly counts: AgentCounts = { done: 0, failed: 0, released: 0, dropped: 0 };
+  private readonly options: AgentOptions;
+  private readonly client: HubClient;
+  private readonly log: (message: string) => void;
+  private readonly running = new Map<number, RunningTask>();
+  private readonly settling = new Set<Promise<void>>();
+  private stopping = false;
+  private slotFreed: (() => void) | null = null;
+  private stopped: (() => void) | null = null;
+  private outageSince: number | null = null;
+  private everConnected = false;
+  private exit: AgentExit = { code: 0, reason: 'stopped' };
+
+  constructor(options: AgentOptions) {
+    this.options = options;
+    this.backend = options.backend;
+    this.workerId = options.workerId ?? defaultWorkerId();
+    this.log = options.log ?? ((message) => process.stderr.write(`[${this.workerId}] ${message}\n`));
+    this.client = new HubClient({
+      host: options.host,
+      port: options.port,
+      token: options.token,
+      workerId: this.workerId,
+      backend: this.backend.name,
+      tags: options.tags,
+      client: 'mittelo-agent',
+      features: ['lease_revocations'],
+    });
+    this.watchConnection();
+    this.client.on('event', (event) => {
+      if (event.event === 'lease.revoked') this.running.get(event.task_id)?.stop('revoked');
+    });
+  }
+
+  /** Tasks running now. */
+  get busy(): number {
+    return this.running.size;
+  }
+
+  /** Run until stop() (or, with `once`, until the first lease is worked off). */
+  async run(): Promise<AgentExit> {
+    const done = new Promise<void>((resolve) => {
+      this.stopped = resolve;
+    });
+    void this.leaseLoop().catch((error: unknown) => {
+      this.log(`stopping: ${(error as Error).message}`);
+      void this.stop(0);
+    });
+    await done;
+    return this.exit;
+  }
+
+  /** Tell the hub this agent can or cannot work, and why (shown by `mittelo status`). */
+  async reportHealth(healthy: boolean, reason?: string, fix?: string): Promise<void> {
+    try {
+      await this.client.reportHealth({ healthy, reason, fix });
+    } catch (error) {
+      if (!(error instanceof HubError && error.code === 'unknown_method')) throw error;
+      // A v0.1 hub has no health registry; the agent's own log says it.
+    }
+  }
+
+  /**
+   * Stop leasing; give running tasks `graceMs` to finish, release the rest to the queue, then
+   * close. Calling it again with a shorter grace (a second Ctrl-C) cuts the wait short.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    const first = !this.stopping;
+    this.stopping = true;
+    this.slotFreed?.();
+    if (!first) {
+      for (const task of this.running.values()) task.stop('shutdown');
+      return;
+    }
+    if (this.running.size > 0 && graceMs > 0) await within(graceMs, this.allSettled());
+    for (const task of this.running.values()) task.stop('shutdown');
+    await within(SETTLE_LIMIT_MS, this.allSettled());
+    this.client.close();
+    this.stopped?.();
+  }
+
+  // ---- leasing ----
+
+  private async leaseLoop(): Promise<void> {
+    if (this.options.preflight ?? true) await this.untilReady();
+    const maxTasks = Math.max(1, this.options.maxTasks ?? 1);
+    while (!this.stopping) {
+      const free = maxTasks - this.running.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          this.slotFreed = resolve;
+        });
+        this.slotFreed = null;
+        continue;
+      }
+      const tasks = await this.lease(free);
+      if (tasks === null) continue;
+      if (this.stopping) {
+        for (const task of tasks) this.track(this.release(task));
+        break;
+      }
+      for (const task of tasks) this.start(task);
+      if (this.options.once) break;
+      if (tasks.length === 0 && this.client.hello === null) await sleep(this.options.pollIntervalMs ?? 250);
+    }
+    if (this.options.once && !this.stopping) {
+      await this.allSettled();
+      await this.stop(0);
+    }
+  }
+
+  /** Hold off leasing while the backend's preflight fails, telling the hub why. */
+  private async untilReady(): Promise<void> {
+    let reported = false;
+    while (!this.stopping) {
+      const report = await this.backend.preflight();
+      if (report.ready) {
+        if (reported) {
+          this.log(`backend ${this.backend.name} is ready now; leasing`);
+          await this.reportHealth(true);
+        }
+        return;
+      }
+      const problem = report.problems.find((p) => p.severity === 'fail')!;
+      if (!reported) {
+        this.log(
+          `backend ${this.backend.name} is not ready: ${problem.message}${problem.fix ? ` (fix: ${problem.fix})` : ''}; checking again every ${(this.options.recheckMs ?? RECHECK_MS) / 1000} s`,
+        );
+        await this.withReconnect('health report', () =>
+          this.reportHealth(false, `${this.backend.name}: ${problem.message}`, problem.fix),
+        );
+        reported = true;
+      }
+      await sleep(this.options.recheckMs ?? RECHECK_MS);
+    }
+  }
+
+  /** One lease call; null when it failed in a way worth retrying after a pause. */
+  private async lease(free: number): Promise<Task[] | null> {
+    const params = {
+      worker_id: this.workerId,
+      max_tasks: free,
+      lease_seconds: this.options.leaseSeconds,
+      backend: this.backend.name,
+      tags: this.options.tags,
+      // A v0.1 hub has no long-poll; `once` takes only what is there now.
+      wait_ms: this.client.hello && !this.options.once ? (this.options.longPollMs ?? 20_000) : undefined,
+    };
+    try {
+      return (await this.client.lease(params)).tasks;
+    } catch (error) {
+      if (this.stopping) return [];
+      if (error instanceof HubUnreachableError) return null; // the next call reconnects
+      if (error instanceof HubError && error.code === 'unauthorized') {
+        this.exit = { code: 4, reason: error.message };
+        throw error;
+      }
+      if (error instanceof HubError && error.code === 'bad_request') throw error;
+      this.log(`lease failed: ${(error as Error).message}; retrying in ${RETRY_PAUSE_MS / 1000} s`);
+      await sleep(RETRY_PAUSE_MS);
+      return null;
+    }
+  }
+
+  // ---- running ----
+
+  private start(task: Task): void {
+    const leaseMs =
+      (this.options.leaseSeconds ?? this.client.hello?.lease_seconds ?? DEFAULT_LEASE_SECONDS) * 1000;
+    const running = runTask(task, {
+      backend: this.backend,
+      workerId: this.workerId,
+      timeoutMs: (task.timeout_s ?? this.options.timeoutS ?? DEFAULT_TIMEOUT_S) * 1000,
+      maxOutputBytes: this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+      // v0.1 hubs cannot extend a lease; their tasks run on the lease they got.
+      heartbeatMs: this.client.hello ? Math.max(1000, leaseMs / 3) : null,
+      extend: () =>
+        this.client.extend({
+          task_id: task.task_id,
+          lease_token: task.lease_token,
+          lease_seconds: this.options.leaseSeconds,
+        }),
+    });
+    this.running.set(task.task_id, running);
+    const settled = running.result.then(({ outcome, stoppedBy, durationMs }) => {
+      this.running.delete(task.task_id);
+      this.slotFreed?.();
+      return this.settle(task, outcome, stoppedBy, durationMs);
+    });
+    this.track(settled);
+  }
+
+  /** Report how a run ended: ack it, release it (shutdown), or drop it (lease taken away). */
+  private async settle(
+    task: Task,
+    outcome: BackendOutcome,
+    stoppedBy: StopReason | null,
+    durationMs: number,
+  ): Promise<void> {
+    if (stoppedBy === 'shutdown') return this.release(task);
+    if (stoppedBy === 'revoked' || stoppedBy === 'lost') {
+      this.counts.dropped += 1;
+      const why = stoppedBy === 'revoked' ? 'was canceled on the hub' : 'lost its lease';
+      this.log(`task ${task.task_id} ${why}; its backend was stopped`);
+      return;
+    }
+    const base = {
+      task_id: task.task_id,
+      lease_token: task.lease_token,
+      worker_id: this.workerId,
+      duration_ms: Math.round(durationMs),
+    };
+    const ack = outcome.ok
+      ? { ...base, status: 'done' as const, result: outcome.output, usage: outcome.usage }
+      : {
+          ...base,
+          status: 'failed' as const,
+          error: outcome.error,
+          error_kind: outcome.kind,
+          error_fix: outcome.fix,
+        };
+    if (await this.withReconnect(`ack of task ${task.task_id}`, () => this.client.ack(ack))) {
+      if (outcome.ok) this.counts.done += 1;
+      else this.counts.failed += 1;
+    }
+  }
+
+  private async release(task: Task): Promise<void> {
+    if (this.client.hello === null) return; // v0.1: no release; the lease runs out on its own
+    const released = await this.withReconnect(`release of task ${task.task_id}`, () =>
+      this.client.release({ task_id: task.task_id, lease_token: task.lease_token }),
+    );
+    if (released) this.counts.released += 1;
+  }
+
+  /**
+   * Run a call that must reach the hub, across reconnects. A hub that answers "no longer yours"
+   * (conflict, not found) is final: the lease went to someone else or the task was canceled.
+   */
+  private async withReconnect(what: string, call: () => Promise<unknown>): Promise<boolean> {
+    for (;;) {
+      try {
+        await call();
+        return true;
+      } catch (error) {
+        if (error instanceof HubUnreachableError) continue; // the retry waits for the reconnect
+        if (error instanceof HubError && (error.code === 'conflict' || error.code === 'not_found')) {
+          this.log(`${what} refused: ${error.message}`);
+          return false;
+        }
+        if (error instanceof HubError && error.code === 'unavailable') {
+          await sleep(RETRY_PAUSE_MS); // the hub is stopping; its successor will take the call
+          continue;
+        }
+        // The client was closed (stop() gave up waiting) or the hub rejected the call.
+        if (!(error instanceof HubError)) return false;
+        this.log(`${what} failed: ${error.message}`);
+        return false;
+      }
+    }
+  }
+
+  private track(promise: Promise<void>): void {
+    this.settling.add(promise);
+    void promise.finally(() => this.settling.delete(promise));
+  }
+
+  private async allSettled(): Promise<void> {
+    while (this.settling.size > 0) await Promise.allSettled([...this.settling]);
+  }
+
+  // ---- connection ----
+
+  private watchConnection(): void {
+    const where = `${this.client.host}:${this.client.port}`;
+    this.client.on('connected', () => {
+      if (this.outageSince !== null) {
+        const seconds = ((Date.now() - this.outageSince) / 1000).toFixed(1);
+        this.log(`reconnected to the hub at ${where} after ${seconds} s`);
+      }
+      this.outageSince = null;
+      this.everConnected = true;
+    });
+    this.client.on('disconnected', (error) => {
+      if (error === null || this.stopping || this.outageSince !== null) return;
+      this.outageSince = Date.now();
+      this.log(`lost the hub at ${where}; reconnecting (running tasks carry on)`);
+    });
+    this.client.on('retrying', () => {
+      if (this.everConnected || this.outageSince !== null) return;
+      this.outageSince = Date.now();
+      this.log(`waiting for a hub at ${where} (start one with \`mittelo hub\`)`);
+    });
+  }
+}
+
+/** Wait for `promise`, but no longer than `ms` (and leave no timer behind to hold the process). */
+async function within(ms: number, promise: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([promise, timeout]);
+  clearTimeout(timer);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,79 @@
+/**
+ * One task's run: the backend call, the lease heartbeat beside it, and the ways to stop it early.
+ * Knows nothing of acks: it reports how the run ended, and the agent decides what to tell the hub.
+ */
+
+import type { Backend, BackendOutcome } from '../backends/types.ts';
+import { HubError } from '../client/hub-client.ts';
+import type { Task } from '../store/types.ts';
+
+/** Why a run was stopped before its backend finished. */
+export type StopReason =
+  /** The task was canceled on the hub. */
+  | 'revoked'
+  /** The hub no longer knows our lease (it expired and went to another agent). */
+  | 'lost'
+  /** The agent is shutting down: the task goes back to the queue. */
+  | 'shutdown';
+
+export interface RunTaskDeps {
+  backend: Backend;
+  workerId: string;
+  timeoutMs: number;
+  maxOutputBytes: number;
+  /** Extend the lease this often while the backend runs; null for no heartbeat. */
+  heartbeatMs: number | null;
+  extend: () => Promise<unknown>;
+}
+
+export interface RunEnd {
+  outcome: BackendOutcome;
+  stoppedBy: StopReason | null;
+  durationMs: number;
+}
+
+export interface RunningTask {
+  stop(reason: StopReason): void;
+  result: Promise<RunEnd>;
+}
+
+export function runTask(task: Task, deps: RunTaskDeps): RunningTask {
+  const controller = new AbortController();
+  let stoppedBy: StopReason | null = null;
+  const stop = (reason: StopReason) => {
+    if (stoppedBy !== null) return;
+    stoppedBy = reason;
+    controller.abort(reason);
+  };
+
+  const heartbeat =
+    deps.heartbeatMs !== null && !deps.backend.instant
+      ? setInterval(() => {
+          deps.extend().catch((error: unknown) => {
+            // Unreachable: the next beat tries again after the reconnect. Conflict or not found:
+            // the lease is gone (canceled, or expired and taken), so the work would be wasted.
+            if (error instanceof HubError && (error.code === 'conflict' || error.code === 'not_found'))
+              stop('lost');
+          });
+        }, deps.heartbeatMs)
+      : null;
+
+  const started = performance.now();
+  const result = deps.backend
+    .run(
+      { task_id: task.task_id, prompt: task.prompt, worker_id: deps.workerId, metadata: task.metadata },
+      { signal: controller.signal, timeoutMs: deps.timeoutMs, maxOutputBytes: deps.maxOutputBytes },
+    )
+    .catch(
+      (error: unknown): BackendOutcome => ({
+        ok: false,
+        kind: 'unknown',
+        error: `backend ${deps.backend.name} crashed: ${(error as Error)?.message ?? String(error)}`,
+      }),
+    )
+    .then((outcome) => {
+      if (heartbeat) clearInterval(heartbeat);
+      return { outcome, stoppedBy, durationMs: performance.now() - started };
+    });
+  return { stop, result };
+}

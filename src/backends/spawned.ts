@@ -1,0 +1,41 @@
+/**
+ * A backend that runs one process per task with the prompt on stdin: the shape shared by `shell`,
+ * folder backends and (with their own parsing) the CLI drivers.
+ */
+import { outcomeFromProcess } from './outcome.ts';
+import { runProcess } from './process-runner.ts';
+import { subprocessPlace } from './subprocess-env.ts';
+import type { BackendOutcome, BackendTask, RunContext } from './types.ts';
+
+export interface Invocation {
+  command: string;
+  args: string[];
+  /** How the backend is named in errors ("shell command `cat`"). */
+  label: string;
+}
+
+export async function runInvocation(
+  invocation: Invocation,
+  task: BackendTask,
+  context: RunContext,
+): Promise<BackendOutcome> {
+  const place = subprocessPlace({
+    MITTELO_TASK_ID: String(task.task_id),
+    MITTELO_WORKER_ID: task.worker_id,
+  });
+  const result = await runProcess(
+    {
+      command: invocation.command,
+      args: invocation.args,
+      input: task.prompt,
+      env: place.env,
+      cwd: place.cwd,
+    },
+    { timeoutMs: context.timeoutMs, maxOutputBytes: context.maxOutputBytes, signal: context.signal },
+  );
+  return outcomeFromProcess(result, {
+    label: invocation.label,
+    timeoutMs: context.timeoutMs,
+    maxOutputBytes: context.maxOutputBytes,
+  });
+}

@@ -1,0 +1,73 @@
+/**
+ * What every backend is: something that turns one task's prompt into an answer. The agent knows
+ * backends only through this interface; a backend knows nothing of hubs or leases.
+ */
+
+/** Why a run failed, as the agent and the hub see it (issue 4's classifier refines `unknown`). */
+export type FailureKind =
+  | 'auth'
+  | 'network'
+  | 'not_installed'
+  | 'config'
+  | 'rate_limit'
+  | 'timeout'
+  | 'unknown';
+
+/** The part of a task a backend needs. */
+export interface BackendTask {
+  task_id: number;
+  prompt: string;
+  worker_id: string;
+  metadata?: Record<string, unknown> | null;
+}
+
+export interface RunContext {
+  /** Aborted when the task is canceled on the hub or the agent shuts down: stop at once. */
+  signal: AbortSignal;
+  /** Kill the run (its whole process tree) after this long. */
+  timeoutMs: number;
+  /** Keep at most this much output; the rest is counted and dropped. */
+  maxOutputBytes: number;
+}
+
+export type BackendOutcome =
+  | {
+      ok: true;
+      output: string;
+      /** Token counts, cost, session id: whatever the backend reports. */
+      usage?: Record<string, unknown>;
+    }
+  | {
+      ok: false;
+      kind: FailureKind;
+      /** What went wrong, with the backend's own words (stderr) where it gave any. */
+      error: string;
+      /** One line telling the user how to fix it, when we know. */
+      fix?: string;
+    };
+
+export interface PreflightProblem {
+  /** `fail` means the backend cannot run; `warn` means it may. */
+  severity: 'fail' | 'warn';
+  message: string;
+  fix?: string;
+}
+
+export interface PreflightReport {
+  backend: string;
+  ready: boolean;
+  problems: PreflightProblem[];
+}
+
+export interface Backend {
+  readonly name: string;
+  /** True for backends that answer without spawning anything (no heartbeat needed). */
+  readonly instant?: boolean;
+  run(task: BackendTask, context: RunContext): Promise<BackendOutcome>;
+  /** Can this backend run here? Cheap and side-effect free. */
+  preflight(): Promise<PreflightReport>;
+}
+
+export function readyReport(backend: string, problems: PreflightProblem[] = []): PreflightReport {
+  return { backend, ready: !problems.some((p) => p.severity === 'fail'), problems };
+}

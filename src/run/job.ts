@@ -1,0 +1,220 @@
+/**
+ * `mittelo run` as a function: start (or use) a hub, start the agents, enqueue a pack, follow
+ * every task to the end, stop everything, and write one result line per task. The CLI adds flag
+ * parsing, the progress bar and the summary table; tests and users can call this directly.
+ */
+
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { type AgentSpec, type SharedAgentOptions, Swarm, type SwarmPlan } from '../agent/swarm.ts';
+import { HubClient } from '../client/hub-client.ts';
+import { HUB_DEFAULTS, type RunningHub, startHub } from '../hub/start-hub.ts';
+import type { NewTask, Task } from '../store/types.ts';
+import { type ResultRecord, type RunSummary, resultRecord, summarize } from './results.ts';
+import { TaskTracker } from './task-tracker.ts';
+
+export interface HubAddress {
+  host: string;
+  port: number;
+  token?: string | undefined;
+}
+
+export interface JobOptions {
+  tasks: NewTask[];
+  /** The pack line of each task, for the results file. */
+  lines: number[];
+  /** A running hub to use; without it the job starts its own on a free port over `db`. */
+  hub?: HubAddress | undefined;
+  db: string;
+  /** Agents to start (none: the hub's own agents do the work). */
+  specs: AgentSpec[];
+  plan?: SwarmPlan | undefined;
+  agent: SharedAgentOptions;
+  resultsPath: string;
+  /** Give up on unfinished tasks after this long. */
+  deadlineMs?: number | undefined;
+  /** Stop early (Ctrl-C): agents finish or release their tasks, unfinished ones stay queued. */
+  signal?: AbortSignal | undefined;
+  /** How long agents may finish running tasks once the job stops (default 10 s). */
+  graceMs?: number;
+  onProgress?: (progress: JobProgress) => void;
+  /** Agent and hub diagnostics (reconnects, backends not ready). */
+  log?: (line: string) => void;
+}
+
+export interface JobProgress {
+  total: number;
+  enqueued: number;
+  done: number;
+  failed: number;
+  canceled: number;
+  elapsedMs: number;
+}
+
+export interface JobReport {
+  summary: RunSummary;
+  records: ResultRecord[];
+  resultsPath: string;
+  hub: { host: string; port: number; embedded: boolean };
+  ended: 'finished' | 'deadline' | 'interrupted';
+}
+
+/** enqueue_many lines stay well under the hub's default 1 MiB line limit. */
+const ENQUEUE_CHUNK_BYTES = 512 * 1024;
+const ENQUEUE_CHUNK_TASKS = 5000;
+
+export function enqueueChunks(tasks: readonly NewTask[]): NewTask[][] {
+  const chunks: NewTask[][] = [];
+  let chunk: NewTask[] = [];
+  let bytes = 0;
+  for (const task of tasks) {
+    const size = JSON.stringify(task).length + 1;
+    if (chunk.length > 0 && (bytes + size > ENQUEUE_CHUNK_BYTES || chunk.length >= ENQUEUE_CHUNK_TASKS)) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(task);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+export async function runJob(options: JobOptions): Promise<JobReport> {
+  const started = performance.now();
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  let embedded: RunningHub | null = null;
+  if (!options.hub) {
+    await mkdir(dirname(options.db), { recursive: true });
+    embedded = await startHub({
+      host: '127.0.0.1',
+      port: 0,
+      db: options.db,
+      leaseSeconds: HUB_DEFAULTS.leaseSeconds,
+      insecure: false,
+      maxLineBytes: HUB_DEFAULTS.maxLineBytes,
+      maxPromptBytes: HUB_DEFAULTS.maxPromptBytes,
+      fsync: false,
+      log,
+    });
+  }
+  const address = options.hub ?? { host: '127.0.0.1', port: embedded!.tcp.port };
+
+  const client = new HubClient({ ...address, client: 'mittelo-run' });
+  const finished = new Map<number, Task>();
+  const progress: JobProgress = {
+    total: options.tasks.length,
+    enqueued: 0,
+    done: 0,
+    failed: 0,
+    canceled: 0,
+    elapsedMs: 0,
+  };
+  const report = () => {
+    progress.elapsedMs = performance.now() - started;
+    options.onProgress?.({ ...progress });
+  };
+  const tracker = new TaskTracker(client, (task) => {
+    finished.set(task.task_id, task);
+    if (task.status === 'done') progress.done += 1;
+    else if (task.status === 'failed') progress.failed += 1;
+    else progress.canceled += 1;
+    report();
+  });
+
+  let swarm: Swarm | null = null;
+  let swarmExits: Promise<unknown> = Promise.resolve();
+  const lineOf = new Map<number, number>();
+  let ended: JobReport['ended'] = 'finished';
+  let records: ResultRecord[] = [];
+  try {
+    await client.subscribe(['task']);
+    if (options.specs.length > 0) {
+      if (!options.plan) throw new Error('runJob: agents given without a plan (planSwarm)');
+      swarm = new Swarm(
+        {
+          ...options.agent,
+          ...address,
+          specs: options.specs,
+          log: (id, message) => log(`[${id}] ${message}`),
+        },
+        options.plan,
+      );
+      swarmExits = swarm.run();
+    }
+    let next = 0;
+    for (const chunk of enqueueChunks(options.tasks)) {
+      const ids = await client.enqueueMany(chunk);
+      for (const id of ids) lineOf.set(id, options.lines[next++] ?? next);
+      tracker.add(ids);
+      progress.enqueued += ids.length;
+      report();
+    }
+    ended = await Promise.race([
+      tracker.untilFinished(options.tasks.length).then(() => 'finished' as const),
+      deadline(options.deadlineMs),
+      aborted(options.signal),
+    ]);
+  } finally {
+    tracker.close();
+    await swarm?.stop(options.graceMs ?? 10_000);
+    await swarmExits;
+    // The agents' final acks may have finished more tasks: read them once more.
+    if (ended !== 'finished') await tracker.resync().catch(() => {});
+    const backendOf = await workerBackends(client, swarm);
+    client.close();
+    await embedded?.stop();
+    records = [...finished.values()]
+      .map((task) => resultRecord(task, lineOf.get(task.task_id) ?? 0, backendOf))
+      .sort((a, b) => a.line - b.line || a.task_id - b.task_id);
+  }
+  await writeRecords(options.resultsPath, records);
+  return {
+    summary: summarize(records, options.tasks.length, performance.now() - started),
+    records,
+    resultsPath: options.resultsPath,
+    hub: { host: address.host, port: address.port, embedded: embedded !== null },
+    ended,
+  };
+}
+
+/** worker id -> backend, from our own agents and whatever the hub knows of others. */
+async function workerBackends(
+  client: HubClient,
+  swarm: Swarm | null,
+): Promise<(workerId: string) => string | null> {
+  const known = new Map<string, string>();
+  try {
+    for (const agent of await client.agents()) if (agent.backend) known.set(agent.worker_id, agent.backend);
+  } catch {
+    // A v0.1 hub (or one that went away) has no agent list; our own agents are enough.
+  }
+  for (const agent of swarm?.agents ?? []) known.set(agent.workerId, agent.backend.name);
+  return (workerId) => known.get(workerId) ?? null;
+}
+
+async function writeRecords(path: string, records: readonly ResultRecord[]): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const out = createWriteStream(path);
+  for (const record of records) {
+    if (!out.write(`${JSON.stringify(record)}\n`)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+}
+
+function deadline(ms: number | undefined): Promise<'deadline'> {
+  if (ms === undefined) return new Promise(() => {});
+  return new Promise((resolve) => setTimeout(() => resolve('deadline'), ms).unref());
+}
+
+function aborted(signal: AbortSignal | undefined): Promise<'interrupted'> {
+  if (!signal) return new Promise(() => {});
+  if (signal.aborted) return Promise.resolve('interrupted');
+  return new Promise((resolve) =>
+    signal.addEventListener('abort', () => resolve('interrupted'), { once: true }),
+  );
+}

@@ -1,0 +1,105 @@
+/**
+ * What a run keeps of each task (one JSON line per task in the results file) and the summary
+ * printed at the end: counts and duration percentiles per backend.
+ */
+import type { Task } from '../store/types.ts';
+
+export interface ResultRecord {
+  task_id: number;
+  /** The pack line the task came from. */
+  line: number;
+  status: Task['status'];
+  /** The backend of the agent that ran it (null when no agent of ours is known to have). */
+  backend: string | null;
+  worker_id: string | null;
+  result: string | null;
+  error: string | null;
+  error_kind: string | null;
+  error_fix: string | null;
+  attempts: number;
+  duration_ms: number | null;
+  usage: Record<string, unknown> | null;
+  metadata: Record<string, unknown> | null;
+  prompt: string;
+}
+
+export function resultRecord(
+  task: Task,
+  line: number,
+  backendOf: (workerId: string) => string | null,
+): ResultRecord {
+  return {
+    task_id: task.task_id,
+    line,
+    status: task.status,
+    backend: task.worker_id ? backendOf(task.worker_id) : null,
+    worker_id: task.worker_id,
+    result: task.result,
+    error: task.error,
+    error_kind: task.error_kind ?? null,
+    error_fix: task.error_fix ?? null,
+    attempts: task.attempts ?? 0,
+    duration_ms: task.duration_ms ?? null,
+    usage: task.usage ?? null,
+    metadata: task.metadata ?? null,
+    prompt: task.prompt,
+  };
+}
+
+export interface BackendSummary {
+  backend: string;
+  done: number;
+  failed: number;
+  canceled: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+}
+
+export interface RunSummary {
+  total: number;
+  done: number;
+  failed: number;
+  canceled: number;
+  /** Tasks that had not finished when the run ended (deadline or Ctrl-C). */
+  unfinished: number;
+  wall_ms: number;
+  backends: BackendSummary[];
+}
+
+export function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index]!;
+}
+
+export function summarize(records: readonly ResultRecord[], total: number, wallMs: number): RunSummary {
+  const groups = new Map<string, ResultRecord[]>();
+  for (const record of records) {
+    const key = record.backend ?? '(unknown)';
+    const group = groups.get(key) ?? [];
+    group.push(record);
+    groups.set(key, group);
+  }
+  const count = (list: readonly ResultRecord[], status: string) =>
+    list.filter((r) => r.status === status).length;
+  const backends = [...groups.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([backend, list]) => {
+      const durations = list
+        .map((r) => r.duration_ms)
+        .filter((d): d is number => d !== null)
+        .sort((a, b) => a - b);
+      return {
+        backend,
+        done: count(list, 'done'),
+        failed: count(list, 'failed'),
+        canceled: count(list, 'canceled'),
+        p50_ms: percentile(durations, 50),
+        p95_ms: percentile(durations, 95),
+      };
+    });
+  const done = count(records, 'done');
+  const failed = count(records, 'failed');
+  const canceled = count(records, 'canceled');
+  return { total, done, failed, canceled, unfinished: total - records.length, wall_ms: wallMs, backends };
+}
