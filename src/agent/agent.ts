@@ -13,6 +13,7 @@
  * The agent reaches the queue only through HubClient, and backends only through their interface.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Backend, BackendOutcome } from '../backends/types.ts';
 import { HubClient, HubError, HubUnreachableError } from '../client/hub-client.ts';
 import type { Task } from '../store/types.ts';
@@ -83,6 +84,8 @@ export class Agent {
   private readonly running = new Map<number, RunningTask>();
   private readonly settling = new Set<Promise<void>>();
   private stopping = false;
+  /** Aborted by stop(): cuts every pause short, so a stopping agent never waits out a timer. */
+  private readonly halt = new AbortController();
   private slotFreed: (() => void) | null = null;
   private stopped: (() => void) | null = null;
   private outageSince: number | null = null;
@@ -145,6 +148,7 @@ export class Agent {
   async stop(graceMs = 10_000): Promise<void> {
     const first = !this.stopping;
     this.stopping = true;
+    this.halt.abort();
     this.slotFreed?.();
     if (!first) {
       for (const task of this.running.values()) task.stop('shutdown');
@@ -179,7 +183,8 @@ export class Agent {
       }
       for (const task of tasks) this.start(task);
       if (this.options.once) break;
-      if (tasks.length === 0 && this.client.hello === null) await sleep(this.options.pollIntervalMs ?? 250);
+      if (tasks.length === 0 && this.client.hello === null)
+        await this.pause(this.options.pollIntervalMs ?? 250);
     }
     if (this.options.once && !this.stopping) {
       await this.allSettled();
@@ -209,7 +214,7 @@ export class Agent {
         );
         reported = true;
       }
-      await sleep(this.options.recheckMs ?? RECHECK_MS);
+      await this.pause(this.options.recheckMs ?? RECHECK_MS);
     }
   }
 
@@ -235,7 +240,7 @@ export class Agent {
       }
       if (error instanceof HubError && error.code === 'bad_request') throw error;
       this.log(`lease failed: ${(error as Error).message}; retrying in ${RETRY_PAUSE_MS / 1000} s`);
-      await sleep(RETRY_PAUSE_MS);
+      await this.pause(RETRY_PAUSE_MS);
       return null;
     }
   }
@@ -327,7 +332,7 @@ export class Agent {
           return false;
         }
         if (error instanceof HubError && error.code === 'unavailable') {
-          await sleep(RETRY_PAUSE_MS); // the hub is stopping; its successor will take the call
+          await this.pause(RETRY_PAUSE_MS); // the hub is stopping; its successor will take the call
           continue;
         }
         // The client was closed (stop() gave up waiting) or the hub rejected the call.
@@ -336,6 +341,11 @@ export class Agent {
         return false;
       }
     }
+  }
+
+  /** Sleep, unless the agent stops first. */
+  private pause(ms: number): Promise<void> {
+    return sleep(ms, undefined, { signal: this.halt.signal }).catch(() => {});
   }
 
   private track(promise: Promise<void>): void {
@@ -380,8 +390,4 @@ async function within(ms: number, promise: Promise<unknown>): Promise<void> {
   });
   await Promise.race([promise, timeout]);
   clearTimeout(timer);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

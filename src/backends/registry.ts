@@ -40,7 +40,7 @@ export function createBackend(name: string, settings: BackendSettings = {}): Bac
   const found = findFolderBackend(name, folders);
   if (found) return folderBackend(found);
   throw new MitteloError(
-    'not_found',
+    'bad_request',
     `unknown backend "${name}". Known backends: ${knownBackendNames(settings).join(', ')}. ` +
       `To add one, create an executable backends/${name}/run that reads the prompt on stdin and ` +
       `prints the answer (looked up in MITTELO_BACKENDS_DIR, ./backends, then the package's backends/).`,

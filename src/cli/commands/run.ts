@@ -180,7 +180,7 @@ function printReport(report: JobReport, json: boolean, db: string | null): void 
     const kind = record.error_kind ? `${record.error_kind}: ` : '';
     const fix = record.error_fix ? ` (fix: ${record.error_fix})` : '';
     out.push(
-      `task ${record.task_id} (line ${record.line}) ${record.status}: ${kind}${preview(record.error, 100)}${fix}`,
+      `task ${record.task_id} (line ${record.line}) ${record.status}: ${kind}${preview(record.error, 160)}${fix}`,
     );
   }
   if (failures.length > FAILURES_SHOWN)
