@@ -71,6 +71,12 @@ const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
 const DEFAULT_LEASE_SECONDS = 60;
 const RETRY_PAUSE_MS = 1000;
 const RECHECK_MS = 30_000;
+/**
+ * An instant backend (echo) answers within microseconds, so it takes this many tasks per lease
+ * whatever --max-tasks says: a round trip per task would be the only cost left, and the leased
+ * tasks are worked off at once, not hoarded.
+ */
+const INSTANT_BATCH = 32;
 /** How long stop() waits for releases and acks after the grace period, before closing anyway. */
 const SETTLE_LIMIT_MS = 5000;
 
@@ -175,7 +181,8 @@ export class Agent {
         this.slotFreed = null;
         continue;
       }
-      const tasks = await this.lease(free);
+      const batch = this.backend.instant && !this.options.once ? Math.max(free, INSTANT_BATCH) : free;
+      const tasks = await this.lease(batch);
       if (tasks === null) continue;
       if (this.stopping) {
         for (const task of tasks) this.track(this.release(task));

@@ -2,6 +2,7 @@
  * How client commands show tasks to a person: aligned tables, one-line previews, ages and a
  * stats line. Machine readers use --json instead, so nothing here is a stable format.
  */
+import type { AgentInfo } from '../hub/registry.ts';
 import type { Stats, Task } from '../store/types.ts';
 import { TASK_STATUSES } from '../store/types.ts';
 
@@ -75,6 +76,37 @@ export function formatTaskTable(tasks: Task[], nowSeconds: number): string {
     preview(outcomeOf(task), OUTCOME_WIDTH),
   ]);
   return formatTable(['ID', 'STATUS', 'BACKEND', 'WORKER', 'TRIES', 'AGE', 'PROMPT', 'RESULT/ERROR'], rows);
+}
+
+/**
+ * The agents part of `mittelo status`: who is connected, what each runs, and for an unhealthy
+ * one the reason and the fix on the lines below it.
+ */
+export function formatAgentTable(agents: AgentInfo[], nowSeconds: number): string {
+  const rows: string[][] = [];
+  const notes: string[] = [];
+  for (const agent of agents) {
+    rows.push([
+      preview(agent.worker_id, 40),
+      agent.backend ?? '-',
+      agent.connected ? 'connected' : 'gone',
+      agent.healthy ? 'ok' : 'UNHEALTHY',
+      agent.current_tasks.length ? agent.current_tasks.join(',') : '-',
+      String(agent.tasks_done),
+      String(agent.tasks_failed),
+      `${formatDuration(nowSeconds - agent.last_contact)} ago`,
+    ]);
+    if (!agent.healthy) {
+      notes.push(
+        `${agent.worker_id}: ${agent.reason ?? 'unhealthy'}${agent.fix ? `\n  fix: ${agent.fix}` : ''}`,
+      );
+    }
+  }
+  const table = formatTable(
+    ['AGENT', 'BACKEND', 'STATE', 'HEALTH', 'RUNNING', 'DONE', 'FAILED', 'SEEN'],
+    rows,
+  );
+  return [table, ...notes].join('\n');
 }
 
 /** Text shown indented under a heading, kept whole (a person asked for this task in full). */

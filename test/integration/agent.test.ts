@@ -311,6 +311,10 @@ describe('mittelo agent', () => {
     );
     assert.match(info!.reason!, /shell: mittelo-missing-cli is not on PATH/);
     assert.match(info!.fix!, /install it/);
+    const status = await runCli(['status', '--port', String(h.port)]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^unready +shell +connected +UNHEALTHY +- +0 +0 +\d+s ago$/m);
+    assert.match(status.stdout, /^unready: shell: mittelo-missing-cli is not on PATH\n {2}fix: install it/m);
     const id = await client.enqueue('nobody takes this');
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal((await client.get(id)).status, 'queued');

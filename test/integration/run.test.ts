@@ -120,6 +120,18 @@ describe('mittelo run', () => {
     );
   });
 
+  it('refuses a task needing tags our agents lack, and runs it when they have them', async () => {
+    const { cwd, pack } = workspace(['{"prompt": "a", "tags": ["gpu"]}']);
+    const refused = await runCli(['run', pack, '--agent', 'echo=1'], { cwd });
+    assert.equal(refused.code, 2);
+    assert.match(
+      refused.stderr,
+      /pack\.jsonl:1: the task needs agents tagged gpu, and ours are not: add --tag gpu/,
+    );
+    const ran = await runCli(['run', pack, '--agent', 'echo=1', '--tag', 'gpu'], { cwd });
+    assert.equal(ran.code, 0, ran.stderr);
+  });
+
   it('needs agents or a hub, and says how to give them', async () => {
     const { cwd, pack } = workspace(['{"prompt": "a"}']);
     const ran = await runCli(['run', pack], { cwd });

@@ -36,20 +36,32 @@ function parseHub(value: string): { host: string; port: number } {
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port: parsePort(match[2]!, '--hub port') };
 }
 
-/** With an embedded hub only our agents work: a task routed to a backend none of them runs would wait forever. */
+/**
+ * With an embedded hub only our agents work: a task routed to a backend none of them runs, or
+ * needing a tag they lack, would wait forever. Say so before anything starts.
+ */
 function checkRouting(
   tasks: readonly NewTask[],
   lines: readonly number[],
   specs: readonly AgentSpec[],
+  agentTags: readonly string[],
   pack: string,
 ): void {
   const started = new Set(specs.map((spec) => spec.backend));
-  const index = tasks.findIndex((task) => typeof task.backend === 'string' && !started.has(task.backend));
-  if (index === -1) return;
-  const backend = tasks[index]!.backend!;
-  throw new CliError(
-    `${pack}:${lines[index]}: the task wants backend "${backend}", but no agent runs it: add --agent ${backend}=1 (or run against a hub that has one, with --hub); nothing was started`,
-  );
+  for (const [index, task] of tasks.entries()) {
+    const where = `${pack}:${lines[index]}`;
+    if (typeof task.backend === 'string' && !started.has(task.backend)) {
+      throw new CliError(
+        `${where}: the task wants backend "${task.backend}", but no agent runs it: add --agent ${task.backend}=1 (or run against a hub that has one, with --hub); nothing was started`,
+      );
+    }
+    const missing = (task.tags ?? []).filter((tag) => !agentTags.includes(tag));
+    if (missing.length > 0) {
+      throw new CliError(
+        `${where}: the task needs agents tagged ${missing.join(', ')}, and ours are not: add ${missing.map((tag) => `--tag ${tag}`).join(' ')} (tags route tasks; keep labels in "metadata"); nothing was started`,
+      );
+    }
+  }
 }
 
 function runStamp(): string {
@@ -94,7 +106,7 @@ export function runCommand(): Command {
         throw new CliError(`--deadline-s must be a number of seconds above 0, got "${flags.deadlineS}"`);
     }
     const { tasks, lines } = parseJsonlTasks(await readInput(pack, 'pack'), pack);
-    if (!hub) checkRouting(tasks, lines, specs, pack);
+    if (!hub) checkRouting(tasks, lines, specs, flags.tag ?? [], pack);
     const plan = specs.length > 0 ? await planSwarm(specs, settings) : undefined;
     if (plan && flags.preflight) reportPreflight(plan.reports, Boolean(flags.requireReady));
 

@@ -1,5 +1,7 @@
-/** `mittelo status`: the newest tasks as a table, and the counts per status. */
+/** `mittelo status`: the newest tasks as a table, the agents and their health, and the counts. */
 import { Command, Option } from 'commander';
+import { type HubClient, HubError } from '../../client/hub-client.ts';
+import type { AgentInfo } from '../../hub/registry.ts';
 import { TASK_STATUSES, type TaskStatus } from '../../store/types.ts';
 import {
   CliError,
@@ -10,7 +12,7 @@ import {
   withConnectionOptions,
   withHub,
 } from '../common.ts';
-import { formatStatsLine, formatTaskTable, totalOf } from '../format.ts';
+import { formatAgentTable, formatStatsLine, formatTaskTable, totalOf } from '../format.ts';
 import { checkTaskField } from '../read-tasks.ts';
 
 interface StatusFlags extends ConnectionFlags {
@@ -28,6 +30,16 @@ export function parseStatus(value: string, flag: string): TaskStatus {
   return status as TaskStatus;
 }
 
+/** The hub's agents; null from a v0.1 hub, which keeps no registry. */
+async function agentsOf(client: HubClient): Promise<AgentInfo[] | null> {
+  try {
+    return await client.agents();
+  } catch (error) {
+    if (error instanceof HubError && /unknown method/i.test(error.message)) return null;
+    throw error;
+  }
+}
+
 export function statusCommand(): Command {
   const command = new Command('status')
     .description('list tasks, newest first, and the counts per status')
@@ -42,25 +54,28 @@ export function statusCommand(): Command {
         const problem = checkTaskField('backend', flags.backend);
         if (problem) throw new CliError(`--backend ${problem}`);
       }
-      const answer = await withHub(flags, (client) =>
-        client.list({
+      const { answer, agents } = await withHub(flags, async (client) => ({
+        answer: await client.list({
           limit,
           ...(status ? { status } : {}),
           ...(flags.backend ? { backend: flags.backend } : {}),
         }),
-      );
+        agents: await agentsOf(client),
+      }));
       if (flags.json) {
-        printJson(answer);
+        printJson(agents ? { ...answer, agents } : answer);
         return;
       }
       const { tasks, stats } = answer;
+      const now = Date.now() / 1000;
       const lines: string[] = [];
-      lines.push(tasks.length > 0 ? formatTaskTable(tasks, Date.now() / 1000) : 'no tasks');
+      lines.push(tasks.length > 0 ? formatTaskTable(tasks, now) : 'no tasks');
       // The hub counts per status only, so "of how many" is known unless --backend narrows it.
       const matching = flags.backend ? null : status ? stats[status] : totalOf(stats);
       if (matching !== null && tasks.length < matching) {
         lines.push(`(${tasks.length} newest of ${matching} shown; --limit 0 shows all)`);
       }
+      if (agents && agents.length > 0) lines.push('', formatAgentTable(agents, now), '');
       lines.push(formatStatsLine(stats));
       process.stdout.write(`${lines.join('\n')}\n`);
     });
