@@ -454,6 +454,31 @@ describe('v1 task control', () => {
     });
   });
 
+  it('cancel pushes lease.revoked to the holder that asked for lease_revocations, and to no one else', async () => {
+    await withRawHub([], async ({ client, connect }) => {
+      const holder = await connect();
+      const plain = await connect();
+      const hello = await holder.result('hello', { worker_id: 'holder', features: ['lease_revocations'] });
+      assert.ok(hello.features.includes('lease_revocations'));
+      await plain.result('hello', { worker_id: 'plain' });
+      const id = await enqueue(client, 'cancel me while running');
+      const other = await enqueue(client, 'held by plain');
+      const [held] = (await holder.result('lease', { worker_id: 'holder' })).tasks;
+      assert.equal(held.task_id, id);
+      assert.equal((await plain.result('lease', { worker_id: 'plain' })).tasks[0].task_id, other);
+      await client.result('cancel', { task_id: id });
+      const pushed = await holder.nextMessage();
+      assert.equal(pushed.event, 'lease.revoked');
+      assert.equal(pushed.task_id, id);
+      assert.equal(pushed.reason, 'canceled');
+      assert.equal(pushed.id, undefined, 'an event line, not an answer');
+      await client.result('cancel', { task_id: other });
+      // plain did not ask: the next line it reads is the answer to its own request.
+      const statsId = plain.request('stats');
+      assert.equal((await plain.nextMessage()).id, statsId);
+    });
+  });
+
   it('get returns one task; an unknown id is not_found', async () => {
     await withRawHub([], async ({ client }) => {
       const id = await enqueue(client, { prompt: 'look at me', metadata: { source: 'test' } });
