@@ -263,7 +263,7 @@ export class Agent {
       timeoutMs: (task.timeout_s ?? this.options.timeoutS ?? DEFAULT_TIMEOUT_S) * 1000,
       maxOutputBytes: this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
       // v0.1 hubs cannot extend a lease; their tasks run on the lease they got.
-      heartbeatMs: this.client.hello ? Math.max(1000, leaseMs / 3) : null,
+      heartbeatMs: this.client.hello ? Math.max(100, leaseMs / 3) : null,
       extend: () =>
         this.client.extend({
           task_id: task.task_id,

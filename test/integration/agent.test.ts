@@ -87,6 +87,44 @@ describe('mittelo agent', () => {
     assert.equal(task.result, `from stdin task=${id} worker=sh-1\n`);
   });
 
+  it('runs up to --max-tasks tasks at once', async () => {
+    const { client, hub: h } = await hub();
+    agent(h.port, [
+      '--backend',
+      'shell',
+      '--shell-cmd',
+      'sleep 1; cat',
+      '--max-tasks',
+      '3',
+      '--worker-id',
+      'parallel',
+    ]);
+    const ids = await client.enqueueMany(['a', 'b', 'c', 'd']);
+    const busiest = await waitFor(async () => {
+      const info = (await client.agents()).find((a) => a.worker_id === 'parallel');
+      return info && info.current_tasks.length >= 3 ? info.current_tasks.length : 0;
+    }, 'three tasks running at once');
+    assert.equal(busiest, 3, 'never more than --max-tasks');
+    const { tasks } = await client.wait(ids, { timeout_ms: 20_000 });
+    assert.deepEqual(
+      tasks.map((t) => t.result),
+      ['a', 'b', 'c', 'd'],
+    );
+  });
+
+  it('keeps extending the lease of a task that outlasts it, so no second agent gets it', async () => {
+    const { client, hub: h } = await hub(['--lease-seconds', '1']);
+    agent(h.port, ['--backend', 'shell', '--shell-cmd', 'sleep 2.5; cat', '--worker-id', 'slow-but-alive']);
+    const id = await client.enqueue('long task');
+    await waitFor(async () => (await client.get(id)).status === 'leased', 'the task to be leased');
+    agent(h.port, ['--backend', 'echo', '--worker-id', 'eager']);
+    const task = await finished(client, id);
+    assert.equal(task.result, 'long task', 'the first agent finished it');
+    assert.equal(task.worker_id, 'slow-but-alive');
+    assert.equal(task.lease_expirations, 0);
+    assert.equal(task.attempts, 1);
+  });
+
   it('kills a backend that hangs at the task timeout and fails the task with kind timeout', async () => {
     const { client, hub: h } = await hub();
     const pidFile = tempPath('hang');
