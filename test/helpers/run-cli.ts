@@ -23,9 +23,14 @@ export interface RunOptions {
 
 /** Run `mittelo ...args` and wait for it to exit (bounded). */
 export function runCli(args: string[], options: RunOptions = {}): Promise<Ran> {
+  return runProgram(process.execPath, [CLI_ENTRY, ...args], options);
+}
+
+/** Run any program the same way (bounded, MITTELO_* of the runner removed). */
+export function runProgram(program: string, args: string[], options: RunOptions = {}): Promise<Ran> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of ['MITTELO_HOST', 'MITTELO_PORT', 'MITTELO_TOKEN', 'MITTELO_DB']) delete env[name];
-  const child = spawn(process.execPath, [CLI_ENTRY, ...args], {
+  const child = spawn(program, args, {
     cwd: options.cwd,
     env: { ...env, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -44,7 +49,9 @@ export function runCli(args: string[], options: RunOptions = {}): Promise<Ran> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`mittelo ${args.join(' ')} did not exit within ${timeoutMs} ms; stderr: ${stderr}`));
+      reject(
+        new Error(`${program} ${args.join(' ')} did not exit within ${timeoutMs} ms; stderr: ${stderr}`),
+      );
     }, timeoutMs);
     child.once('close', (code) => {
       clearTimeout(timer);

@@ -10,8 +10,8 @@ import { after, describe, it } from 'node:test';
 import { HubClient } from '../../src/client/hub-client.ts';
 import type { ResultRecord } from '../../src/run/results.ts';
 import { startCli } from '../helpers/cli-process.ts';
-import { makeTempDir, REPO_ROOT, startHubProcess, waitFor } from '../helpers/hub-process.ts';
-import { runCli } from '../helpers/run-cli.ts';
+import { CLI_ENTRY, makeTempDir, REPO_ROOT, startHubProcess, waitFor } from '../helpers/hub-process.ts';
+import { runCli, runProgram } from '../helpers/run-cli.ts';
 
 const cleanups: Array<() => unknown> = [];
 after(async () => {
@@ -60,6 +60,18 @@ describe('mittelo run', () => {
     // Not a terminal: plain progress lines rather than a bar.
     assert.match(ran.stderr, /progress: \d+\/\d+ finished/);
     assert.equal(ran.stderr.includes('\u001b['), false, 'no terminal control codes');
+  });
+
+  it('draws a progress bar on a terminal', async () => {
+    const { cwd, pack } = workspace(['{"prompt": "a"}', '{"prompt": "b"}']);
+    // `script` gives the command a real pseudo-terminal, as a person's shell would.
+    const command = [process.execPath, CLI_ENTRY, 'run', pack, '--agent', 'echo=1']
+      .map((word) => `'${word}'`)
+      .join(' ');
+    const ran = await runProgram('script', ['-q', '-e', '-c', command, '/dev/null'], { cwd });
+    assert.equal(ran.code, 0, ran.stdout);
+    assert.match(ran.stdout, /run \|\u2588+\| 2\/2 \| 2 done, 0 failed/);
+    assert.match(ran.stdout, /2 tasks: 2 done, 0 failed/);
   });
 
   it('keeps pack fields: routing, metadata (also from extra fields), and per-task timeouts', async () => {
