@@ -5,7 +5,7 @@
  * bench's temporary folder, so a stale dist/ is never measured and the repository is untouched.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { track } from './children.ts';
 import { REPO_ROOT } from './hub-process.ts';
@@ -46,8 +46,9 @@ function build(root: string): Promise<CompiledHub> {
         resolve({ entry: null, problem: `tsc produced no ${entry} (exit ${code}): ${output.slice(0, 500)}` });
         return;
       }
-      // ES modules, and packages resolved from the repository's node_modules as from dist/.
-      writeFileSync(join(root, 'package.json'), '{ "type": "module" }\n');
+      // The real package.json (ES modules, and the version the CLI reads at start), and packages
+      // resolved from the repository's node_modules as from dist/.
+      copyFileSync(join(REPO_ROOT, 'package.json'), join(root, 'package.json'));
       symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
       resolve({ entry, problem: code === 0 ? null : `tsc reported errors: ${output.slice(0, 300)}` });
     });

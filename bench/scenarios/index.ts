@@ -1,11 +1,15 @@
 /** Every scenario, in the order a full run measures them. */
 import type { Scenario } from '../lib/measure.ts';
+import { agentDrainScenario } from './agent-drain.ts';
+import { agentLatencyScenario } from './agent-latency.ts';
 import { enqueueScenario } from './enqueue.ts';
 import { enqueueManyScenario } from './enqueue-many.ts';
 import { idleAgentsScenario } from './idle-agents.ts';
 import { leaseAckScenario } from './lease-ack.ts';
 import { leaseAckFinishedScenario } from './lease-ack-finished.ts';
 import { memoryScenario } from './memory.ts';
+import { runPackScenario } from './run-pack.ts';
+import { shellCatScenario } from './shell-cat.ts';
 
 export const SCENARIOS: Scenario[] = [
   enqueueScenario,
@@ -14,4 +18,8 @@ export const SCENARIOS: Scenario[] = [
   leaseAckFinishedScenario,
   memoryScenario,
   idleAgentsScenario,
+  agentLatencyScenario,
+  agentDrainScenario,
+  shellCatScenario,
+  runPackScenario,
 ];
