@@ -102,6 +102,9 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
     });
   }
   const address = options.hub ?? { host: '127.0.0.1', port: embedded!.tcp.port };
+  // A hub given with --hub must be there now: fail fast (exit 3) rather than wait for one.
+  // Later outages are different: the client below reconnects and the run carries on.
+  if (options.hub) await probeHub(options.hub);
 
   const client = new HubClient({ ...address, client: 'mittelo-run' });
   const finished = new Map<number, Task>();
@@ -179,6 +182,15 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
     hub: { host: address.host, port: address.port, embedded: embedded !== null },
     ended,
   };
+}
+
+async function probeHub(address: HubAddress): Promise<void> {
+  const probe = new HubClient({ ...address, reconnect: false, client: 'mittelo-run' });
+  try {
+    await probe.connect();
+  } finally {
+    probe.close();
+  }
 }
 
 /** worker id -> backend, from our own agents and whatever the hub knows of others. */

@@ -144,6 +144,13 @@ describe('mittelo run', () => {
     assert.equal(ran.code, 0, ran.stderr);
   });
 
+  it('fails fast with exit 3 when the --hub is not there', async () => {
+    const { cwd, pack } = workspace(['{"prompt": "a"}']);
+    const ran = await runCli(['run', pack, '--hub', '127.0.0.1:1', '--agent', 'echo=1'], { cwd });
+    assert.equal(ran.code, 3);
+    assert.match(ran.stderr, /no hub at 127\.0\.0\.1:1 — start one with `mittelo hub`/);
+  });
+
   it('needs agents or a hub, and says how to give them', async () => {
     const { cwd, pack } = workspace(['{"prompt": "a"}']);
     const ran = await runCli(['run', pack], { cwd });
