@@ -14,7 +14,7 @@
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Backend, BackendOutcome } from '../backends/types.ts';
+import { type Backend, type BackendOutcome, SETUP_KINDS } from '../backends/types.ts';
 import { HubClient, HubError, HubUnreachableError } from '../client/hub-client.ts';
 import type { Task } from '../store/types.ts';
 import { type RunningTask, runTask, type StopReason } from './run-task.ts';
@@ -50,6 +50,11 @@ export interface AgentOptions {
    */
   preflight?: boolean;
   recheckMs?: number;
+  /**
+   * Exit (code 1) instead of waiting when the backend is not ready: at start, or when a run fails
+   * with a kind no retry fixes (auth, config, not_installed).
+   */
+  requireReady?: boolean;
 }
 
 export interface AgentCounts {
@@ -60,9 +65,9 @@ export interface AgentCounts {
   dropped: number;
 }
 
-/** Why run() ended: 0 stopped or finished, 4 the hub refused us (token). */
+/** Why run() ended: 0 stopped or finished, 1 backend not ready under requireReady, 4 the hub refused us (token). */
 export interface AgentExit {
-  code: 0 | 4;
+  code: 0 | 1 | 4;
   reason: string;
 }
 
@@ -71,6 +76,8 @@ const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
 const DEFAULT_LEASE_SECONDS = 60;
 const RETRY_PAUSE_MS = 1000;
 const RECHECK_MS = 30_000;
+/** After run-time setup failures the re-check waits longer each time, up to this. */
+const MAX_RECHECK_MS = 10 * 60_000;
 /**
  * An instant backend (echo) answers within microseconds, so it takes this many tasks per lease
  * whatever --max-tasks says: a round trip per task would be the only cost left, and the leased
@@ -97,6 +104,9 @@ export class Agent {
   private outageSince: number | null = null;
   private everConnected = false;
   private exit: AgentExit = { code: 0, reason: 'stopped' };
+  /** Set when a run failed in a way only a person can fix; leasing stops until the backend is ready. */
+  private setupFailure: { reason: string; fix: string | undefined } | null = null;
+  private setupFailures = 0;
 
   constructor(options: AgentOptions) {
     this.options = options;
@@ -170,9 +180,20 @@ export class Agent {
   // ---- leasing ----
 
   private async leaseLoop(): Promise<void> {
-    if (this.options.preflight ?? true) await this.untilReady();
+    if (this.options.preflight ?? true) await this.untilReady(false);
     const maxTasks = Math.max(1, this.options.maxTasks ?? 1);
     while (!this.stopping) {
+      if (this.setupFailure) {
+        if (this.options.requireReady) {
+          this.exit = {
+            code: 1,
+            reason: `backend ${this.backend.name} is not ready: ${this.setupFailure.reason}`,
+          };
+          break;
+        }
+        await this.untilReady(true);
+        continue;
+      }
       const free = maxTasks - this.running.size;
       if (free <= 0) {
         await new Promise<void>((resolve) => {
@@ -184,45 +205,79 @@ export class Agent {
       const batch = this.backend.instant && !this.options.once ? Math.max(free, INSTANT_BATCH) : free;
       const tasks = await this.lease(batch);
       if (tasks === null) continue;
-      if (this.stopping) {
+      if (this.stopping || this.setupFailure) {
+        // Stopping, or the backend just failed for good: these go to agents that can run them.
         for (const task of tasks) this.track(this.release(task));
-        break;
+        continue;
       }
       for (const task of tasks) this.start(task);
       if (this.options.once) break;
       if (tasks.length === 0 && this.client.hello === null)
         await this.pause(this.options.pollIntervalMs ?? 250);
     }
-    if (this.options.once && !this.stopping) {
+    if ((this.options.once || this.exit.code !== 0) && !this.stopping) {
       await this.allSettled();
       await this.stop(0);
     }
   }
 
-  /** Hold off leasing while the backend's preflight fails, telling the hub why. */
-  private async untilReady(): Promise<void> {
-    let reported = false;
+  /**
+   * Hold off leasing while the backend is not ready, telling the hub why (once). After a run-time
+   * setup failure (`afterFailure`) it first waits — longer after each failure in a row — since a
+   * preflight cannot see everything (a key that is present but rejected). Under requireReady a
+   * preflight failure ends the agent instead.
+   */
+  private async untilReady(afterFailure: boolean): Promise<void> {
+    const recheckMs = this.options.recheckMs ?? RECHECK_MS;
+    let reported = afterFailure;
+    let pauseMs = afterFailure ? Math.min(recheckMs * 2 ** (this.setupFailures - 1), MAX_RECHECK_MS) : 0;
     while (!this.stopping) {
+      if (pauseMs > 0) await this.pause(pauseMs);
+      if (this.stopping) return;
       const report = await this.backend.preflight();
       if (report.ready) {
         if (reported) {
-          this.log(`backend ${this.backend.name} is ready now; leasing`);
-          await this.reportHealth(true);
+          this.log(`backend ${this.backend.name} looks ready; leasing again`);
+          await this.withReconnect('health report', () => this.reportHealth(true));
         }
+        this.setupFailure = null;
         return;
       }
       const problem = report.problems.find((p) => p.severity === 'fail')!;
+      if (this.options.requireReady) {
+        this.setupFailure = { reason: problem.message, fix: problem.fix };
+        return;
+      }
       if (!reported) {
         this.log(
-          `backend ${this.backend.name} is not ready: ${problem.message}${problem.fix ? ` (fix: ${problem.fix})` : ''}; checking again every ${(this.options.recheckMs ?? RECHECK_MS) / 1000} s`,
+          `backend ${this.backend.name} is not ready: ${problem.message}${problem.fix ? ` (fix: ${problem.fix})` : ''}; checking again every ${recheckMs / 1000} s`,
         );
         await this.withReconnect('health report', () =>
           this.reportHealth(false, `${this.backend.name}: ${problem.message}`, problem.fix),
         );
         reported = true;
       }
-      await this.pause(this.options.recheckMs ?? RECHECK_MS);
+      pauseMs = recheckMs;
     }
+  }
+
+  /** A run failed in a way only a person can fix: stop leasing and say so, here and on the hub. */
+  private async noteSetupFailure(
+    task: Task,
+    kind: string,
+    error: string,
+    fix: string | undefined,
+  ): Promise<void> {
+    if (this.setupFailure) return;
+    const reason = `${kind}: ${error.split('\n')[0]!.slice(0, 300)}`;
+    this.setupFailure = { reason, fix };
+    this.setupFailures += 1;
+    this.log(
+      `backend ${this.backend.name} cannot run tasks (${reason})${fix ? `; fix: ${fix}` : ''}. Task ${task.task_id} went back to the queue; this agent leases nothing until the backend is ready`,
+    );
+    await this.withReconnect('health report', () =>
+      this.reportHealth(false, `${this.backend.name}: ${reason}`, fix),
+    );
   }
 
   /** One lease call; null when it failed in a way worth retrying after a pause. */
@@ -288,6 +343,11 @@ export class Agent {
     durationMs: number,
   ): Promise<void> {
     if (stoppedBy === 'shutdown') return this.release(task);
+    if (!outcome.ok && SETUP_KINDS.includes(outcome.kind)) {
+      // Not the task's fault: give it back for an agent whose backend works.
+      await this.release(task, { error: outcome.error, error_kind: outcome.kind, error_fix: outcome.fix });
+      return this.noteSetupFailure(task, outcome.kind, outcome.error, outcome.fix);
+    }
     if (stoppedBy === 'revoked' || stoppedBy === 'lost') {
       this.counts.dropped += 1;
       const why = stoppedBy === 'revoked' ? 'was canceled on the hub' : 'lost its lease';
@@ -315,10 +375,18 @@ export class Agent {
     }
   }
 
-  private async release(task: Task): Promise<void> {
+  private async release(
+    task: Task,
+    why: { error: string; error_kind: string; error_fix: string | undefined } | null = null,
+  ): Promise<void> {
     if (this.client.hello === null) return; // v0.1: no release; the lease runs out on its own
     const released = await this.withReconnect(`release of task ${task.task_id}`, () =>
-      this.client.release({ task_id: task.task_id, lease_token: task.lease_token }),
+      this.client.release({
+        task_id: task.task_id,
+        lease_token: task.lease_token,
+        ...(why ? { error: why.error, error_kind: why.error_kind } : {}),
+        ...(why?.error_fix ? { error_fix: why.error_fix } : {}),
+      }),
     );
     if (released) this.counts.released += 1;
   }

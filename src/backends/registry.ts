@@ -1,9 +1,11 @@
 /**
- * The backend registry: from a name to a Backend. Built-in backends first (echo, shell, and the
- * CLI drivers as they are added to BUILT_IN), then folder backends. An unknown name fails fast,
+ * The backend registry: from a name to a Backend. Built-in backends first (echo, shell), then
+ * the CLI drivers (drivers/index.ts), then folder backends. An unknown name fails fast,
  * listing what is known and how to add a folder backend.
  */
 import { MitteloError } from '../errors.ts';
+import { driverBackend } from './drivers/driver-backend.ts';
+import { DRIVERS } from './drivers/index.ts';
 import { echoBackend } from './echo.ts';
 import { backendFolders, findFolderBackend, folderBackend, listFolderBackends } from './folder.ts';
 import { shellBackend } from './shell.ts';
@@ -14,6 +16,12 @@ export interface BackendSettings {
   shellCmd?: string | undefined;
   /** Where folder backends are looked up (default: backendFolders()). */
   folders?: string[];
+  /** --model for the CLI drivers (else their MITTELO_*_MODEL variable). */
+  model?: string | undefined;
+  /** How long a CLI may keep retrying after its first retry signal before it is stopped. */
+  earlyFailureMs?: number | undefined;
+  /** The environment drivers read (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 type BackendFactory = (settings: BackendSettings) => Backend;
@@ -23,8 +31,9 @@ const BUILT_IN: Record<string, BackendFactory> = {
   shell: (settings) => shellBackend(settings.shellCmd),
 };
 
+/** echo, shell, then every CLI driver. */
 export function builtInBackendNames(): string[] {
-  return Object.keys(BUILT_IN);
+  return [...Object.keys(BUILT_IN), ...Object.keys(DRIVERS)];
 }
 
 /** Every backend name usable here: built-in ones, then folder backends. */
@@ -36,6 +45,8 @@ export function knownBackendNames(settings: BackendSettings = {}): string[] {
 export function createBackend(name: string, settings: BackendSettings = {}): Backend {
   const factory = BUILT_IN[name];
   if (factory) return factory(settings);
+  const driver = DRIVERS[name];
+  if (driver) return driverBackend(driver, settings);
   const folders = settings.folders ?? backendFolders();
   const found = findFolderBackend(name, folders);
   if (found) return folderBackend(found);

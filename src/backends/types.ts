@@ -49,6 +49,8 @@ export type BackendOutcome =
 export interface PreflightProblem {
   /** `fail` means the backend cannot run; `warn` means it may. */
   severity: 'fail' | 'warn';
+  /** What kind of failure running it would be (auth, not_installed, config, ...). */
+  kind?: FailureKind;
   message: string;
   fix?: string;
 }
@@ -57,6 +59,8 @@ export interface PreflightReport {
   backend: string;
   ready: boolean;
   problems: PreflightProblem[];
+  /** What was found: path, version, which auth, ... (shown by backend-check and doctor). */
+  details?: Record<string, string>;
 }
 
 export interface Backend {
@@ -68,6 +72,15 @@ export interface Backend {
   preflight(): Promise<PreflightReport>;
 }
 
-export function readyReport(backend: string, problems: PreflightProblem[] = []): PreflightReport {
-  return { backend, ready: !problems.some((p) => p.severity === 'fail'), problems };
+export function readyReport(
+  backend: string,
+  problems: PreflightProblem[] = [],
+  details?: Record<string, string>,
+): PreflightReport {
+  const report: PreflightReport = { backend, ready: !problems.some((p) => p.severity === 'fail'), problems };
+  if (details) report.details = details;
+  return report;
 }
+
+/** Failures that no retry fixes: the backend needs a person (log in, configure, install). */
+export const SETUP_KINDS: readonly FailureKind[] = ['auth', 'config', 'not_installed'];

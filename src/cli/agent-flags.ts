@@ -58,6 +58,7 @@ export function agentOptionsFrom(flags: AgentFlags): {
       maxOutputBytes: parsePositiveInt(flags.maxOutputBytes, '--max-output-bytes'),
       tags: flags.tag,
       preflight: flags.preflight,
+      requireReady: Boolean(flags.requireReady),
     },
     settings: { shellCmd: flags.shellCmd },
   };

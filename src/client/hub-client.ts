@@ -179,6 +179,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
     delay_ms?: number;
     error?: string;
     error_kind?: string;
+    error_fix?: string;
   }): Promise<{ ok: true }> {
     return this.call('release', params);
   }

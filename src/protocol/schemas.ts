@@ -131,6 +131,7 @@ export const methodSchemas = {
     ),
     error: optional(z.string()),
     error_kind: optional(z.string().max(64)),
+    error_fix: optional(z.string().max(2000)),
   }),
   cancel: z.object({ task_id: taskIdSchema }),
   get: z.object({ task_id: taskIdSchema }),

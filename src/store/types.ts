@@ -95,6 +95,7 @@ export interface ReleaseRequest extends LeaseClaim {
   delay_ms?: number | undefined;
   error?: string | null | undefined;
   error_kind?: string | null | undefined;
+  error_fix?: string | null | undefined;
 }
 
 export interface ListQuery {

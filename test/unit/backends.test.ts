@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { backendFolders, findFolderBackend } from '../../src/backends/folder.ts';
-import { createBackend, knownBackendNames } from '../../src/backends/registry.ts';
+import { builtInBackendNames, createBackend, knownBackendNames } from '../../src/backends/registry.ts';
 import { shellInvocation } from '../../src/backends/shell.ts';
 import { subprocessPlace } from '../../src/backends/subprocess-env.ts';
 import type { Backend } from '../../src/backends/types.ts';
@@ -112,7 +112,8 @@ describe('folder backends', () => {
 
   it('lists folder backends but not _template ones, and never looks outside a folder', () => {
     const names = knownBackendNames({ folders: [first, second] });
-    assert.deepEqual(names, ['echo', 'shell', 'plain', 'pyrev', 'upper']);
+    assert.deepEqual(names, [...builtInBackendNames(), 'plain', 'pyrev', 'upper']);
+    assert.deepEqual(builtInBackendNames().slice(0, 3), ['echo', 'shell', 'claude_code']);
     assert.equal(findFolderBackend('_template', [second]), null);
     assert.equal(findFolderBackend('../second/upper', [first]), null);
   });
@@ -130,7 +131,7 @@ describe('unknown backends', () => {
       assert.fail('expected an error');
     } catch (error) {
       assert.ok(isMitteloError(error));
-      assert.match(error.message, /unknown backend "cladue"\. Known backends: echo, shell\./);
+      assert.match(error.message, /unknown backend "cladue"\. Known backends: echo, shell, claude_code, /);
       assert.match(error.message, /backends\/cladue\/run/);
     }
   });

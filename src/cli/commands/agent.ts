@@ -51,7 +51,7 @@ export function agentCommand(): Command {
     process.stderr.write(
       `mittelo agent ${agent.workerId}: stopped (${done} done, ${failed} failed, ${released} released)\n`,
     );
-    if (exit.code !== 0) throw new CliError(exit.reason, EXIT.refused);
+    if (exit.code !== 0) throw new CliError(exit.reason, exit.code === 4 ? EXIT.refused : EXIT.failure);
   });
   return withConnectionOptions(command);
 }

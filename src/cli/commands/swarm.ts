@@ -53,8 +53,8 @@ export function swarmCommand(): Command {
     release();
     const { done, failed, released } = swarm.counts;
     process.stderr.write(`mittelo swarm: stopped (${done} done, ${failed} failed, ${released} released)\n`);
-    const refused = exits.find((exit) => exit.code !== 0);
-    if (refused) throw new CliError(refused.reason, EXIT.refused);
+    const bad = exits.find((exit) => exit.code !== 0);
+    if (bad) throw new CliError(bad.reason, bad.code === 4 ? EXIT.refused : EXIT.failure);
   });
   return withConnectionOptions(command);
 }

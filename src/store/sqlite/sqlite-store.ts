@@ -209,7 +209,7 @@ export class SqliteStore implements Store {
         task_id: request.task_id,
         error: request.error ?? null,
         error_kind: request.error_kind ?? null,
-        error_fix: null,
+        error_fix: request.error_fix ?? null,
         duration_ms: null,
         available_at: delay > 0 ? now + delay : 0,
         refund: 1, // giving work back is not an attempt

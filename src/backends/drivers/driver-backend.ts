@@ -1,0 +1,243 @@
+/**
+ * A driver as a Backend: find the CLI, build its invocation, run it through the shared process
+ * runner, and turn what happened into an answer or a classified failure.
+ *
+ * Early failure: several CLIs retry silently for minutes when the network or the key is bad
+ * (Codex never stops). The driver reads their output as it comes; once a retry signal appears
+ * (`Reconnecting...`, an `api_retry` event, `Attempt 1 failed`), the CLI gets `earlyFailureMs`
+ * more to recover, and is then stopped and the run failed with the signal's kind (`network`),
+ * instead of waiting out the task's timeout.
+ */
+
+import { classify, stripAnsi } from '../classify.ts';
+import { findExecutable } from '../find-executable.ts';
+import { cutNote } from '../outcome.ts';
+import { type ProcessResult, runProcess } from '../process-runner.ts';
+import { subprocessPlace } from '../subprocess-env.ts';
+import type { Backend, BackendOutcome, BackendTask, RunContext } from '../types.ts';
+import { runPreflight } from './preflight.ts';
+import type { DriverContext, DriverSpec, StreamSignal } from './types.ts';
+
+export interface DriverSettings {
+  env?: NodeJS.ProcessEnv;
+  /** --model; else the driver's MITTELO_*_MODEL variable. */
+  model?: string | undefined;
+  /** How long a CLI may keep retrying after its first retry signal (default 20 s). */
+  earlyFailureMs?: number | undefined;
+}
+
+export const DEFAULT_EARLY_FAILURE_MS = 20_000;
+/** The part of a failed run's output that goes into the task's error. */
+const ERROR_TAIL_CHARS = 4000;
+/** Stream text kept for signal matching: enough for a line split across chunks. */
+const WATCH_WINDOW = 4096;
+
+export interface ResolvedCommand {
+  command: string;
+  prefixArgs: string[];
+  /** Where it was found (for reports). */
+  path: string;
+}
+
+export function driverContext(spec: DriverSpec, settings: DriverSettings): DriverContext {
+  const env = settings.env ?? process.env;
+  const model = settings.model || (spec.modelEnv ? env[spec.modelEnv] : undefined) || undefined;
+  return { env, model, cwd: env.MITTELO_SUBPROCESS_WORKDIR || undefined };
+}
+
+/** The CLI's command: the first binary on PATH, else the fallback (gemini via npx). */
+export function resolveCommand(spec: DriverSpec, env: NodeJS.ProcessEnv): ResolvedCommand | null {
+  for (const binary of spec.binaries) {
+    const path = findExecutable(binary, env);
+    if (path) return { command: path, prefixArgs: [], path };
+  }
+  if (spec.fallback) {
+    const path = findExecutable(spec.fallback.command, env);
+    if (path)
+      return {
+        command: path,
+        prefixArgs: spec.fallback.args,
+        path: `${path} ${spec.fallback.args.join(' ')}`,
+      };
+  }
+  return null;
+}
+
+export function notInstalled(spec: DriverSpec): BackendOutcome {
+  return {
+    ok: false,
+    kind: 'not_installed',
+    error: `${spec.title} is not installed: no ${spec.binaries.join(' or ')} on PATH`,
+    fix: spec.setup[0] ?? `install ${spec.binaries[0]}`,
+  };
+}
+
+/** Watches a run's output for retry signals; `onGiveUp` fires once `graceMs` after the first. */
+class SignalWatch {
+  signal: StreamSignal | null = null;
+  private window = '';
+  private timer: NodeJS.Timeout | null = null;
+  private readonly signals: readonly StreamSignal[];
+  private readonly graceMs: number;
+  private readonly onGiveUp: () => void;
+
+  constructor(signals: readonly StreamSignal[], graceMs: number, onGiveUp: () => void) {
+    this.signals = signals;
+    this.graceMs = graceMs;
+    this.onGiveUp = onGiveUp;
+  }
+
+  feed = (chunk: Buffer): void => {
+    if (this.signal || this.signals.length === 0) return;
+    this.window = (this.window + stripAnsi(chunk.toString('utf8'))).slice(-WATCH_WINDOW);
+    const found = this.signals.find((signal) => signal.pattern.test(this.window));
+    if (!found) return;
+    this.signal = found;
+    this.timer = setTimeout(this.onGiveUp, this.graceMs);
+  };
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
+
+function tail(text: string): string {
+  const clean = stripAnsi(text).trim();
+  return clean.length > ERROR_TAIL_CHARS ? `…${clean.slice(-ERROR_TAIL_CHARS)}` : clean;
+}
+
+export async function runDriver(
+  spec: DriverSpec,
+  settings: DriverSettings,
+  task: BackendTask,
+  context: RunContext,
+): Promise<BackendOutcome> {
+  const driverContextNow = driverContext(spec, settings);
+  const resolved = resolveCommand(spec, driverContextNow.env);
+  if (!resolved) return notInstalled(spec);
+  const invocation = spec.invocation(task.prompt, driverContextNow);
+  const place = subprocessPlace(
+    { ...invocation.env, MITTELO_TASK_ID: String(task.task_id), MITTELO_WORKER_ID: task.worker_id },
+    driverContextNow.env,
+  );
+  const giveUp = new AbortController();
+  const stop = () => giveUp.abort();
+  context.signal.addEventListener('abort', stop, { once: true });
+  const graceMs = settings.earlyFailureMs ?? DEFAULT_EARLY_FAILURE_MS;
+  const watch = new SignalWatch(spec.signals ?? [], graceMs, stop);
+  const result = await runProcess(
+    {
+      command: resolved.command,
+      args: [...resolved.prefixArgs, ...invocation.args],
+      input: invocation.input,
+      env: place.env,
+      cwd: invocation.cwd ?? place.cwd,
+    },
+    {
+      timeoutMs: context.timeoutMs,
+      maxOutputBytes: context.maxOutputBytes,
+      signal: giveUp.signal,
+      onStdout: watch.feed,
+      onStderr: watch.feed,
+    },
+  );
+  watch.stop();
+  context.signal.removeEventListener('abort', stop);
+  const stoppedFor = watch.signal && result.aborted && !context.signal.aborted ? watch.signal : null;
+  return interpretRun(spec, result, { ...context, stoppedFor, graceMs });
+}
+
+export interface RunCircumstances {
+  timeoutMs: number;
+  maxOutputBytes: number;
+  /** The stream signal the run was stopped for (early failure), if it was. */
+  stoppedFor?: StreamSignal | null;
+  graceMs?: number;
+}
+
+/**
+ * What a finished run of a CLI means: the answer, or the failure with its kind and fix. Pure, so
+ * every driver is tested on recorded outputs (test/fixtures/drivers/).
+ */
+export function interpretRun(
+  spec: DriverSpec,
+  result: Pick<
+    ProcessResult,
+    'exitCode' | 'signal' | 'stdout' | 'stderr' | 'stdoutCut' | 'timedOut' | 'spawnError'
+  >,
+  circumstances: RunCircumstances,
+): BackendOutcome {
+  const output = `${result.stdout}\n${result.stderr}`;
+  if (result.spawnError) {
+    return result.spawnError.code === 'ENOENT'
+      ? notInstalled(spec)
+      : { ok: false, kind: 'config', error: `${spec.title} could not start: ${result.spawnError.message}` };
+  }
+  const signal = circumstances.stoppedFor;
+  if (signal) {
+    const seconds = Math.round((circumstances.graceMs ?? DEFAULT_EARLY_FAILURE_MS) / 1000);
+    return {
+      ok: false,
+      kind: signal.kind,
+      error: `${spec.title}: ${signal.message}; stopped after ${seconds} s more of retrying (MITTELO_EARLY_FAILURE_S): ${tail(output)}`,
+      fix: signal.fix,
+    };
+  }
+  if (result.timedOut) {
+    // A CLI that hung may still have said why: trust its words over the bare timeout.
+    const partial = classify(spec.rules, { exitCode: null, output });
+    const seconds = Number((circumstances.timeoutMs / 1000).toFixed(3));
+    if (partial.kind !== 'unknown') {
+      return {
+        ok: false,
+        kind: partial.kind,
+        error: `${spec.title} ran past its timeout of ${seconds} s; its output: ${tail(output)}`,
+        ...(partial.fix ? { fix: partial.fix } : {}),
+      };
+    }
+    return {
+      ok: false,
+      kind: 'timeout',
+      error: `${spec.title} ran past its timeout of ${seconds} s; its process tree was killed${output.trim() ? `: ${tail(output)}` : ''}`,
+      fix: "raise the task's timeout_s (or the agent's --timeout-s), or split the task",
+    };
+  }
+  if (result.exitCode === 0) {
+    const parsed = spec.parse(result.stdout, result.stderr);
+    if (parsed.error === undefined) {
+      const text =
+        result.stdoutCut > 0
+          ? `${parsed.text}\n${cutNote('output', circumstances.maxOutputBytes, result.stdoutCut)}`
+          : parsed.text;
+      return parsed.usage ? { ok: true, output: text, usage: parsed.usage } : { ok: true, output: text };
+    }
+    const classified = classify(spec.rules, { exitCode: 0, output: `${parsed.error}\n${output}` });
+    return {
+      ok: false,
+      kind: classified.kind,
+      error: `${spec.title}: ${parsed.error}`,
+      ...(classified.fix ? { fix: classified.fix } : {}),
+    };
+  }
+  const classified = classify(spec.rules, { exitCode: result.exitCode, output });
+  const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
+  return {
+    ok: false,
+    kind: classified.kind,
+    error: `${spec.title} ${how}: ${tail(output) || '(no output)'}`,
+    ...(classified.fix ? { fix: classified.fix } : {}),
+  };
+}
+
+export function driverBackend(spec: DriverSpec, settings: DriverSettings = {}): Backend {
+  return {
+    name: spec.name,
+    run: (task, context) => runDriver(spec, settings, task, context),
+    preflight: () =>
+      runPreflight(
+        spec,
+        driverContext(spec, settings),
+        resolveCommand(spec, driverContext(spec, settings).env),
+      ),
+  };
+}
