@@ -105,7 +105,12 @@ export class Agent {
   private everConnected = false;
   private exit: AgentExit = { code: 0, reason: 'stopped' };
   /** Set when a run failed in a way only a person can fix; leasing stops until the backend is ready. */
-  private setupFailure: { reason: string; fix: string | undefined } | null = null;
+  private setupFailure: {
+    reason: string;
+    fix: string | undefined;
+    /** What released tasks carry back to the queue (error, kind, fix), so status shows why. */
+    release: { error: string; error_kind: string; error_fix: string | undefined } | null;
+  } | null = null;
   private setupFailures = 0;
 
   constructor(options: AgentOptions) {
@@ -205,9 +210,12 @@ export class Agent {
       const batch = this.backend.instant && !this.options.once ? Math.max(free, INSTANT_BATCH) : free;
       const tasks = await this.lease(batch);
       if (tasks === null) continue;
-      if (this.stopping || this.setupFailure) {
-        // Stopping, or the backend just failed for good: these go to agents that can run them.
-        for (const task of tasks) this.track(this.release(task));
+      // The backend may have failed for good while this lease was parked (TypeScript cannot see
+      // that change across the await, hence the method call).
+      const failure = this.currentSetupFailure();
+      if (this.stopping || failure) {
+        // Stopping, or the backend cannot run: these go to agents that can run them.
+        for (const task of tasks) this.track(this.release(task, failure?.release ?? null));
         continue;
       }
       for (const task of tasks) this.start(task);
@@ -245,7 +253,7 @@ export class Agent {
       }
       const problem = report.problems.find((p) => p.severity === 'fail')!;
       if (this.options.requireReady) {
-        this.setupFailure = { reason: problem.message, fix: problem.fix };
+        this.setupFailure = { reason: problem.message, fix: problem.fix, release: null };
         return;
       }
       if (!reported) {
@@ -261,16 +269,19 @@ export class Agent {
     }
   }
 
+  private currentSetupFailure(): Agent['setupFailure'] {
+    return this.setupFailure;
+  }
+
   /** A run failed in a way only a person can fix: stop leasing and say so, here and on the hub. */
   private async noteSetupFailure(
     task: Task,
-    kind: string,
-    error: string,
-    fix: string | undefined,
+    why: { error: string; error_kind: string; error_fix: string | undefined },
   ): Promise<void> {
     if (this.setupFailure) return;
-    const reason = `${kind}: ${error.split('\n')[0]!.slice(0, 300)}`;
-    this.setupFailure = { reason, fix };
+    const fix = why.error_fix;
+    const reason = `${why.error_kind}: ${why.error.split('\n')[0]!.slice(0, 300)}`;
+    this.setupFailure = { reason, fix, release: why };
     this.setupFailures += 1;
     this.log(
       `backend ${this.backend.name} cannot run tasks (${reason})${fix ? `; fix: ${fix}` : ''}. Task ${task.task_id} went back to the queue; this agent leases nothing until the backend is ready`,
@@ -344,9 +355,12 @@ export class Agent {
   ): Promise<void> {
     if (stoppedBy === 'shutdown') return this.release(task);
     if (!outcome.ok && SETUP_KINDS.includes(outcome.kind)) {
-      // Not the task's fault: give it back for an agent whose backend works.
-      await this.release(task, { error: outcome.error, error_kind: outcome.kind, error_fix: outcome.fix });
-      return this.noteSetupFailure(task, outcome.kind, outcome.error, outcome.fix);
+      // Not the task's fault: give it back for an agent whose backend works. Leasing stops first,
+      // so a lease already parked at the hub does not take it straight back to run it here.
+      const why = { error: outcome.error, error_kind: outcome.kind, error_fix: outcome.fix };
+      const noted = this.noteSetupFailure(task, why);
+      await this.release(task, why);
+      return noted;
     }
     if (stoppedBy === 'revoked' || stoppedBy === 'lost') {
       this.counts.dropped += 1;

@@ -15,6 +15,8 @@ export interface AgentFlags {
   timeoutS: string;
   maxOutputBytes: string;
   tag?: string[];
+  model?: string;
+  earlyFailureS: string;
   preflight: boolean;
   requireReady?: boolean;
 }
@@ -35,6 +37,17 @@ export function addAgentOptions(command: Command): Command {
       ),
     )
     .addOption(new Option('--tag <name...>', 'lease only tasks carrying these tags'))
+    .addOption(
+      new Option('--model <model>', 'model for the CLI drivers (else their MITTELO_*_MODEL variable)'),
+    )
+    .addOption(
+      new Option(
+        '--early-failure-s <seconds>',
+        'stop a CLI this long after it starts retrying (network down, rate limited)',
+      )
+        .env('MITTELO_EARLY_FAILURE_S')
+        .default('20'),
+    )
     .addOption(new Option('--no-preflight', 'skip the backend check before leasing'))
     .addOption(new Option('--require-ready', 'refuse to start when a backend check finds any problem'));
 }
@@ -60,7 +73,11 @@ export function agentOptionsFrom(flags: AgentFlags): {
       preflight: flags.preflight,
       requireReady: Boolean(flags.requireReady),
     },
-    settings: { shellCmd: flags.shellCmd },
+    settings: {
+      shellCmd: flags.shellCmd,
+      model: flags.model,
+      earlyFailureMs: positiveNumber(flags.earlyFailureS, '--early-failure-s') * 1000,
+    },
   };
 }
 

@@ -221,10 +221,12 @@ export function interpretRun(
   }
   const classified = classify(spec.rules, { exitCode: result.exitCode, output });
   const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
+  // A CLI with structured output says what went wrong there; else its raw output says it.
+  const said = spec.parse(result.stdout, result.stderr).error;
   return {
     ok: false,
     kind: classified.kind,
-    error: `${spec.title} ${how}: ${tail(output) || '(no output)'}`,
+    error: `${spec.title} ${how}: ${said ?? (tail(output) || '(no output)')}`,
     ...(classified.fix ? { fix: classified.fix } : {}),
   };
 }

@@ -1,0 +1,115 @@
+/**
+ * The claude_code driver end to end: a real hub, a real agent process, and a fake `claude` on
+ * PATH that mimics the real CLI's flags and outputs. Success with usage; a run that is not logged
+ * in (task released, agent unhealthy with the fix); a network retry loop given up early; and the
+ * preflight of a logged-out CLI.
+ */
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, describe, it } from 'node:test';
+import { HubClient } from '../../../src/client/hub-client.ts';
+import { startCli } from '../../helpers/cli-process.ts';
+import { fakeCliEnv } from '../../helpers/fake-cli.ts';
+import { makeTempDir, startHubProcess, waitFor } from '../../helpers/hub-process.ts';
+import { runCli } from '../../helpers/run-cli.ts';
+
+const home = makeTempDir('mittelo-fake-home-');
+const cleanups: Array<() => unknown> = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  rmSync(home, { recursive: true, force: true });
+});
+
+async function hubWithAgent(mode: string, extra: NodeJS.ProcessEnv = {}, args: string[] = []) {
+  const hub = await startHubProcess();
+  const client = new HubClient({ port: hub.port, reconnect: false });
+  const agent = startCli(
+    [
+      'agent',
+      '--backend',
+      'claude_code',
+      '--port',
+      String(hub.port),
+      '--worker-id',
+      `claude-${mode}`,
+      ...args,
+    ],
+    { env: fakeCliEnv(mode, home, { ANTHROPIC_API_KEY: 'sk-ant-test', ...extra }) },
+  );
+  cleanups.push(
+    () => hub.stop(),
+    () => client.close(),
+    () => agent.kill(),
+  );
+  return { hub, client, agent };
+}
+
+describe('driver claude_code (fake claude on PATH)', () => {
+  it('answers with the result text, the model and the usage of the stream-json result', async () => {
+    const { client } = await hubWithAgent('success', { MITTELO_CLAUDE_MODEL: 'sonnet-test' });
+    const id = await client.enqueue({ prompt: 'say hi', backend: 'claude_code' });
+    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    const task = tasks[0]!;
+    assert.equal(task.status, 'done', task.error ?? '');
+    assert.equal(
+      task.result,
+      'claude(sonnet-test) answers: say hi',
+      'the prompt went in on stdin, the model from MITTELO_CLAUDE_MODEL',
+    );
+    assert.equal(task.usage?.cost_usd, 0.0042);
+    assert.equal(task.usage?.input_tokens, 7);
+    assert.equal(task.usage?.session_id, '5b1c8d9e-0000-4000-8000-000000000001');
+  });
+
+  it('not logged in: releases the task, reports the agent unhealthy with the fix, leases nothing more', async () => {
+    const { hub, client, agent } = await hubWithAgent('auth');
+    const id = await client.enqueue({ prompt: 'say hi', backend: 'claude_code' });
+    const info = await waitFor(
+      async () => (await client.agents()).find((a) => a.worker_id === 'claude-auth' && !a.healthy),
+      'the agent to report itself unhealthy',
+      20_000,
+    );
+    assert.match(
+      info!.reason!,
+      /claude_code: auth: Claude Code exited with code 1: Not logged in · Please run \/login/,
+    );
+    assert.equal(info!.fix, 'run `claude` once and `/login`, or set ANTHROPIC_API_KEY');
+    // A lease parked before the failure may take the task once more; it is released again at once.
+    const task = await waitFor(async () => {
+      const current = await client.get(id);
+      return current.status === 'queued' ? current : null;
+    }, 'the task back in the queue');
+    assert.ok(task);
+    assert.equal(task.status, 'queued', 'released, not failed');
+    assert.equal(task.attempts, 0, 'a release is not an attempt');
+    assert.equal(task.error_kind, 'auth');
+    assert.equal(task.error_fix, 'run `claude` once and `/login`, or set ANTHROPIC_API_KEY');
+    await agent.waitForStderr(/leases nothing until the backend is ready/);
+    const status = await runCli(['status', '--port', String(hub.port)]);
+    assert.match(status.stdout, /claude-auth +claude_code +connected +UNHEALTHY/);
+    assert.match(status.stdout, /fix: run `claude` once and `\/login`, or set ANTHROPIC_API_KEY/);
+  });
+
+  it('network down: gives up on the retry loop early and fails the task with kind network', async () => {
+    const { client } = await hubWithAgent('network');
+    const id = await client.enqueue({ prompt: 'say hi', backend: 'claude_code', timeout_s: 600 });
+    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    const task = tasks[0]!;
+    assert.equal(task.status, 'failed');
+    assert.equal(task.error_kind, 'network');
+    assert.match(task.error!, /the API cannot be reached .*stopped after 1 s more of retrying/);
+    assert.match(task.error_fix!, /check the network connection/);
+  });
+
+  it('with --require-ready, a logged-out claude refuses to start, printing the fix', async () => {
+    const ran = await runCli(['agent', '--backend', 'claude_code', '--require-ready', '--port', '1'], {
+      env: fakeCliEnv('success', home, { FAKE_CLI_LOGGED_IN: '0' }),
+    });
+    assert.equal(ran.code, 1, ran.stderr);
+    assert.match(
+      ran.stderr,
+      /\[claude_code\] fail: Claude Code is not logged in: none of ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, CLAUDE_CODE_OAUTH_TOKEN is set/,
+    );
+    assert.match(ran.stderr, /fix: run `claude` once and `\/login`, or set ANTHROPIC_API_KEY/);
+  });
+});
