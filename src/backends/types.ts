@@ -67,6 +67,8 @@ export interface Backend {
   readonly name: string;
   /** True for backends that answer without spawning anything (no heartbeat needed). */
   readonly instant?: boolean;
+  /** First-time setup as copy-paste steps (install, then log in); backend-check prints them. */
+  readonly setup?: readonly string[];
   run(task: BackendTask, context: RunContext): Promise<BackendOutcome>;
   /** Can this backend run here? Cheap and side-effect free. */
   preflight(): Promise<PreflightReport>;

@@ -101,6 +101,14 @@ class SignalWatch {
   }
 }
 
+/** The last output line that shows the signal (a retry event), shortened: the evidence. */
+function lastLineMatching(text: string, pattern: RegExp): string {
+  const lines = stripAnsi(text).split('\n');
+  const line =
+    lines.findLast((candidate) => pattern.test(candidate)) ?? lines.findLast((l) => l.trim()) ?? '';
+  return line.length > 500 ? `${line.slice(0, 500)}…` : line.trim();
+}
+
 function tail(text: string): string {
   const clean = stripAnsi(text).trim();
   return clean.length > ERROR_TAIL_CHARS ? `…${clean.slice(-ERROR_TAIL_CHARS)}` : clean;
@@ -175,11 +183,11 @@ export function interpretRun(
   }
   const signal = circumstances.stoppedFor;
   if (signal) {
-    const seconds = Math.round((circumstances.graceMs ?? DEFAULT_EARLY_FAILURE_MS) / 1000);
+    const seconds = Number(((circumstances.graceMs ?? DEFAULT_EARLY_FAILURE_MS) / 1000).toFixed(1));
     return {
       ok: false,
       kind: signal.kind,
-      error: `${spec.title}: ${signal.message}; stopped after ${seconds} s more of retrying (MITTELO_EARLY_FAILURE_S): ${tail(output)}`,
+      error: `${spec.title}: ${signal.message}; stopped after ${seconds} s more of retrying (MITTELO_EARLY_FAILURE_S). Last sign: ${lastLineMatching(output, signal.pattern)}`,
       fix: signal.fix,
     };
   }
@@ -234,6 +242,7 @@ export function interpretRun(
 export function driverBackend(spec: DriverSpec, settings: DriverSettings = {}): Backend {
   return {
     name: spec.name,
+    setup: spec.setup,
     run: (task, context) => runDriver(spec, settings, task, context),
     preflight: () =>
       runPreflight(

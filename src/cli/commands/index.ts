@@ -1,7 +1,9 @@
 /** Commands that talk to a hub (run may start its own); main.ts adds them after `hub`. */
 import type { Command } from 'commander';
 import { agentCommand } from './agent.ts';
+import { backendCheckCommand } from './backend-check.ts';
 import { cancelCommand } from './cancel.ts';
+import { doctorCommand } from './doctor.ts';
 import { enqueueCommand } from './enqueue.ts';
 import { getCommand } from './get.ts';
 import { retryCommand } from './retry.ts';
@@ -25,5 +27,7 @@ export function clientCommands(): Command[] {
     cancelCommand(),
     retryCommand(),
     shutdownCommand(),
+    backendCheckCommand(),
+    doctorCommand(),
   ];
 }

@@ -97,7 +97,7 @@ describe('driver claude_code (fake claude on PATH)', () => {
     const task = tasks[0]!;
     assert.equal(task.status, 'failed');
     assert.equal(task.error_kind, 'network');
-    assert.match(task.error!, /the API cannot be reached .*stopped after 1 s more of retrying/);
+    assert.match(task.error!, /the API cannot be reached .*stopped after 0\.5 s more of retrying/);
     assert.match(task.error_fix!, /check the network connection/);
   });
 
