@@ -48,7 +48,7 @@ describe('mixed swarm with a logged-out claude', () => {
       return /claude_code-1 +claude_code +connected +UNHEALTHY/.test(ran.stdout) ? ran.stdout : null;
     }, 'the claude agent listed unhealthy');
     assert.match(
-      status,
+      status ?? '',
       new RegExp(
         `claude_code: Claude Code is not logged in: .*\\n {2}fix: ${FIX.replace(/[`()/]/g, '\\$&')}`,
       ),
