@@ -72,10 +72,17 @@ export function notInstalled(spec: DriverSpec): BackendOutcome {
   };
 }
 
-/** Watches a run's output for retry signals; `onGiveUp` fires once `graceMs` after the first. */
+/**
+ * Watches a run's output for retry signals. The first one starts the grace period; when it ends
+ * the run is given up. Progress cancels that: a line on stdout that is not itself a retry sign
+ * (an answer arriving, a tool event) means the CLI recovered, and the watch starts afresh. Only
+ * stdout counts as progress because CLIs log their failed attempts, stack traces included, on
+ * stderr.
+ */
 class SignalWatch {
   signal: StreamSignal | null = null;
-  private window = '';
+  /** The unfinished last line of each stream, kept until its newline arrives. */
+  private readonly partial = { stdout: '', stderr: '' };
   private timer: NodeJS.Timeout | null = null;
   private readonly signals: readonly StreamSignal[];
   private readonly graceMs: number;
@@ -87,17 +94,28 @@ class SignalWatch {
     this.onGiveUp = onGiveUp;
   }
 
-  feed = (chunk: Buffer): void => {
-    if (this.signal || this.signals.length === 0) return;
-    this.window = (this.window + stripAnsi(chunk.toString('utf8'))).slice(-WATCH_WINDOW);
-    const found = this.signals.find((signal) => signal.pattern.test(this.window));
-    if (!found) return;
-    this.signal = found;
-    this.timer = setTimeout(this.onGiveUp, this.graceMs);
-  };
+  stdout = (chunk: Buffer): void => this.feed('stdout', chunk);
+  stderr = (chunk: Buffer): void => this.feed('stderr', chunk);
 
+  /** Stop watching (the run ended). */
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
+  }
+
+  private feed(stream: 'stdout' | 'stderr', chunk: Buffer): void {
+    if (this.signals.length === 0) return;
+    const lines = (this.partial[stream] + stripAnsi(chunk.toString('utf8'))).split('\n');
+    this.partial[stream] = (lines.pop() ?? '').slice(-WATCH_WINDOW);
+    for (const line of lines) {
+      const found = this.signals.find((signal) => signal.pattern.test(line));
+      if (found && !this.signal) {
+        this.signal = found;
+        this.timer = setTimeout(this.onGiveUp, this.graceMs);
+      } else if (!found && stream === 'stdout' && this.signal && line.trim() !== '') {
+        this.signal = null; // progress: the CLI got through
+        this.stop();
+      }
+    }
   }
 }
 
@@ -145,8 +163,8 @@ export async function runDriver(
       timeoutMs: context.timeoutMs,
       maxOutputBytes: context.maxOutputBytes,
       signal: giveUp.signal,
-      onStdout: watch.feed,
-      onStderr: watch.feed,
+      onStdout: watch.stdout,
+      onStderr: watch.stderr,
     },
   );
   watch.stop();

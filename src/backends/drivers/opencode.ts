@@ -71,7 +71,6 @@ export const OPENCODE_RULES: readonly ClassifyRule[] = [
 type Event = Record<string, unknown>;
 const record = (value: unknown): Event | undefined =>
   value && typeof value === 'object' && !Array.isArray(value) ? (value as Event) : undefined;
-const number = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
 
 /** Tokens and cost summed over the run's steps (each `step_finish` counts its own step). */
 function usageOf(events: Event[]): Record<string, unknown> {
@@ -96,8 +95,8 @@ function usageOf(events: Event[]): Record<string, unknown> {
 
 /**
  * The answer from `--format json` events: the text parts in order, one per line (as opencode's
- * own plain output prints them). An `error` event makes the run a failure. Without any events
- * (another format), stdout itself is the answer.
+ * own plain output prints them). An `error` event makes the run a failure. Without text parts
+ * (another format, another version), what stdout has besides JSON lines is the answer.
  */
 export function parseOpencode(stdout: string): ParsedAnswer {
   const events = jsonLines(stdout);
@@ -107,7 +106,7 @@ export function parseOpencode(stdout: string): ParsedAnswer {
     .filter((value): value is string => typeof value === 'string' && value.trim() !== '')
     .map((value) => value.trim());
   const text =
-    events.length > 0
+    texts.length > 0
       ? texts.join('\n')
       : stdout
           .split('\n')
@@ -124,7 +123,8 @@ export function parseOpencode(stdout: string): ParsedAnswer {
     return {
       text,
       ...withUsage,
-      error: typeof message === 'string' && message ? `${name}${message}` : `${name}opencode reported an error`,
+      error:
+        typeof message === 'string' && message ? `${name}${message}` : `${name}opencode reported an error`,
     };
   }
   return { text, ...withUsage };

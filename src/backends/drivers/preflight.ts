@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { stripAnsi } from '../classify.ts';
+import { classify, stripAnsi } from '../classify.ts';
 import { runProcess } from '../process-runner.ts';
 import { subprocessPlace } from '../subprocess-env.ts';
 import { type PreflightProblem, type PreflightReport, readyReport } from '../types.ts';
@@ -72,15 +72,15 @@ export async function runPreflight(
         .trim()
         .split('\n')[0] ?? '';
   } else {
+    // The driver's own rules may know why (opencode with a read-only HOME fails even --version).
+    const output = stripAnsi(`${version.stdout}\n${version.stderr}`).trim();
+    const known = classify(spec.rules, { exitCode: version.exitCode, output });
+    const how = version.timedOut ? 'timed out' : `exit ${version.exitCode}`;
     problems.push({
       severity: 'fail',
-      kind: 'not_installed',
-      message: `\`${spec.binaries[0]} ${spec.versionArgs.join(' ')}\` failed (${version.timedOut ? 'timed out' : `exit ${version.exitCode}`}): ${stripAnsi(
-        version.stderr || version.stdout,
-      )
-        .trim()
-        .slice(0, 300)}`,
-      fix: `reinstall it: ${spec.setup[0] ?? spec.binaries[0]}`,
+      kind: known.kind === 'unknown' ? 'not_installed' : known.kind,
+      message: `\`${spec.binaries[0]} ${spec.versionArgs.join(' ')}\` failed (${how}): ${output.slice(0, 300)}`,
+      fix: known.fix ?? `reinstall it: ${spec.setup[0] ?? spec.binaries[0]}`,
     });
     return readyReport(spec.name, problems, details);
   }
