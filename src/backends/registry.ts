@@ -8,6 +8,7 @@ import { driverBackend } from './drivers/driver-backend.ts';
 import { DRIVERS } from './drivers/index.ts';
 import { echoBackend } from './echo.ts';
 import { backendFolders, findFolderBackend, folderBackend, listFolderBackends } from './folder.ts';
+import { openaiBackend } from './openai.ts';
 import { shellBackend } from './shell.ts';
 import type { Backend } from './types.ts';
 
@@ -29,6 +30,7 @@ type BackendFactory = (settings: BackendSettings) => Backend;
 const BUILT_IN: Record<string, BackendFactory> = {
   echo: () => echoBackend(),
   shell: (settings) => shellBackend(settings.shellCmd),
+  openai: (settings) => openaiBackend(settings),
 };
 
 /** echo, shell, then every CLI driver. */

@@ -88,13 +88,11 @@ describe('mixed swarm with a logged-out claude', () => {
       ran.stderr,
       /backend claude_code cannot run tasks \(auth: Claude Code exited with code 1: Not logged in/,
     );
-    const records =
-      ran.stdout &&
-      (await import('node:fs'))
-        .readFileSync(out, 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as ResultRecord);
-    assert.ok(records && records.every((r) => r.status === 'done' && r.backend === 'echo'));
+    const records = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as ResultRecord);
+    assert.equal(records.length, 30);
+    assert.ok(records.every((r) => r.status === 'done' && r.backend === 'echo'));
   });
 });

@@ -9,6 +9,7 @@
  * instead of waiting out the task's timeout.
  */
 
+import { mkdirSync } from 'node:fs';
 import { classify, stripAnsi } from '../classify.ts';
 import { findExecutable } from '../find-executable.ts';
 import { cutNote } from '../outcome.ts';
@@ -142,6 +143,8 @@ export async function runDriver(
   const resolved = resolveCommand(spec, driverContextNow.env);
   if (!resolved) return notInstalled(spec);
   const invocation = spec.invocation(task.prompt, driverContextNow);
+  // A working directory of the driver's choosing (Kiro's trusted-tools folder) may not exist yet.
+  if (invocation.cwd) mkdirSync(invocation.cwd, { recursive: true });
   const place = subprocessPlace(
     { ...invocation.env, MITTELO_TASK_ID: String(task.task_id), MITTELO_WORKER_ID: task.worker_id },
     driverContextNow.env,

@@ -5,43 +5,26 @@
  * preflight of a logged-out CLI.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { after, describe, it } from 'node:test';
-import { HubClient } from '../../../src/client/hub-client.ts';
-import { startCli } from '../../helpers/cli-process.ts';
+import { describe, it } from 'node:test';
+import { DriverBench, untilReleased, untilUnhealthy } from '../../helpers/driver-agent.ts';
 import { fakeCliEnv } from '../../helpers/fake-cli.ts';
-import { makeTempDir, startHubProcess, waitFor } from '../../helpers/hub-process.ts';
 import { runCli } from '../../helpers/run-cli.ts';
 
-const home = makeTempDir('mittelo-fake-home-');
-const cleanups: Array<() => unknown> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  rmSync(home, { recursive: true, force: true });
-});
+const bench = new DriverBench();
+const home = bench.home;
 
-async function hubWithAgent(mode: string, extra: NodeJS.ProcessEnv = {}, args: string[] = []) {
-  const hub = await startHubProcess();
-  const client = new HubClient({ port: hub.port, reconnect: false });
-  const agent = startCli(
-    [
-      'agent',
-      '--backend',
-      'claude_code',
-      '--port',
-      String(hub.port),
-      '--worker-id',
-      `claude-${mode}`,
-      ...args,
-    ],
-    { env: fakeCliEnv(mode, home, { ANTHROPIC_API_KEY: 'sk-ant-test', ...extra }) },
+async function hubWithAgent(
+  mode: string,
+  extra: NodeJS.ProcessEnv = {},
+  args: string[] = [],
+  backend = 'claude_code',
+) {
+  return bench.start(
+    backend,
+    `claude-${mode}`,
+    fakeCliEnv(mode, home, { ANTHROPIC_API_KEY: 'sk-ant-test', ...extra }),
+    args,
   );
-  cleanups.push(
-    () => hub.stop(),
-    () => client.close(),
-    () => agent.kill(),
-  );
-  return { hub, client, agent };
 }
 
 describe('driver claude_code (fake claude on PATH)', () => {
@@ -61,25 +44,35 @@ describe('driver claude_code (fake claude on PATH)', () => {
     assert.equal(task.usage?.session_id, '5b1c8d9e-0000-4000-8000-000000000001');
   });
 
+  it('glm: the same CLI with GLM credentials and MITTELO_GLM_MODEL', async () => {
+    const { client } = await hubWithAgent(
+      'success',
+      {
+        ANTHROPIC_API_KEY: '',
+        ANTHROPIC_AUTH_TOKEN: 'glm-key',
+        ANTHROPIC_BASE_URL: 'http://127.0.0.1:9/glm',
+        MITTELO_GLM_MODEL: 'glm-4.6',
+      },
+      [],
+      'glm',
+    );
+    const id = await client.enqueue({ prompt: 'ni hao', backend: 'glm' });
+    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    assert.equal(tasks[0]!.status, 'done', tasks[0]!.error ?? '');
+    assert.equal(tasks[0]!.result, 'claude(glm-4.6) answers: ni hao');
+  });
+
   it('not logged in: releases the task, reports the agent unhealthy with the fix, leases nothing more', async () => {
     const { hub, client, agent } = await hubWithAgent('auth');
     const id = await client.enqueue({ prompt: 'say hi', backend: 'claude_code' });
-    const info = await waitFor(
-      async () => (await client.agents()).find((a) => a.worker_id === 'claude-auth' && !a.healthy),
-      'the agent to report itself unhealthy',
-      20_000,
-    );
+    const info = await untilUnhealthy(client, 'claude-auth');
     assert.match(
       info!.reason!,
       /claude_code: auth: Claude Code exited with code 1: Not logged in · Please run \/login/,
     );
     assert.equal(info!.fix, 'run `claude` once and `/login`, or set ANTHROPIC_API_KEY');
     // A lease parked before the failure may take the task once more; it is released again at once.
-    const task = await waitFor(async () => {
-      const current = await client.get(id);
-      return current.status === 'queued' ? current : null;
-    }, 'the task back in the queue');
-    assert.ok(task);
+    const task = await untilReleased(client, id);
     assert.equal(task.status, 'queued', 'released, not failed');
     assert.equal(task.attempts, 0, 'a release is not an attempt');
     assert.equal(task.error_kind, 'auth');

@@ -5,35 +5,22 @@
  * released, agent unhealthy); and the endless offline retry loop, given up early.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { after, describe, it } from 'node:test';
-import { HubClient } from '../../../src/client/hub-client.ts';
-import { startCli } from '../../helpers/cli-process.ts';
+import { describe, it } from 'node:test';
+import { DriverBench, untilUnhealthy } from '../../helpers/driver-agent.ts';
 import { fakeCliEnv } from '../../helpers/fake-cli.ts';
-import { makeTempDir, startHubProcess, waitFor } from '../../helpers/hub-process.ts';
+import { waitFor } from '../../helpers/hub-process.ts';
 import { runCli } from '../../helpers/run-cli.ts';
 
 const LOGIN_FIX = 'run `codex login` (or export OPENAI_API_KEY=...)';
-const home = makeTempDir('mittelo-fake-home-');
-const cleanups: Array<() => unknown> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  rmSync(home, { recursive: true, force: true });
-});
+const bench = new DriverBench();
+const home = bench.home;
 
 async function hubWithAgent(mode: string, extra: NodeJS.ProcessEnv = {}) {
-  const hub = await startHubProcess();
-  const client = new HubClient({ port: hub.port, reconnect: false });
-  const agent = startCli(
-    ['agent', '--backend', 'codex', '--port', String(hub.port), '--worker-id', `codex-${mode}`],
-    { env: fakeCliEnv(mode, home, { OPENAI_API_KEY: 'sk-test', ...extra }) },
+  return bench.start(
+    'codex',
+    `codex-${mode}`,
+    fakeCliEnv(mode, home, { OPENAI_API_KEY: 'sk-test', ...extra }),
   );
-  cleanups.push(
-    () => hub.stop(),
-    () => client.close(),
-    () => agent.kill(),
-  );
-  return { hub, client, agent };
 }
 
 describe('driver codex (fake codex on PATH)', () => {
@@ -57,11 +44,7 @@ describe('driver codex (fake codex on PATH)', () => {
   it('not logged in: preflight keeps the agent from leasing and reports it unhealthy with the fix', async () => {
     const { hub, client } = await hubWithAgent('success', { OPENAI_API_KEY: '', FAKE_CLI_LOGGED_IN: '0' });
     const id = await client.enqueue({ prompt: 'say hi', backend: 'codex' });
-    const info = await waitFor(
-      async () => (await client.agents()).find((a) => a.worker_id === 'codex-success' && !a.healthy),
-      'the agent to report itself unhealthy',
-      20_000,
-    );
+    const info = await untilUnhealthy(client, 'codex-success');
     assert.match(
       info!.reason!,
       /codex: Codex is not logged in: none of OPENAI_API_KEY, CODEX_API_KEY is set; no \.codex\/auth\.json; `codex login status` does not say logged in/,
@@ -77,11 +60,7 @@ describe('driver codex (fake codex on PATH)', () => {
   it('a key the API rejects: releases the task and reports the agent unhealthy with the fix', async () => {
     const { client, agent } = await hubWithAgent('auth');
     const id = await client.enqueue({ prompt: 'say hi', backend: 'codex' });
-    const info = await waitFor(
-      async () => (await client.agents()).find((a) => a.worker_id === 'codex-auth' && !a.healthy),
-      'the agent to report itself unhealthy',
-      20_000,
-    );
+    const info = await untilUnhealthy(client, 'codex-auth');
     assert.match(info!.reason!, /codex: auth: Codex exited with code 1: unexpected status 401 Unauthorized/);
     assert.equal(info!.fix, 'run `codex login` (or set OPENAI_API_KEY / CODEX_API_KEY)');
     const task = await waitFor(async () => {

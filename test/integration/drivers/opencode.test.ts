@@ -6,34 +6,21 @@
  * backend-check's warning for a keyed provider's model without a key.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { after, describe, it } from 'node:test';
-import { HubClient } from '../../../src/client/hub-client.ts';
-import { startCli } from '../../helpers/cli-process.ts';
+import { describe, it } from 'node:test';
+import { DriverBench, untilUnhealthy } from '../../helpers/driver-agent.ts';
 import { fakeCliEnv } from '../../helpers/fake-cli.ts';
-import { makeTempDir, startHubProcess, waitFor } from '../../helpers/hub-process.ts';
+import { waitFor } from '../../helpers/hub-process.ts';
 import { runCli } from '../../helpers/run-cli.ts';
 
-const home = makeTempDir('mittelo-fake-home-');
-const cleanups: Array<() => unknown> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  rmSync(home, { recursive: true, force: true });
-});
+const bench = new DriverBench();
+const home = bench.home;
 
 async function hubWithAgent(mode: string, extra: NodeJS.ProcessEnv = {}) {
-  const hub = await startHubProcess();
-  const client = new HubClient({ port: hub.port, reconnect: false });
-  const agent = startCli(
-    ['agent', '--backend', 'opencode', '--port', String(hub.port), '--worker-id', `opencode-${mode}`],
-    { env: fakeCliEnv(mode, home, { FAKE_CLI_LOGGED_IN: '0', ...extra }) },
+  return bench.start(
+    'opencode',
+    `opencode-${mode}`,
+    fakeCliEnv(mode, home, { FAKE_CLI_LOGGED_IN: '0', ...extra }),
   );
-  cleanups.push(
-    () => hub.stop(),
-    () => client.close(),
-    () => agent.kill(),
-  );
-  return { hub, client, agent };
 }
 
 describe('driver opencode (fake opencode on PATH)', () => {
@@ -71,11 +58,7 @@ describe('driver opencode (fake opencode on PATH)', () => {
   it('read-only HOME: releases the task and reports the agent unhealthy, pointing at MITTELO_SUBPROCESS_HOME', async () => {
     const { client, agent } = await hubWithAgent('erofs');
     const id = await client.enqueue({ prompt: 'say hi', backend: 'opencode' });
-    const info = await waitFor(
-      async () => (await client.agents()).find((a) => a.worker_id === 'opencode-erofs' && !a.healthy),
-      'the agent to report itself unhealthy',
-      20_000,
-    );
+    const info = await untilUnhealthy(client, 'opencode-erofs');
     assert.match(
       info!.reason!,
       /opencode: config: opencode exited with code 1: EROFS: read-only file system/,
