@@ -2,6 +2,7 @@
 // `npm test`: lint + format check, type check, then every test file under test/ with node's
 // test runner. Ends with one line "N passed, N failed" (what CI reads).
 // `npm test -- test/unit/x.test.ts` runs just those files (no lint, no type check).
+// `--tests-only` runs every test without lint and type check (`npm run coverage` uses it).
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +25,8 @@ if (major < 22) {
 }
 
 const bin = (name) => join(root, 'node_modules', '.bin', name);
-const only = process.argv.slice(2);
+const testsOnly = process.argv.includes('--tests-only');
+const only = process.argv.slice(2).filter((arg) => arg !== '--tests-only');
 
 function step(title, command, args) {
   console.log(`\n== ${title}`);
@@ -46,7 +48,7 @@ function testFiles(dir) {
   return found.sort();
 }
 
-if (only.length === 0) {
+if (only.length === 0 && !testsOnly) {
   step('lint and format (biome)', process.execPath, [bin('biome'), 'check', '.']);
   step('type check (tsc)', process.execPath, [bin('tsc'), '-p', 'tsconfig.json', '--noEmit']);
 }

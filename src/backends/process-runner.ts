@@ -10,6 +10,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import type { ProcessTrace } from './types.ts';
 
 export interface ProcessSpec {
   command: string;
@@ -180,6 +181,18 @@ export function runProcess(spec: ProcessSpec, limits: ProcessLimits): Promise<Pr
       finish(code, signal, null);
     });
   });
+}
+
+/** The raw ending of a run as reports keep it. */
+export function traceOf(result: ProcessResult): ProcessTrace {
+  return {
+    exit_code: result.exitCode,
+    signal: result.signal,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    timed_out: result.timedOut,
+    duration_ms: Math.round(result.durationMs),
+  };
 }
 
 function collect(stream: Readable, into: CappedBuffer, watcher: ((chunk: Buffer) => void) | undefined): void {

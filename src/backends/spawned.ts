@@ -3,7 +3,7 @@
  * folder backends and (with their own parsing) the CLI drivers.
  */
 import { outcomeFromProcess } from './outcome.ts';
-import { runProcess } from './process-runner.ts';
+import { runProcess, traceOf } from './process-runner.ts';
 import { subprocessPlace } from './subprocess-env.ts';
 import type { BackendOutcome, BackendTask, RunContext } from './types.ts';
 
@@ -33,6 +33,7 @@ export async function runInvocation(
     },
     { timeoutMs: context.timeoutMs, maxOutputBytes: context.maxOutputBytes, signal: context.signal },
   );
+  context.onProcess?.(traceOf(result));
   return outcomeFromProcess(result, {
     label: invocation.label,
     timeoutMs: context.timeoutMs,

@@ -28,6 +28,18 @@ export interface RunContext {
   timeoutMs: number;
   /** Keep at most this much output; the rest is counted and dropped. */
   maxOutputBytes: number;
+  /** Hears what the spawned program did (system runs keep it as evidence); not called by echo. */
+  onProcess?: (trace: ProcessTrace) => void;
+}
+
+/** A spawned program's raw ending, for reports: exit code, signal, output, time. */
+export interface ProcessTrace {
+  exit_code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  timed_out: boolean;
+  duration_ms: number;
 }
 
 export type BackendOutcome =

@@ -97,6 +97,7 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
     throw new MitteloError(
       'unavailable',
       describeListenError(error as NodeJS.ErrnoException, 'hub', config.host, config.port),
+      { listen_error: (error as NodeJS.ErrnoException).code ?? 'unknown' },
     );
   }
 

@@ -17,7 +17,10 @@ export interface ResultRecord {
   error_kind: string | null;
   error_fix: string | null;
   attempts: number;
+  /** How long the backend ran (the last attempt). */
   duration_ms: number | null;
+  /** From enqueue to the final answer, queueing and retries included. */
+  latency_ms: number;
   usage: Record<string, unknown> | null;
   metadata: Record<string, unknown> | null;
   prompt: string;
@@ -40,6 +43,7 @@ export function resultRecord(
     error_fix: task.error_fix ?? null,
     attempts: task.attempts ?? 0,
     duration_ms: task.duration_ms ?? null,
+    latency_ms: Math.max(0, Math.round((task.updated_at - task.created_at) * 1000)),
     usage: task.usage ?? null,
     metadata: task.metadata ?? null,
     prompt: task.prompt,

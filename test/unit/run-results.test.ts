@@ -21,6 +21,7 @@ function record(
     error_fix: null,
     attempts: 1,
     duration_ms: duration,
+    latency_ms: duration ?? 0,
     usage: null,
     metadata: null,
     prompt: 'p',

@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { classify, stripAnsi } from '../classify.ts';
 import { findExecutable } from '../find-executable.ts';
 import { cutNote } from '../outcome.ts';
-import { type ProcessResult, runProcess } from '../process-runner.ts';
+import { type ProcessResult, runProcess, traceOf } from '../process-runner.ts';
 import { subprocessPlace } from '../subprocess-env.ts';
 import type { Backend, BackendOutcome, BackendTask, RunContext } from '../types.ts';
 import { runPreflight } from './preflight.ts';
@@ -172,6 +172,7 @@ export async function runDriver(
   );
   watch.stop();
   context.signal.removeEventListener('abort', stop);
+  context.onProcess?.(traceOf(result));
   const stoppedFor = watch.signal && result.aborted && !context.signal.aborted ? watch.signal : null;
   return interpretRun(spec, result, { ...context, stoppedFor, graceMs });
 }

@@ -5,19 +5,11 @@
  * check fails; backends that are not ready are reported, not failed (few machines have them all).
  */
 import { Command, Option } from 'commander';
-import { builtInBackendNames } from '../../backends/registry.ts';
-import { backendRows } from '../../doctor/backend-rows.ts';
-import { readCliLock } from '../../doctor/cli-lock.ts';
-import { coreChecks } from '../../doctor/core-checks.ts';
+import { doctorReport } from '../../doctor/report.ts';
 import { HUB_DEFAULTS } from '../../hub/start-hub.ts';
 import { CliError, EXIT, jsonOption, printJson } from '../common.ts';
 import { formatTable } from '../format.ts';
 import { formatBackendRow } from './backend-check.ts';
-
-/** Backends the full doctor checks: every CLI driver (echo is a core check; shell needs a command). */
-export function doctorBackends(): string[] {
-  return builtInBackendNames().filter((name) => name !== 'echo' && name !== 'shell');
-}
 
 export function doctorCommand(): Command {
   return new Command('doctor')
@@ -30,11 +22,10 @@ export function doctorCommand(): Command {
     )
     .addOption(jsonOption())
     .action(async (flags: { core?: boolean; db: string; json?: boolean }) => {
-      const core = await coreChecks({ db: flags.db });
-      const backends = flags.core ? [] : await backendRows(doctorBackends(), {}, readCliLock());
-      const coreOk = core.every((check) => check.ok);
+      const report = await doctorReport({ db: flags.db, coreOnly: Boolean(flags.core) });
+      const { core, backends, ok: coreOk } = report;
       if (flags.json) {
-        printJson({ ok: coreOk, core, backends });
+        printJson(report);
       } else {
         const rows = core.map((check) => [check.name, check.ok ? 'ok' : 'FAIL', check.detail]);
         const lines = [formatTable(['CHECK', 'RESULT', 'DETAIL'], rows)];

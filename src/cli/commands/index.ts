@@ -3,15 +3,20 @@ import type { Command } from 'commander';
 import { agentCommand } from './agent.ts';
 import { backendCheckCommand } from './backend-check.ts';
 import { cancelCommand } from './cancel.ts';
+import { dashboardCommand } from './dashboard.ts';
 import { doctorCommand } from './doctor.ts';
 import { enqueueCommand } from './enqueue.ts';
 import { getCommand } from './get.ts';
+import { matrixCommand } from './matrix.ts';
 import { retryCommand } from './retry.ts';
 import { runCommand } from './run.ts';
 import { shutdownCommand } from './shutdown.ts';
+import { smokeCommand } from './smoke.ts';
 import { statsCommand } from './stats.ts';
 import { statusCommand } from './status.ts';
 import { swarmCommand } from './swarm.ts';
+import { systemRunCommand } from './system-run.ts';
+import { verifyDriversCommand } from './verify-drivers.ts';
 import { waitCommand } from './wait.ts';
 
 export function clientCommands(): Command[] {
@@ -22,6 +27,7 @@ export function clientCommands(): Command[] {
     enqueueCommand(),
     statusCommand(),
     statsCommand(),
+    dashboardCommand(),
     getCommand(),
     waitCommand(),
     cancelCommand(),
@@ -29,5 +35,9 @@ export function clientCommands(): Command[] {
     shutdownCommand(),
     backendCheckCommand(),
     doctorCommand(),
+    smokeCommand(),
+    systemRunCommand(),
+    matrixCommand(),
+    verifyDriversCommand(),
   ];
 }

@@ -9,6 +9,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { z } from 'zod';
 import { isMitteloError, MitteloError } from '../../errors.ts';
 import type { MethodName } from '../../protocol/schemas.ts';
+import { isDashboardPath, mountDashboard } from '../../web/static-routes.ts';
 import type { EventCategory } from '../events.ts';
 import type { CallContext, Hub } from '../hub.ts';
 import { bearerAuth } from './bearer-auth.ts';
@@ -135,13 +136,15 @@ export interface RestAppOptions {
 
 export function createRestApp(hub: Hub, options: RestAppOptions): Hono {
   const app = new Hono();
+  // The dashboard's files hold no data: the page itself asks for the token.
   const isPublic = (method: string, path: string) =>
-    (method === 'GET' || method === 'HEAD') && path === '/health';
+    (method === 'GET' || method === 'HEAD') && (path === '/health' || isDashboardPath(path));
 
   // A request without the token is turned away before its body is read.
   app.use(bearerAuth(options.token, isPublic));
 
   app.get('/health', (c) => c.json({ ok: true }));
+  mountDashboard(app);
 
   for (const route of CALL_ROUTES) {
     app.on(route.method, route.path, async (c) => {

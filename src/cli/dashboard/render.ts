@@ -1,0 +1,165 @@
+/**
+ * The dashboard as lines of plain text for a screen of a given size: pure, so the terminal loop,
+ * the plain log output, `--once` and the tests all draw the same thing. Nothing here writes
+ * control codes; text that came from the hub is stripped of them, so a prompt cannot move the
+ * cursor or change the terminal.
+ */
+import type { AgentInfo } from '../../hub/registry.ts';
+import { formatAgentTable, formatDuration, formatStatsLine, formatTaskTable, totalOf } from '../format.ts';
+import type { DashboardFilter, Snapshot } from './snapshot.ts';
+
+export type ConnectionState = 'connecting' | 'connected' | 'unreachable' | 'error';
+
+export interface DashboardView {
+  /** `host:port`. */
+  hub: string;
+  /** Unix seconds. */
+  now: number;
+  connection: ConnectionState;
+  /** What went wrong in the last attempt when `connection` is `error`. */
+  problem: string | null;
+  /** The last snapshot that arrived (stale unless connected), null before the first. */
+  snapshot: Snapshot | null;
+  /** The filter as the person set it now (the snapshot may still show the previous one). */
+  filter: DashboardFilter;
+  /** The key help line of an interactive screen; `search` is the text being typed after `/`. */
+  keys: { search: string | null } | null;
+}
+
+export interface ScreenSize {
+  width: number;
+  height: number;
+}
+
+const STATE_LABEL: Record<ConnectionState, string> = {
+  connecting: 'connecting…',
+  connected: 'connected',
+  unreachable: 'NOT REACHABLE',
+  error: 'HUB ERROR',
+};
+
+export function clockTime(unixSeconds: number): string {
+  return new Date(unixSeconds * 1000).toTimeString().slice(0, 8);
+}
+
+function since(view: DashboardView): string {
+  if (!view.snapshot) return 'no snapshot yet';
+  return `last snapshot ${formatDuration(view.now - view.snapshot.taken_at)} ago`;
+}
+
+/**
+ * The one line saying the hub cannot be used right now and that the dashboard keeps trying;
+ * null while connected. Also what the plain output prints instead of repeating a stale snapshot.
+ */
+export function problemLine(view: DashboardView): string | null {
+  switch (view.connection) {
+    case 'connected':
+      return null;
+    case 'connecting':
+      return `connecting to the hub at ${view.hub}…`;
+    case 'unreachable':
+      return `hub at ${view.hub} is not reachable — retrying (start one with \`mittelo hub\`) · ${since(view)}`;
+    case 'error':
+      return `hub at ${view.hub}: ${view.problem ?? 'unknown error'} — retrying · ${since(view)}`;
+  }
+}
+
+export function filterLine(filter: DashboardFilter): string {
+  const search = filter.search === null ? 'none' : JSON.stringify(filter.search);
+  return `filter: status ${filter.status ?? 'all'} · backend ${filter.backend ?? 'all'} · search ${search}`;
+}
+
+function footerLine(keys: { search: string | null }): string {
+  if (keys.search !== null) return `search prompts: ${keys.search}▏  (Enter apply · Esc cancel)`;
+  return 'keys: q quit · s status · b backend · / search · r refresh';
+}
+
+/** Problems first: unhealthy, then connected, then the rest, each by worker id. */
+function agentOrder(a: AgentInfo, b: AgentInfo): number {
+  const rank = (agent: AgentInfo) => (agent.healthy ? 2 : 0) + (agent.connected ? 0 : 1);
+  return rank(a) - rank(b) || a.worker_id.localeCompare(b.worker_id);
+}
+
+/** The agents section in at most `budget` lines (a table with fewer agents and a "more" line). */
+function agentLines(agents: AgentInfo[] | null, now: number, budget: number): string[] {
+  if (agents === null) return ['agents: not reported (a v0.1 hub keeps no agent list)'];
+  if (agents.length === 0) return ['agents: none — start one with `mittelo agent`'];
+  const sorted = [...agents].sort(agentOrder);
+  const connected = agents.filter((agent) => agent.connected).length;
+  const unhealthy = agents.filter((agent) => !agent.healthy).length;
+  const title = `agents: ${agents.length} (${connected} connected, ${unhealthy} unhealthy)`;
+  for (let shown = sorted.length; shown >= 1; shown -= 1) {
+    const lines = [title, ...formatAgentTable(sorted.slice(0, shown), now).split('\n')];
+    if (shown < sorted.length) lines.push(`… ${sorted.length - shown} more agent(s)`);
+    if (lines.length <= budget) return lines;
+  }
+  return [title];
+}
+
+/** The tasks section in at most `budget` lines: the newest rows that fit. */
+function taskLines(snapshot: Snapshot, filter: DashboardFilter, now: number, budget: number): string[] {
+  const { tasks, stats } = snapshot;
+  const asked = snapshot.filter;
+  const updating = sameFilter(asked, filter) ? '' : ' (updating for the new filter…)';
+  if (tasks.length === 0) {
+    const narrowed = asked.status !== null || asked.backend !== null || asked.search !== null;
+    const none = narrowed
+      ? 'tasks: none match the filter'
+      : 'tasks: none yet — add one with `mittelo enqueue`';
+    return [`${none}${updating}`];
+  }
+  const rows = Math.max(0, Math.min(tasks.length, budget - 2));
+  // The hub counts per status only, so "of how many" is known unless backend or search narrows.
+  const matching = asked.backend || asked.search ? null : asked.status ? stats[asked.status] : totalOf(stats);
+  const count = matching !== null && matching > rows ? `${rows} of ${matching}` : String(rows);
+  const title = `tasks, newest first: ${count}${updating}`;
+  if (rows === 0) return [title];
+  return [title, ...formatTaskTable(tasks.slice(0, rows), now).split('\n')];
+}
+
+function sameFilter(a: DashboardFilter, b: DashboardFilter): boolean {
+  return a.status === b.status && a.backend === b.backend && a.search === b.search;
+}
+
+/** Control characters (C0, DEL, C1) would be obeyed by the terminal: show them as `?`. */
+function printable(line: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point.
+  return line.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}
+
+function fit(line: string, width: number): string {
+  return line.length <= width ? line : `${line.slice(0, Math.max(0, width - 1))}…`;
+}
+
+/** The whole screen: at most `size.height` lines, none longer than `size.width` characters. */
+export function renderDashboard(view: DashboardView, size: ScreenSize): string[] {
+  const header = `mittelö dashboard · hub ${view.hub} · ${clockTime(view.now)} · ${STATE_LABEL[view.connection]}`;
+  const top = [header];
+  const problem = problemLine(view);
+  if (problem) top.push(problem);
+  const footer = view.keys ? [footerLine(view.keys)] : [];
+  const body: string[] = [];
+  const snapshot = view.snapshot;
+  if (snapshot) {
+    if (view.connection !== 'connected') {
+      const age = formatDuration(view.now - snapshot.taken_at);
+      top.push(`STALE: the snapshot below is from ${clockTime(snapshot.taken_at)} (${age} ago)`);
+    }
+    top.push(formatStatsLine(snapshot.stats), filterLine(view.filter));
+    const room = size.height - top.length - footer.length;
+    // Agents get half the room (less the two blank separator lines), or what tasks leave over.
+    const tasksWant = snapshot.tasks.length + 2;
+    const agentRoom = Math.max(1, Math.floor((room - 2) / 2), room - 2 - tasksWant);
+    const agents = agentLines(snapshot.agents, view.now, agentRoom);
+    const tasks = taskLines(snapshot, view.filter, view.now, room - 2 - agents.length);
+    body.push('', ...agents, '', ...tasks);
+  } else {
+    top.push(filterLine(view.filter));
+  }
+  let lines = [...top, ...body];
+  if (lines.length + footer.length > size.height) {
+    lines = lines.slice(0, Math.max(0, size.height - footer.length));
+  }
+  lines.push(...footer);
+  return lines.slice(0, Math.max(0, size.height)).map((line) => fit(printable(line), size.width));
+}

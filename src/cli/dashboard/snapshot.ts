@@ -1,0 +1,89 @@
+/**
+ * One look at the hub for the dashboard: the counts, the agents and the newest tasks matching
+ * the filter, fetched together so a screen never mixes answers from different moments by much.
+ */
+import { type HubClient, HubError } from '../../client/hub-client.ts';
+import type { AgentInfo } from '../../hub/registry.ts';
+import type { Stats, Task, TaskStatus } from '../../store/types.ts';
+import { TASK_STATUSES } from '../../store/types.ts';
+
+/** What the task list is narrowed to; null means no narrowing. */
+export interface DashboardFilter {
+  status: TaskStatus | null;
+  backend: string | null;
+  /** Case-insensitive text the prompt must contain. */
+  search: string | null;
+}
+
+export const NO_FILTER: DashboardFilter = { status: null, backend: null, search: null };
+
+export interface Snapshot {
+  /** `host:port` of the hub it came from. */
+  hub: string;
+  /** Unix seconds when the answers arrived. */
+  taken_at: number;
+  filter: DashboardFilter;
+  /** Counts per status over the whole queue (the filter does not narrow them). */
+  stats: Stats;
+  /** null from a v0.1 hub, which keeps no agent registry. */
+  agents: AgentInfo[] | null;
+  /** Newest first. */
+  tasks: Task[];
+}
+
+export async function takeSnapshot(
+  client: HubClient,
+  filter: DashboardFilter,
+  limit: number,
+): Promise<Snapshot> {
+  const [listed, agents] = await Promise.all([
+    client.list({
+      limit,
+      ...(filter.status ? { status: filter.status } : {}),
+      ...(filter.backend ? { backend: filter.backend } : {}),
+      ...(filter.search ? { search: filter.search } : {}),
+    }),
+    agentsOf(client),
+  ]);
+  return {
+    hub: `${client.host}:${client.port}`,
+    taken_at: Date.now() / 1000,
+    filter: { ...filter },
+    stats: listed.stats,
+    agents,
+    tasks: listed.tasks,
+  };
+}
+
+async function agentsOf(client: HubClient): Promise<AgentInfo[] | null> {
+  try {
+    return await client.agents();
+  } catch (error) {
+    // A v0.1 hub answers the unknown method without a code.
+    if (error instanceof HubError && /unknown method/i.test(error.message)) return null;
+    throw error;
+  }
+}
+
+/** The backends a snapshot mentions (agents' and tasks'), for cycling the backend filter. */
+export function backendsIn(snapshot: Snapshot): string[] {
+  const names = new Set<string>();
+  for (const agent of snapshot.agents ?? []) if (agent.backend) names.add(agent.backend);
+  for (const task of snapshot.tasks) if (task.backend) names.add(task.backend);
+  return [...names];
+}
+
+/** all -> queued -> leased -> done -> failed -> canceled -> all */
+export function nextStatus(current: TaskStatus | null): TaskStatus | null {
+  if (current === null) return TASK_STATUSES[0];
+  const index = TASK_STATUSES.indexOf(current);
+  return TASK_STATUSES[index + 1] ?? null;
+}
+
+/** all -> each known backend in name order -> all; a backend no longer known goes back to all. */
+export function nextBackend(current: string | null, known: Iterable<string>): string | null {
+  const names = [...new Set(known)].sort();
+  if (current === null) return names[0] ?? null;
+  const index = names.indexOf(current);
+  return index === -1 ? null : (names[index + 1] ?? null);
+}

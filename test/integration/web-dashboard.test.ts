@@ -1,0 +1,360 @@
+/**
+ * The web dashboard (`/` on the hub's REST port) in real headless Chromium: a hub process with a
+ * token, real agent processes, tasks enqueued over TCP and from the page. Checks the token prompt,
+ * live updates without reloading (rows, counters, agents), filters and search, retry, cancel,
+ * enqueue and the task detail, that the token never appears in a URL, and saves a screenshot to
+ * test-artifacts/dashboard.png.
+ *
+ * Needs Debian's `chromium` (.ci/run installs it); without it this test fails rather than skips.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { HubClient } from '../../src/client/hub-client.ts';
+import { type CliProcess, startCli } from '../helpers/cli-process.ts';
+import { type HubProcess, REPO_ROOT, startHubProcess } from '../helpers/hub-process.ts';
+
+// The browser globals the functions run in the page use: this project is typed for Node, not the DOM.
+interface PageElement {
+  textContent: string | null;
+  getAttribute(name: string): string | null;
+}
+declare const document: {
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): ArrayLike<PageElement>;
+};
+declare const window: { notReloaded?: boolean };
+
+const CHROMIUM = '/usr/bin/chromium';
+const TOKEN = 'dashboard-t0ken-s3cret';
+const WAIT_MS = 15_000;
+const SCREENSHOT = join(REPO_ROOT, 'test-artifacts', 'dashboard.png');
+
+describe('web dashboard in headless Chromium', { timeout: 180_000 }, () => {
+  let hub: HubProcess;
+  let client: HubClient;
+  let browser: Browser | undefined;
+  let page: Page;
+  const agents: CliProcess[] = [];
+  const requestUrls: string[] = [];
+  const pageErrors: string[] = [];
+  const ids: Record<string, number> = {};
+
+  /** Wait until `selector`'s text (trimmed) is `text`; on timeout say what was there instead. */
+  async function waitForText(selector: string, text: string, timeoutMs = WAIT_MS): Promise<void> {
+    try {
+      await page.waitForFunction(
+        ([sel, want]) => document.querySelector(sel!)?.textContent?.trim() === want,
+        [selector, text],
+        { timeout: timeoutMs },
+      );
+    } catch {
+      const seen = await page
+        .locator(selector)
+        .first()
+        .textContent({ timeout: 100 })
+        .catch(() => '(no such element)');
+      assert.fail(`${selector}: expected "${text}" within ${timeoutMs} ms, saw "${seen?.trim()}"`);
+    }
+  }
+
+  const statusOf = (taskId: number) => `tr[data-task-id="${taskId}"] .status`;
+  const counter = (status: string) => `.counter[data-status="${status}"] .counter-value`;
+
+  function startAgent(workerId: string, backendArgs: string[]): CliProcess {
+    const agent = startCli([
+      'agent',
+      ...backendArgs,
+      '--worker-id',
+      workerId,
+      '--host',
+      hub.host,
+      '--port',
+      String(hub.port),
+      '--token',
+      TOKEN,
+    ]);
+    agents.push(agent);
+    return agent;
+  }
+
+  before(async () => {
+    assert.ok(
+      existsSync(CHROMIUM),
+      `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium), as .ci/run does`,
+    );
+    hub = await startHubProcess({ rest: true, args: ['--token', TOKEN] });
+    client = new HubClient({ host: hub.host, port: hub.port, token: TOKEN, reconnect: false });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], timeout: 30_000 });
+    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(WAIT_MS);
+    page.on('request', (request) => requestUrls.push(request.url()));
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => {});
+    for (const agent of agents) agent.kill();
+    client?.close();
+    await hub?.stop();
+  });
+
+  it('serves the page and its files without a token, with content types; 404 for anything else under /ui', async () => {
+    const get = (path: string, headers: Record<string, string> = {}) =>
+      fetch(`${hub.restUrl}${path}`, { headers });
+    const pageAnswer = await get('/');
+    assert.equal(pageAnswer.status, 200);
+    assert.match(pageAnswer.headers.get('content-type') ?? '', /^text\/html/);
+    assert.equal(pageAnswer.headers.get('cache-control'), 'no-cache');
+    assert.match(pageAnswer.headers.get('content-security-policy') ?? '', /script-src 'self' 'sha256-/);
+    const html = await pageAnswer.text();
+    assert.match(html, /<script type="importmap">\{"imports":\{"preact":"\/ui\/vendor\/preact\.mjs"/);
+    assert.ok(
+      !/https?:\/\//.test(html.replace(/xmlns="[^"]*"/g, '')),
+      'the page loads nothing from elsewhere',
+    );
+
+    // The front-end libraries come from the installed packages, byte for byte.
+    for (const [path, specifier] of [
+      ['/ui/vendor/preact.mjs', 'preact'],
+      ['/ui/vendor/preact-hooks.mjs', 'preact/hooks'],
+      ['/ui/vendor/htm.mjs', 'htm'],
+    ] as const) {
+      const answer = await get(path);
+      assert.equal(answer.status, 200, path);
+      assert.equal(answer.headers.get('content-type'), 'text/javascript; charset=utf-8', path);
+      assert.equal(
+        await answer.text(),
+        readFileSync(fileURLToPath(import.meta.resolve(specifier)), 'utf8'),
+        path,
+      );
+    }
+    for (const [path, type] of [
+      ['/ui/js/main.js', 'text/javascript; charset=utf-8'],
+      ['/ui/app.css', 'text/css; charset=utf-8'],
+      ['/ui/favicon.svg', 'image/svg+xml'],
+    ]) {
+      const answer = await get(path!);
+      assert.equal(answer.status, 200, path);
+      assert.equal(answer.headers.get('content-type'), type, path);
+      assert.equal(answer.headers.get('x-content-type-options'), 'nosniff', path);
+      const etag = answer.headers.get('etag');
+      assert.ok(etag, `${path} has an ETag`);
+      assert.equal((await get(path!, { 'if-none-match': etag })).status, 304, `${path} revalidates`);
+    }
+    for (const path of [
+      '/ui/nope.js',
+      '/ui/index.html',
+      '/ui/vendor/react.mjs',
+      '/ui/js',
+      '/ui/..%2fpackage.json',
+    ]) {
+      const answer = await get(path);
+      assert.equal(answer.status, 404, path);
+      assert.equal(((await answer.json()) as { code: string }).code, 'not_found', path);
+    }
+    // The data itself still needs the token.
+    assert.equal((await get('/stats')).status, 401);
+    assert.equal((await get('/stats', { authorization: `Bearer ${TOKEN}` })).status, 200);
+  });
+
+  it('asks for the token, refuses a wrong one, then shows the dashboard', async () => {
+    await page.goto(`${hub.restUrl}/`);
+    const tokenInput = page.locator('input[type="password"]');
+    await tokenInput.fill('not-the-token');
+    await page.getByRole('button', { name: 'Open the dashboard' }).click();
+    await page.getByText('The hub did not accept that token').waitFor();
+    await tokenInput.fill(TOKEN);
+    await page.getByRole('button', { name: 'Open the dashboard' }).click();
+    await waitForText('[data-testid="connection"]', 'live');
+    await waitForText(counter('total'), '0');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('mittelo.token')), TOKEN);
+    // Marks this page load: a reload would lose it.
+    await page.evaluate(() => {
+      window.notReloaded = true;
+    });
+  });
+
+  it('shows a task enqueued over TCP, and turns it done live when an agent runs it', async () => {
+    ids.echo = await client.enqueue('hello from the protocol');
+    await waitForText(statusOf(ids.echo), 'queued');
+    await waitForText(counter('queued'), '1');
+
+    startAgent('web-echo', ['--backend', 'echo']);
+    await waitForText(statusOf(ids.echo), 'done');
+    await waitForText(counter('done'), '1');
+    await waitForText(counter('queued'), '0');
+    await waitForText('tr[data-worker-id="web-echo"] td[data-col="done"]', '1');
+  });
+
+  it('retries a failed task from the page: it goes back to the queue', async () => {
+    ids.failing = await client.enqueue({ prompt: 'this one fails (exit 3)', backend: 'shell' });
+    ids.alsoFailing = await client.enqueue({ prompt: 'this one fails too', backend: 'shell' });
+    // Shell syntax, so it runs through /bin/sh (a bare `exit 3` would be looked up on PATH).
+    const shell = startAgent('web-shell', [
+      '--backend',
+      'shell',
+      '--shell-cmd',
+      'echo "model server down" >&2; exit 3',
+    ]);
+    await waitForText(statusOf(ids.failing), 'failed');
+    await waitForText(statusOf(ids.alsoFailing), 'failed');
+    await waitForText(counter('failed'), '2');
+    // Stop the failing agent, so the retried task stays queued for the check.
+    shell.kill('SIGTERM');
+    await shell.exit(WAIT_MS);
+
+    await page.locator(`tr[data-task-id="${ids.failing}"] [data-action="retry"]`).click();
+    await waitForText(statusOf(ids.failing), 'queued');
+    await waitForText(counter('failed'), '1');
+    assert.equal((await client.get(ids.failing)).status, 'queued');
+  });
+
+  it('cancels a queued task from the page (after a confirming second click)', async () => {
+    ids.cancel = await client.enqueue({ prompt: 'cancel me', backend: 'claude_code' });
+    await waitForText(statusOf(ids.cancel), 'queued');
+    const button = page.locator(`tr[data-task-id="${ids.cancel}"] [data-action="cancel"]`);
+    await button.click();
+    await waitForText(`tr[data-task-id="${ids.cancel}"] [data-action="cancel"]`, 'Confirm cancel');
+    assert.equal((await client.get(ids.cancel)).status, 'queued', 'one click does not cancel');
+    await button.click();
+    await waitForText(statusOf(ids.cancel), 'canceled');
+    await waitForText(counter('canceled'), '1');
+    assert.equal((await client.get(ids.cancel)).status, 'canceled');
+  });
+
+  it('enqueues a prompt from the form; the echo agent runs it', async () => {
+    await page.locator('form.enqueue textarea[name="prompt"]').fill('written in the browser');
+    await page.locator('form.enqueue button[type="submit"]').click();
+    const notice = await page.locator('.notice', { hasText: 'enqueued' }).first().textContent();
+    const match = /Task #(\d+) enqueued/.exec(notice ?? '');
+    assert.ok(match, `a notice names the new task, got "${notice}"`);
+    ids.fromPage = Number(match[1]);
+    await waitForText(statusOf(ids.fromPage), 'done');
+    assert.equal((await client.get(ids.fromPage)).result, 'echo:written in the browser');
+  });
+
+  it('filters by status and backend and searches prompts on the hub', async () => {
+    const rowIds = () =>
+      page.$$eval('tr[data-task-id]', (rows) => rows.map((row) => Number(row.getAttribute('data-task-id'))));
+    const waitForRows = async (want: number[]) => {
+      const sorted = [...want].sort((a, b) => b - a);
+      await page
+        .waitForFunction(
+          (expected) =>
+            JSON.stringify(
+              Array.from(document.querySelectorAll('tr[data-task-id]')).map((r) =>
+                Number(r.getAttribute('data-task-id')),
+              ),
+            ) === JSON.stringify(expected),
+          sorted,
+          { timeout: WAIT_MS },
+        )
+        .catch(async () => assert.deepEqual(await rowIds(), sorted));
+    };
+
+    await page.locator('input[name="search"]').fill('BROWSER');
+    await waitForRows([ids.fromPage!]);
+    await page.locator('input[name="search"]').fill('');
+    await page.locator('select[name="status"]').selectOption('done');
+    await waitForRows([ids.echo!, ids.fromPage!]);
+    await page.locator('select[name="status"]').selectOption('');
+    await page.locator('input[name="backend-filter"]').fill('shell');
+    await waitForRows([ids.failing!, ids.alsoFailing!]);
+    await page.locator('input[name="backend-filter"]').fill('');
+    // A status counter filters too.
+    await page.locator('.counter[data-status="canceled"]').click();
+    await waitForRows([ids.cancel!]);
+    await page.locator('.counter[data-status="total"]').click();
+    await waitForRows(Object.values(ids));
+  });
+
+  it('opens a task detail with result, error kind and fix, attempts and duration', async () => {
+    await page.locator(`tr[data-task-id="${ids.echo}"] td.prompt`).click();
+    const detail = page.locator(`aside.detail[data-task-id="${ids.echo}"]`);
+    await detail.locator('[data-field="result"]').waitFor();
+    assert.equal(await detail.locator('[data-field="prompt"]').textContent(), 'hello from the protocol');
+    assert.equal(await detail.locator('[data-field="result"]').textContent(), 'echo:hello from the protocol');
+    assert.match((await detail.locator('[data-field="attempts"]').textContent()) ?? '', /^1 of 1/);
+    assert.match((await detail.locator('[data-field="duration"]').textContent()) ?? '', /\d+(\.\d)? (ms|s)/);
+
+    await page.locator(`tr[data-task-id="${ids.alsoFailing}"] td.prompt`).click();
+    const failed = page.locator(`aside.detail[data-task-id="${ids.alsoFailing}"]`);
+    await failed.locator('[data-field="error"]').waitFor();
+    const stored = await client.get(ids.alsoFailing!);
+    assert.ok(stored.error, 'the failed task has an error');
+    assert.equal((await failed.locator('[data-field="error"]').textContent())?.trim(), stored.error.trim());
+    if (stored.error_kind) {
+      assert.equal(await failed.locator('[data-field="error-kind"]').textContent(), stored.error_kind);
+    }
+    if (stored.error_fix)
+      assert.match((await failed.locator('[data-field="fix"]').textContent()) ?? '', /Fix:/);
+    await failed.locator('[data-action="retry"]').waitFor();
+  });
+
+  it('shows an unhealthy agent with the reason and the fix', async () => {
+    startAgent('web-broken', ['--backend', 'shell', '--shell-cmd', 'no-such-program-for-mittelo']);
+    const row = 'tr[data-worker-id="web-broken"]';
+    await waitForText(`${row} .health`, 'unhealthy');
+    assert.match(
+      (await page.locator(`${row} .reason`).textContent()) ?? '',
+      /no-such-program-for-mittelo is not on PATH/,
+    );
+    assert.match((await page.locator(`${row} .fix`).textContent()) ?? '', /^Fix: install it/);
+  });
+
+  it('never reloaded, never put the token in a URL, threw no errors; saves a screenshot', async () => {
+    assert.equal(await page.evaluate(() => window.notReloaded), true);
+    const leaked = requestUrls.filter((url) => url.includes(TOKEN) || /token=/i.test(url));
+    assert.deepEqual(leaked, [], 'the token never appears in a URL');
+    assert.ok(
+      requestUrls.every((url) => url.startsWith(hub.restUrl!)),
+      `every request goes to the hub (no CDN): ${requestUrls.filter((url) => !url.startsWith(hub.restUrl!))}`,
+    );
+    assert.ok(!hub.stderr().includes(TOKEN), 'the hub did not log the token');
+    assert.deepEqual(pageErrors, []);
+    mkdirSync(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
+    // Let the notices fade, so the screenshot shows the dashboard itself.
+    await page.waitForFunction(() => document.querySelectorAll('.notice').length === 0, null, {
+      timeout: WAIT_MS,
+    });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    assert.ok(existsSync(SCREENSHOT));
+  });
+
+  it('stays fast with 100,000 tasks: counts, pages and searches on the hub', async () => {
+    const before = Object.keys(ids).length;
+    for (let start = 0; start < 100_000; start += 10_000) {
+      await client.enqueueMany(
+        Array.from({ length: 10_000 }, (_, i) => ({ prompt: `bulk task ${start + i}`, backend: 'nobody' })),
+      );
+    }
+    const total = (100_000 + before).toLocaleString('en');
+    await waitForText(counter('total'), total, 30_000);
+    await page.locator('.counter[data-status="queued"]').click();
+    const queued = (await client.stats()).queued.toLocaleString('en');
+    await waitForText('[data-testid="page-info"]', `1–50 of ${queued}`);
+    await page.locator('section.tasks[aria-busy="false"]').waitFor();
+    assert.equal(await page.locator('tr[data-task-id]').count(), 50);
+
+    let started = Date.now();
+    await page.getByRole('button', { name: 'Older →' }).click();
+    await waitForText('[data-testid="page-info"]', `51–100 of ${queued}`);
+    await page.locator('section.tasks[aria-busy="false"]').waitFor();
+    assert.equal(await page.locator('tr[data-task-id]').count(), 50);
+    const firstOnPage2 = Number(await page.locator('tr[data-task-id]').first().getAttribute('data-task-id'));
+    assert.equal(firstOnPage2, 100_000 + before - 50, 'page 2 starts right after page 1');
+    assert.ok(Date.now() - started < 5000, `the next page took ${Date.now() - started} ms`);
+
+    started = Date.now();
+    await page.locator('input[name="search"]').fill('bulk task 76543');
+    await page.waitForFunction(() => document.querySelectorAll('tr[data-task-id]').length === 1);
+    assert.match((await page.locator('tr[data-task-id] td.prompt').textContent()) ?? '', /bulk task 76543$/);
+    assert.ok(Date.now() - started < 5000, `the search took ${Date.now() - started} ms`);
+    assert.deepEqual(pageErrors, []);
+  });
+});

@@ -1,0 +1,279 @@
+/** The terminal dashboard's pure parts: what a snapshot looks like on a screen, and what keys do. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { handleKey } from '../../src/cli/dashboard/keys.ts';
+import { type DashboardView, renderDashboard } from '../../src/cli/dashboard/render.ts';
+import { NO_FILTER, nextBackend, nextStatus, type Snapshot } from '../../src/cli/dashboard/snapshot.ts';
+import type { AgentInfo } from '../../src/hub/registry.ts';
+import type { Task } from '../../src/store/types.ts';
+
+const NOW = 1_800_000_000;
+const BIG = { width: Number.POSITIVE_INFINITY, height: Number.POSITIVE_INFINITY };
+
+function task(id: number, fields: Partial<Task> = {}): Task {
+  return {
+    task_id: id,
+    prompt: `prompt ${id}`,
+    status: 'done',
+    created_at: NOW - 60,
+    updated_at: NOW - 30,
+    leased_until: null,
+    worker_id: 'w-1',
+    result: `result ${id}`,
+    error: null,
+    backend: null,
+    tags: [],
+    priority: 0,
+    attempts: 1,
+    max_attempts: 1,
+    lease_expirations: 0,
+    available_at: 0,
+    timeout_s: null,
+    error_kind: null,
+    error_fix: null,
+    duration_ms: 5,
+    usage: null,
+    metadata: null,
+    lease_token: null,
+    ...fields,
+  };
+}
+
+function agent(workerId: string, fields: Partial<AgentInfo> = {}): AgentInfo {
+  return {
+    worker_id: workerId,
+    backend: 'echo',
+    tags: [],
+    client: 'mittelo-agent',
+    connected: true,
+    healthy: true,
+    reason: null,
+    fix: null,
+    current_tasks: [],
+    tasks_done: 2,
+    tasks_failed: 0,
+    first_seen: NOW - 100,
+    last_contact: NOW - 1,
+    ...fields,
+  };
+}
+
+function snapshot(fields: Partial<Snapshot> = {}): Snapshot {
+  return {
+    hub: '127.0.0.1:8765',
+    taken_at: NOW,
+    filter: NO_FILTER,
+    stats: { queued: 2, leased: 1, done: 40, failed: 3, canceled: 0 },
+    agents: [
+      agent('w-1'),
+      agent('w-2', {
+        backend: 'codex',
+        healthy: false,
+        reason: 'codex: not logged in',
+        fix: 'run `codex login`',
+      }),
+    ],
+    tasks: [
+      task(3, { status: 'failed', backend: 'codex', error: 'x', error_kind: 'auth' }),
+      task(2),
+      task(1),
+    ],
+    ...fields,
+  };
+}
+
+function view(fields: Partial<DashboardView> = {}): DashboardView {
+  return {
+    hub: '127.0.0.1:8765',
+    now: NOW,
+    connection: 'connected',
+    problem: null,
+    snapshot: snapshot(),
+    filter: NO_FILTER,
+    keys: null,
+    ...fields,
+  };
+}
+
+describe('dashboard render', () => {
+  it('shows the hub, the state, the counters, the agents and the newest tasks', () => {
+    const text = renderDashboard(view(), BIG).join('\n');
+    const [header] = renderDashboard(view(), BIG);
+    assert.match(header!, /^mittelö dashboard · hub 127\.0\.0\.1:8765 · \d\d:\d\d:\d\d · connected$/);
+    assert.match(text, /^queued 2 · leased 1 · done 40 · failed 3 · canceled 0 · total 46$/m);
+    assert.match(text, /^agents: 2 \(2 connected, 1 unhealthy\)$/m);
+    assert.match(text, /^tasks, newest first: 3 of 46$/m);
+    assert.match(text, /^3 +failed +codex .* auth: x$/m);
+    assert.doesNotMatch(text, /STALE|not reachable|keys:/);
+  });
+
+  it('puts an unhealthy agent first, with its reason and fix', () => {
+    const lines = renderDashboard(view(), BIG);
+    const table = lines.findIndex((line) => line.startsWith('AGENT'));
+    assert.match(lines[table + 1]!, /^w-2 +codex +connected +UNHEALTHY/);
+    assert.match(lines[table + 2]!, /^w-1 +echo +connected +ok/);
+    assert.equal(lines[table + 3], 'w-2: codex: not logged in');
+    assert.equal(lines[table + 4], '  fix: run `codex login`');
+  });
+
+  it('shows the filter, and counts only what the filter can count', () => {
+    const filter = { status: 'failed' as const, backend: null, search: 'parser' };
+    const text = renderDashboard(view({ filter, snapshot: snapshot({ filter }) }), BIG).join('\n');
+    assert.match(text, /^filter: status failed · backend all · search "parser"$/m);
+    assert.match(text, /^tasks, newest first: 3$/m, 'a search narrows beyond what the counts know');
+    const none = renderDashboard(view({ filter, snapshot: snapshot({ filter, tasks: [] }) }), BIG);
+    assert.ok(none.includes('tasks: none match the filter'));
+    const changed = renderDashboard(view({ filter }), BIG).join('\n');
+    assert.match(changed, /updating for the new filter/);
+  });
+
+  it('cuts every line to the width and the whole screen to the height, keeping the key line', () => {
+    const many = Array.from({ length: 50 }, (_, i) => task(50 - i, { prompt: 'p'.repeat(200) }));
+    const lines = renderDashboard(view({ snapshot: snapshot({ tasks: many }), keys: { search: null } }), {
+      width: 40,
+      height: 20,
+    });
+    assert.equal(lines.length, 20);
+    for (const line of lines) assert.ok(line.length <= 40, `too wide: ${line}`);
+    assert.ok(lines.some((line) => line.endsWith('…')));
+    assert.match(lines.at(-1)!, /^keys: q quit · s status · b backend · \/…$/);
+    assert.ok(lines.some((line) => /^tasks, newest first: \d+ of 46$/.test(line)));
+    assert.ok(lines.includes('w-2: codex: not logged in'), 'the unhealthy agent stays in view');
+  });
+
+  it('shares a short screen: agents get half (more when tasks need less), problems first', () => {
+    const agents = Array.from({ length: 30 }, (_, i) => agent(`w-${String(i).padStart(2, '0')}`));
+    agents.push(agent('z-sick', { healthy: false, reason: 'broken', fix: 'mend it' }));
+    const size = { width: 200, height: 30 };
+    const few = renderDashboard(view({ snapshot: snapshot({ agents }) }), size);
+    assert.equal(few.length, 30);
+    const table = few.findIndex((line) => line.startsWith('AGENT'));
+    assert.match(few[table + 1]!, /^z-sick/);
+    assert.ok(few.includes('  fix: mend it'));
+    assert.ok(few.some((line) => /^… \d+ more agent\(s\)$/.test(line)));
+    assert.ok(few.includes('tasks, newest first: 3 of 46'), 'every task still shows');
+    const tasks = Array.from({ length: 40 }, (_, i) => task(40 - i));
+    const many = renderDashboard(view({ snapshot: snapshot({ agents, tasks }) }), size);
+    assert.equal(many.length, 30);
+    const agentRows = many.findIndex((line) => line.startsWith('tasks,')) - table;
+    assert.ok(agentRows <= 12, `agents took ${agentRows} lines of 30`);
+    assert.ok(many.some((line) => /^tasks, newest first: \d+ of 46$/.test(line)));
+  });
+
+  it('says the hub is not reachable, keeps the last snapshot and marks it stale', () => {
+    const lines = renderDashboard(view({ connection: 'unreachable', now: NOW + 12 }), BIG);
+    assert.match(lines[0]!, / · NOT REACHABLE$/);
+    assert.equal(
+      lines[1],
+      'hub at 127.0.0.1:8765 is not reachable — retrying (start one with `mittelo hub`) · last snapshot 12s ago',
+    );
+    assert.match(lines[2]!, /^STALE: the snapshot below is from \d\d:\d\d:\d\d \(12s ago\)$/);
+    assert.ok(lines.includes('queued 2 · leased 1 · done 40 · failed 3 · canceled 0 · total 46'));
+  });
+
+  it('before any snapshot: connecting, then not reachable with no snapshot yet', () => {
+    const connecting = renderDashboard(view({ connection: 'connecting', snapshot: null }), BIG);
+    assert.equal(connecting[1], 'connecting to the hub at 127.0.0.1:8765…');
+    const down = renderDashboard(view({ connection: 'unreachable', snapshot: null }), BIG);
+    assert.match(down[1]!, /not reachable — retrying .* · no snapshot yet$/);
+    const error = renderDashboard(view({ connection: 'error', problem: 'no answer within 5s' }), BIG);
+    assert.match(
+      error[1]!,
+      /^hub at 127\.0\.0\.1:8765: no answer within 5s — retrying · last snapshot 0s ago$/,
+    );
+  });
+
+  it('says so when there are no agents or tasks, or the hub keeps no agent list', () => {
+    const empty = renderDashboard(view({ snapshot: snapshot({ agents: [], tasks: [] }) }), BIG);
+    assert.ok(empty.includes('agents: none — start one with `mittelo agent`'));
+    assert.ok(empty.includes('tasks: none yet — add one with `mittelo enqueue`'));
+    const old = renderDashboard(view({ snapshot: snapshot({ agents: null }) }), BIG);
+    assert.ok(old.includes('agents: not reported (a v0.1 hub keeps no agent list)'));
+  });
+
+  it('never lets text from the hub reach the terminal as control codes', () => {
+    const evil = snapshot({
+      agents: [agent('w-1', { healthy: false, reason: 'bad\x1b[2Jthing\x07', fix: null })],
+    });
+    for (const line of renderDashboard(view({ snapshot: evil }), BIG)) {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: checking that none are left.
+      assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f]/);
+    }
+  });
+
+  it('shows the search being typed on the key line', () => {
+    const lines = renderDashboard(view({ keys: { search: 'pars' } }), BIG);
+    assert.equal(lines.at(-1), 'search prompts: pars▏  (Enter apply · Esc cancel)');
+  });
+});
+
+describe('dashboard keys', () => {
+  const context = { draft: null, filter: NO_FILTER, backends: ['shell', 'codex'] };
+
+  it('q and Ctrl-C quit; Ctrl-C also while typing a search', () => {
+    assert.deepEqual(handleKey({ name: 'q', sequence: 'q' }, context).action, { type: 'quit' });
+    assert.deepEqual(handleKey({ name: 'c', ctrl: true }, context).action, { type: 'quit' });
+    assert.deepEqual(handleKey({ name: 'c', ctrl: true }, { ...context, draft: 'x' }).action, {
+      type: 'quit',
+    });
+    assert.deepEqual(handleKey({ name: 'q', sequence: 'q' }, { ...context, draft: 'x' }), {
+      draft: 'xq',
+      action: { type: 'redraw' },
+    });
+  });
+
+  it('s cycles the status filter through every status and back to all', () => {
+    const seen: Array<string | null> = [];
+    let status = nextStatus(null);
+    while (status !== null) {
+      seen.push(status);
+      status = nextStatus(status);
+    }
+    assert.deepEqual(seen, ['queued', 'leased', 'done', 'failed', 'canceled']);
+    const result = handleKey({ name: 's', sequence: 's' }, context);
+    assert.deepEqual(result.action, { type: 'filter', filter: { ...NO_FILTER, status: 'queued' } });
+  });
+
+  it('b cycles the backends seen, in name order, then all', () => {
+    assert.equal(nextBackend(null, ['shell', 'codex', 'shell']), 'codex');
+    assert.equal(nextBackend('codex', ['shell', 'codex']), 'shell');
+    assert.equal(nextBackend('shell', ['shell', 'codex']), null);
+    assert.equal(nextBackend('gone', ['shell']), null);
+    assert.equal(nextBackend(null, []), null);
+    const result = handleKey({ name: 'b', sequence: 'b' }, context);
+    assert.deepEqual(result.action, { type: 'filter', filter: { ...NO_FILTER, backend: 'codex' } });
+  });
+
+  it('/ starts a search, typing edits it, Enter applies it and Esc drops it', () => {
+    let state = handleKey({ sequence: '/' }, context);
+    assert.equal(state.draft, '');
+    for (const ch of 'lexx')
+      state = handleKey({ name: ch, sequence: ch }, { ...context, draft: state.draft });
+    state = handleKey({ name: 'backspace', sequence: '\x7f' }, { ...context, draft: state.draft });
+    assert.equal(state.draft, 'lex');
+    const applied = handleKey({ name: 'return', sequence: '\r' }, { ...context, draft: state.draft });
+    assert.deepEqual(applied, {
+      draft: null,
+      action: { type: 'filter', filter: { ...NO_FILTER, search: 'lex' } },
+    });
+    const canceled = handleKey({ name: 'escape', sequence: '\x1b' }, { ...context, draft: 'lex' });
+    assert.deepEqual(canceled, { draft: null, action: { type: 'redraw' } });
+    const cleared = handleKey(
+      { name: 'return' },
+      {
+        ...context,
+        filter: applied.action.type === 'filter' ? applied.action.filter : NO_FILTER,
+        draft: '  ',
+      },
+    );
+    assert.deepEqual(cleared.action, { type: 'filter', filter: NO_FILTER });
+  });
+
+  it('r refreshes; other keys do nothing', () => {
+    assert.deepEqual(handleKey({ name: 'r', sequence: 'r' }, context).action, { type: 'refresh' });
+    assert.deepEqual(handleKey({ name: 'x', sequence: 'x' }, context).action, { type: 'none' });
+    assert.deepEqual(handleKey({ name: 'up', sequence: '\x1b[A' }, { ...context, draft: 'a' }).action, {
+      type: 'none',
+    });
+  });
+});

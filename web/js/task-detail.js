@@ -1,0 +1,89 @@
+// One task in full (GET /tasks/:id), kept current by its events: prompt, result, error with its
+// kind and fix, attempts, duration, usage and cost when the backend reported them.
+import { useEffect, useState } from 'preact/hooks';
+import { TaskActions } from './actions.js';
+import { clock, duration, usageValue } from './format.js';
+import { html } from './html.js';
+import { useLive } from './live.js';
+import { StatusBadge } from './tasks.js';
+
+export function TaskDetail({ api, live, taskId, onClose, notify, onDone }) {
+  const [state, setState] = useState({ task: null, error: null });
+  const load = () =>
+    api.getTask(taskId).then(
+      (task) => setState({ task, error: null }),
+      (error) => setState({ task: null, error: error.message }),
+    );
+  useEffect(() => {
+    setState({ task: null, error: null });
+    load();
+  }, [taskId]);
+  useLive(live, ({ events, reload }) => {
+    if (reload) return load();
+    const latest = events.findLast((event) => event.task?.task_id === taskId);
+    if (latest) setState({ task: latest.task, error: null });
+  });
+
+  const { task, error } = state;
+  return html`
+    <aside class="panel detail" aria-label=${`Task ${taskId}`} data-task-id=${taskId}>
+      <header class="panel-head">
+        <h2>Task #${taskId}</h2>
+        ${task && html`<${StatusBadge} status=${task.status} />`}
+        <span class="spacer"></span>
+        ${task && html`<${TaskActions} api=${api} task=${task} notify=${notify} onDone=${onDone} />`}
+        <button type="button" class="small" onClick=${onClose} aria-label="Close the task detail">✕</button>
+      </header>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${!task && !error && html`<p class="muted">Loading…</p>`}
+      ${task && html`<${Fields} task=${task} />`}
+    </aside>
+  `;
+}
+
+function Fields({ task }) {
+  const waitingUntil = task.available_at * 1000 > Date.now() ? clock(task.available_at) : null;
+  return html`
+    <dl class="fields">
+      <dt>Backend</dt><dd>${task.backend ?? 'any'}</dd>
+      <dt>Worker</dt><dd>${task.worker_id ?? '—'}</dd>
+      <dt>Attempts</dt><dd data-field="attempts">${task.attempts} of ${task.max_attempts}${task.lease_expirations ? `, ${task.lease_expirations} lease expired` : ''}</dd>
+      <dt>Duration</dt><dd data-field="duration">${duration(task.duration_ms)}</dd>
+      <dt>Priority</dt><dd>${task.priority}</dd>
+      ${task.tags.length > 0 && html`<dt>Tags</dt><dd>${task.tags.join(', ')}</dd>`}
+      ${task.timeout_s !== null && html`<dt>Timeout</dt><dd>${task.timeout_s} s</dd>`}
+      <dt>Created</dt><dd>${clock(task.created_at)}</dd>
+      <dt>Updated</dt><dd>${clock(task.updated_at)}</dd>
+      ${task.status === 'leased' && task.leased_until !== null && html`<dt>Lease until</dt><dd>${clock(task.leased_until)}</dd>`}
+      ${waitingUntil && html`<dt>Retry after</dt><dd>${waitingUntil}</dd>`}
+    </dl>
+    <h3>Prompt</h3>
+    <pre class="text" data-field="prompt">${task.prompt}</pre>
+    ${task.result !== null && html`<h3>Result</h3><pre class="text" data-field="result">${task.result}</pre>`}
+    ${(task.error !== null || task.error_kind) && html`<${Failure} task=${task} />`}
+    ${task.usage && Object.keys(task.usage).length > 0 && html`<${Usage} usage=${task.usage} />`}
+    ${task.metadata && html`<h3>Metadata</h3><pre class="text">${JSON.stringify(task.metadata, null, 2)}</pre>`}
+  `;
+}
+
+function Failure({ task }) {
+  return html`
+    <h3>Error ${task.error_kind && html`<span class="kind" data-field="error-kind">${task.error_kind}</span>`}</h3>
+    ${task.error !== null && html`<pre class="text error-text" data-field="error">${task.error}</pre>`}
+    ${task.error_fix && html`<p class="fix" data-field="fix"><strong>Fix:</strong> ${task.error_fix}</p>`}
+  `;
+}
+
+function Usage({ usage }) {
+  return html`
+    <h3>Usage</h3>
+    <table class="usage" data-field="usage">
+      <tbody>
+        ${Object.entries(usage).map(
+          ([key, value]) =>
+            html`<tr><th>${key.replaceAll('_', ' ')}</th><td>${usageValue(key, value)}</td></tr>`,
+        )}
+      </tbody>
+    </table>
+  `;
+}
