@@ -15,7 +15,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Backend, type BackendOutcome, SETUP_KINDS } from '../backends/types.ts';
-import { HubClient, HubError, HubUnreachableError } from '../client/hub-client.ts';
+import { HubClient, HubError, HubUnreachableError, isUnknownMethod } from '../client/hub-client.ts';
 import type { Task } from '../store/types.ts';
 import { type RunningTask, runTask, type StopReason } from './run-task.ts';
 import { defaultWorkerId } from './worker-id.ts';
@@ -157,7 +157,7 @@ export class Agent {
     try {
       await this.client.reportHealth({ healthy, reason, fix });
     } catch (error) {
-      if (!(error instanceof HubError && error.code === 'unknown_method')) throw error;
+      if (!isUnknownMethod(error)) throw error;
       // A v0.1 hub has no health registry; the agent's own log says it.
     }
   }

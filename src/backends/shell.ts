@@ -12,10 +12,39 @@ import { type Backend, type PreflightProblem, readyReport } from './types.ts';
 /** Characters that mean the command needs a shell to be understood. */
 const SHELL_SYNTAX = /[|&;<>()$`\\"'*?[\]#~={}%!\n]/;
 
+/** Commands that exist only inside a shell (`exit 3`, `cd dir`), not as programs on PATH. */
+const SHELL_BUILTINS = new Set([
+  ':',
+  '.',
+  'alias',
+  'break',
+  'cd',
+  'command',
+  'continue',
+  'eval',
+  'exec',
+  'exit',
+  'export',
+  'read',
+  'readonly',
+  'return',
+  'set',
+  'shift',
+  'source',
+  'times',
+  'trap',
+  'ulimit',
+  'umask',
+  'unset',
+  'wait',
+]);
+
 export function shellInvocation(command: string): Invocation {
   const label = `shell command \`${command}\``;
-  if (SHELL_SYNTAX.test(command)) return { command: '/bin/sh', args: ['-c', command], label };
   const [program, ...args] = command.trim().split(/\s+/);
+  if (SHELL_SYNTAX.test(command) || SHELL_BUILTINS.has(program!)) {
+    return { command: '/bin/sh', args: ['-c', command], label };
+  }
   return { command: program!, args, label };
 }
 

@@ -95,18 +95,21 @@ export async function connectClient(flags: ConnectionFlags): Promise<HubClient> 
   try {
     await client.connect();
   } catch (error) {
-    if (isMitteloError(error) && error.code === 'unauthorized') {
-      const where = `the hub at ${flags.host}:${flags.port}`;
-      throw new CliError(
-        flags.token
-          ? `${where} refused the token (${error.message}): check --token or MITTELO_TOKEN`
-          : `this hub requires a token: pass --token or set MITTELO_TOKEN (${where})`,
-        EXIT.refused,
-      );
-    }
-    throw error;
+    throw refusedToken(error, flags) ?? error;
   }
   return client;
+}
+
+/** A refused token in the CLI's terms (--token, MITTELO_TOKEN); null for any other error. */
+export function refusedToken(error: unknown, flags: ConnectionFlags): CliError | null {
+  if (!isMitteloError(error) || error.code !== 'unauthorized') return null;
+  const where = `the hub at ${flags.host}:${flags.port}`;
+  return new CliError(
+    flags.token
+      ? `${where} refused the token (${error.message}): check --token or MITTELO_TOKEN`
+      : `this hub requires a token: pass --token or set MITTELO_TOKEN (${where})`,
+    EXIT.refused,
+  );
 }
 
 /** Run a command body with a connected client, always closing it. */

@@ -18,6 +18,14 @@ export function parseSeconds(value: string, flag: string): number {
   return n;
 }
 
+/** --include / --exclude: which backends (or drivers) a run covers. */
+export function includeExcludeOptions(what: string): Option[] {
+  return [
+    new Option('--include <names>', `only these ${what} (comma-separated)`),
+    new Option('--exclude <names>', `not these ${what} (comma-separated)`),
+  ];
+}
+
 /** A comma-separated list flag (`--include codex,gemini`). */
 export function parseList(value: string | undefined): string[] | undefined {
   return value

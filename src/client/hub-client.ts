@@ -49,6 +49,13 @@ interface Pending {
 /** The error a call rejects with when the hub answered with an error. */
 export class HubError extends MitteloError {}
 
+/** The hub does not know this method: a v0.1 hub, which answers {"message": "Unknown method: x"} with no code. */
+export function isUnknownMethod(error: unknown): boolean {
+  return (
+    error instanceof HubError && (error.code === 'unknown_method' || /^unknown method/i.test(error.message))
+  );
+}
+
 /** No connection could be made, or it dropped with calls in flight. */
 export class HubUnreachableError extends Error {
   readonly host: string;
@@ -197,6 +204,15 @@ export class HubClient extends EventEmitter<HubClientEvents> {
   }
   async agents(): Promise<AgentInfo[]> {
     return (await this.call<{ agents: AgentInfo[] }>('agents')).agents;
+  }
+  /** The agents, or null from a v0.1 hub (it keeps no registry). */
+  async agentsOrNull(): Promise<AgentInfo[] | null> {
+    try {
+      return await this.agents();
+    } catch (error) {
+      if (isUnknownMethod(error)) return null;
+      throw error;
+    }
   }
   reportHealth(params: {
     healthy: boolean;

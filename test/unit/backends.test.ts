@@ -53,6 +53,7 @@ describe('shell', () => {
     });
     assert.equal(shellInvocation('tr a-z A-Z | rev').command, '/bin/sh');
     assert.equal(shellInvocation('echo "$MITTELO_TASK_ID"').command, '/bin/sh');
+    assert.deepEqual(shellInvocation('exit 3').args, ['-c', 'exit 3'], 'a shell builtin needs the shell');
   });
 
   it('runs the command with the prompt on stdin and the task and worker ids in its environment', async () => {

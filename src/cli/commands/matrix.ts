@@ -5,6 +5,7 @@ import { jsonOption, printJson } from '../common.ts';
 import { formatTable } from '../format.ts';
 import {
   artifactsLine,
+  includeExcludeOptions,
   parseList,
   parseSeconds,
   progress,
@@ -13,10 +14,8 @@ import {
 } from '../verification-flags.ts';
 
 export function matrixCommand(): Command {
-  return new Command('matrix')
+  const command = new Command('matrix')
     .description('preflight every backend and run one prompt through each ready one; one summary table')
-    .addOption(new Option('--include <names>', 'only these backends (comma-separated)'))
-    .addOption(new Option('--exclude <names>', 'not these backends (comma-separated)'))
     .addOption(new Option('--run-on-warn', 'also run backends whose preflight only warns'))
     .addOption(
       new Option('--shell-cmd <command>', 'include shell, with this program').env('MITTELO_SHELL_CMD'),
@@ -50,4 +49,6 @@ export function matrixCommand(): Command {
         `${formatTable(['BACKEND', 'PREFLIGHT', 'RESULT', 'LATENCY', 'KIND', 'FIX'], rows)}\n${artifactsLine(result.folder)}\n`,
       );
     });
+  for (const option of includeExcludeOptions('backends')) command.addOption(option);
+  return command;
 }

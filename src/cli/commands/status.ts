@@ -1,7 +1,5 @@
 /** `mittelo status`: the newest tasks as a table, the agents and their health, and the counts. */
 import { Command, Option } from 'commander';
-import { type HubClient, HubError } from '../../client/hub-client.ts';
-import type { AgentInfo } from '../../hub/registry.ts';
 import { TASK_STATUSES, type TaskStatus } from '../../store/types.ts';
 import {
   CliError,
@@ -30,16 +28,6 @@ export function parseStatus(value: string, flag: string): TaskStatus {
   return status as TaskStatus;
 }
 
-/** The hub's agents; null from a v0.1 hub, which keeps no registry. */
-async function agentsOf(client: HubClient): Promise<AgentInfo[] | null> {
-  try {
-    return await client.agents();
-  } catch (error) {
-    if (error instanceof HubError && /unknown method/i.test(error.message)) return null;
-    throw error;
-  }
-}
-
 export function statusCommand(): Command {
   const command = new Command('status')
     .description('list tasks, newest first, and the counts per status')
@@ -60,7 +48,7 @@ export function statusCommand(): Command {
           ...(status ? { status } : {}),
           ...(flags.backend ? { backend: flags.backend } : {}),
         }),
-        agents: await agentsOf(client),
+        agents: await client.agentsOrNull(),
       }));
       if (flags.json) {
         printJson(agents ? { ...answer, agents } : answer);

@@ -5,6 +5,7 @@ import { CliError, EXIT, jsonOption, printJson } from '../common.ts';
 import { formatTable } from '../format.ts';
 import {
   artifactsLine,
+  includeExcludeOptions,
   parseList,
   parseSeconds,
   progress,
@@ -13,10 +14,8 @@ import {
 } from '../verification-flags.ts';
 
 export function verifyDriversCommand(): Command {
-  return new Command('verify-drivers')
+  const command = new Command('verify-drivers')
     .description('check every CLI driver end to end: PASS, FAIL or SKIP (not installed / not logged in)')
-    .addOption(new Option('--include <names>', 'only these drivers (comma-separated)'))
-    .addOption(new Option('--exclude <names>', 'not these drivers (comma-separated)'))
     .addOption(new Option('--strict', 'a driver that cannot be checked here (SKIP) counts as FAIL'))
     .addOption(timeoutOption('300'))
     .addOption(reportsDirOption())
@@ -42,4 +41,6 @@ export function verifyDriversCommand(): Command {
         throw new CliError(`driver verification failed: ${failed.join(', ')}`, EXIT.failure);
       }
     });
+  for (const option of includeExcludeOptions('drivers')) command.addOption(option);
+  return command;
 }

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { HubClient, HubError, HubUnreachableError } from '../../client/hub-client.ts';
-import { CliError, type ConnectionFlags, EXIT, parsePort } from '../common.ts';
+import { CliError, type ConnectionFlags, parsePort, refusedToken } from '../common.ts';
 import type { ConnectionState } from './render.ts';
 import { backendsIn, type DashboardFilter, type Snapshot, takeSnapshot } from './snapshot.ts';
 
@@ -207,17 +207,10 @@ class SlowHubError extends Error {
   }
 }
 
-/** The same words as the other client commands (common.ts connectClient) for a refused token. */
+/** Errors retrying cannot fix: a refused token, in the same words as the other client commands. */
 function asFatal(error: unknown, flags: ConnectionFlags): CliError | null {
   if (error instanceof CliError) return error;
-  if (!(error instanceof HubError) || error.code !== 'unauthorized') return null;
-  const where = `the hub at ${flags.host}:${flags.port}`;
-  return new CliError(
-    flags.token
-      ? `${where} refused the token (${error.message}): check --token or MITTELO_TOKEN`
-      : `this hub requires a token: pass --token or set MITTELO_TOKEN (${where})`,
-    EXIT.refused,
-  );
+  return refusedToken(error, flags);
 }
 
 function describeFailure(error: unknown): { connection: ConnectionState; problem: string | null } {

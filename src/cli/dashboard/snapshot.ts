@@ -2,7 +2,7 @@
  * One look at the hub for the dashboard: the counts, the agents and the newest tasks matching
  * the filter, fetched together so a screen never mixes answers from different moments by much.
  */
-import { type HubClient, HubError } from '../../client/hub-client.ts';
+import type { HubClient } from '../../client/hub-client.ts';
 import type { AgentInfo } from '../../hub/registry.ts';
 import type { Stats, Task, TaskStatus } from '../../store/types.ts';
 import { TASK_STATUSES } from '../../store/types.ts';
@@ -43,7 +43,7 @@ export async function takeSnapshot(
       ...(filter.backend ? { backend: filter.backend } : {}),
       ...(filter.search ? { search: filter.search } : {}),
     }),
-    agentsOf(client),
+    client.agentsOrNull(),
   ]);
   return {
     hub: `${client.host}:${client.port}`,
@@ -53,16 +53,6 @@ export async function takeSnapshot(
     agents,
     tasks: listed.tasks,
   };
-}
-
-async function agentsOf(client: HubClient): Promise<AgentInfo[] | null> {
-  try {
-    return await client.agents();
-  } catch (error) {
-    // A v0.1 hub answers the unknown method without a code.
-    if (error instanceof HubError && /unknown method/i.test(error.message)) return null;
-    throw error;
-  }
 }
 
 /** The backends a snapshot mentions (agents' and tasks'), for cycling the backend filter. */
