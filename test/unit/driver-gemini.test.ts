@@ -60,6 +60,7 @@ describe('gemini command', () => {
       command: npx,
       prefixArgs: ['-y', '@google/gemini-cli'],
       path: `${npx} -y @google/gemini-cli`,
+      viaFallback: true,
     });
   });
 

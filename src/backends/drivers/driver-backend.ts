@@ -38,6 +38,8 @@ export interface ResolvedCommand {
   prefixArgs: string[];
   /** Where it was found (for reports). */
   path: string;
+  /** Found through the spec's fallback (npx), not installed itself. */
+  viaFallback?: boolean;
 }
 
 export function driverContext(spec: DriverSpec, settings: DriverSettings): DriverContext {
@@ -59,6 +61,7 @@ export function resolveCommand(spec: DriverSpec, env: NodeJS.ProcessEnv): Resolv
         command: path,
         prefixArgs: spec.fallback.args,
         path: `${path} ${spec.fallback.args.join(' ')}`,
+        viaFallback: true,
       };
   }
   return null;

@@ -19,7 +19,12 @@ const CHECK_TIMEOUT_MS = 20_000;
 async function runCheck(command: ResolvedCommand, args: string[], context: DriverContext) {
   const place = subprocessPlace({}, context.env);
   return runProcess(
-    { command: command.command, args: [...command.prefixArgs, ...args], env: place.env, cwd: place.cwd },
+    {
+      command: command.command,
+      args: [...command.prefixArgs, ...args],
+      env: place.env,
+      cwd: place.cwd,
+    },
     { timeoutMs: CHECK_TIMEOUT_MS, maxOutputBytes: 256 * 1024 },
   );
 }
@@ -38,7 +43,8 @@ export async function findAuth(
     const path = isAbsolute(file) ? file : join(home, file);
     if (existsSync(path)) return `credentials in ${path}`;
   }
-  if (auth.statusArgs && command) {
+  // A status command through a fallback (npx) would download the CLI: not from a check.
+  if (auth.statusArgs && command && !command.viaFallback) {
     const status = await runCheck(command, auth.statusArgs, context);
     const text = stripAnsi(`${status.stdout}\n${status.stderr}`);
     const loggedOut = auth.loggedOut ? auth.loggedOut.test(text) : status.exitCode !== 0;
@@ -65,6 +71,16 @@ export async function runPreflight(
     return readyReport(spec.name, problems, details);
   }
   details.path = command.path;
+  if (command.viaFallback) {
+    // Running it would download the CLI (npx): a check, and so the doctor, must not. Runs will.
+    problems.push({
+      severity: 'warn',
+      kind: 'not_installed',
+      message: `${spec.title} is not installed; runs go through \`${command.path}\`, which downloads it on first use (version and flags not checked)`,
+      fix: spec.setup[0] ?? `install ${spec.binaries[0]}`,
+    });
+    return finishWithAuth(spec, context, command, problems, details);
+  }
   const version = await runCheck(command, spec.versionArgs, context);
   if (version.exitCode === 0) {
     details.version =
@@ -97,6 +113,17 @@ export async function runPreflight(
       });
     }
   }
+  return finishWithAuth(spec, context, command, problems, details);
+}
+
+/** The auth part of a preflight, and the extra checks: the last steps of every report. */
+async function finishWithAuth(
+  spec: DriverSpec,
+  context: DriverContext,
+  command: ResolvedCommand,
+  problems: PreflightProblem[],
+  details: Record<string, string>,
+): Promise<PreflightReport> {
   const auth = await findAuth(spec, context, command);
   if (auth) details.auth = auth;
   else {
