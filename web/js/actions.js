@@ -7,11 +7,32 @@ import { html } from './html.js';
 
 const CONFIRM_MS = 4000;
 
+/**
+ * One page action: busy while it runs; `work` returns the [kind, message] to tell the user, then
+ * the page reloads (`onDone`); a failure is told as "<failedTo>: <error>".
+ */
+function useAction(notify, onDone) {
+  const [busy, setBusy] = useState(false);
+  const run = async (work, failedTo) => {
+    setBusy(true);
+    try {
+      const [kind, message] = await work();
+      notify(kind, message);
+      onDone();
+    } catch (error) {
+      notify('error', `${failedTo}: ${error.message}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return [busy, run];
+}
+
 export function EnqueueForm({ api, notify, onDone }) {
   const [prompt, setPrompt] = useState('');
   const [backend, setBackend] = useState('');
   const [priority, setPriority] = useState('');
-  const [busy, setBusy] = useState(false);
+  const [busy, run] = useAction(notify, onDone);
 
   const submit = async (event) => {
     event.preventDefault();
@@ -19,17 +40,11 @@ export function EnqueueForm({ api, notify, onDone }) {
     const task = { prompt };
     if (backend.trim()) task.backend = backend.trim();
     if (priority.trim()) task.priority = Number(priority);
-    setBusy(true);
-    try {
+    await run(async () => {
       const taskId = await api.enqueue(task);
-      notify('ok', `Task #${taskId} enqueued${task.backend ? ` for ${task.backend}` : ''}.`);
       setPrompt('');
-      onDone();
-    } catch (error) {
-      notify('error', `Could not enqueue: ${error.message}`);
-    } finally {
-      setBusy(false);
-    }
+      return ['ok', `Task #${taskId} enqueued${task.backend ? ` for ${task.backend}` : ''}.`];
+    }, 'Could not enqueue');
   };
 
   return html`
@@ -71,22 +86,15 @@ export function EnqueueForm({ api, notify, onDone }) {
 }
 
 export function RetryAllButton({ api, failed, notify, onDone }) {
-  const [busy, setBusy] = useState(false);
-  const retry = async () => {
-    setBusy(true);
-    try {
+  const [busy, run] = useAction(notify, onDone);
+  const retry = () =>
+    run(async () => {
       const retried = await api.retryFailed();
-      notify(
+      return [
         'ok',
         retried === 0 ? 'No failed tasks to retry.' : `${count(retried)} failed tasks back in the queue.`,
-      );
-      onDone();
-    } catch (error) {
-      notify('error', `Could not retry: ${error.message}`);
-    } finally {
-      setBusy(false);
-    }
-  };
+      ];
+    }, 'Could not retry');
   return html`
     <button type="button" class="retry-all" disabled=${busy || !failed} onClick=${retry}>
       Retry all failed${failed ? ` (${count(failed)})` : ''}
@@ -96,22 +104,15 @@ export function RetryAllButton({ api, failed, notify, onDone }) {
 
 /** Retry one failed task. */
 export function RetryButton({ api, task, notify, onDone }) {
-  const [busy, setBusy] = useState(false);
-  const retry = async (event) => {
+  const [busy, run] = useAction(notify, onDone);
+  const retry = (event) => {
     event.stopPropagation();
-    setBusy(true);
-    try {
+    return run(async () => {
       const retried = await api.retryFailed([task.task_id]);
-      notify(
-        retried ? 'ok' : 'error',
-        retried ? `Task #${task.task_id} back in the queue.` : `Task #${task.task_id} is no longer failed.`,
-      );
-      onDone();
-    } catch (error) {
-      notify('error', `Could not retry task #${task.task_id}: ${error.message}`);
-    } finally {
-      setBusy(false);
-    }
+      return retried
+        ? ['ok', `Task #${task.task_id} back in the queue.`]
+        : ['error', `Task #${task.task_id} is no longer failed.`];
+    }, `Could not retry task #${task.task_id}`);
   };
   return html`<button type="button" class="small" data-action="retry" disabled=${busy} onClick=${retry}>Retry</button>`;
 }
@@ -119,7 +120,7 @@ export function RetryButton({ api, task, notify, onDone }) {
 /** Cancel a queued or leased task; the first click arms it, a second within 4 s cancels. */
 export function CancelButton({ api, task, notify, onDone }) {
   const [armed, setArmed] = useState(false);
-  const [busy, setBusy] = useState(false);
+  const [busy, run] = useAction(notify, onDone);
   useEffect(() => {
     if (!armed) return;
     const timer = setTimeout(() => setArmed(false), CONFIRM_MS);
@@ -130,16 +131,10 @@ export function CancelButton({ api, task, notify, onDone }) {
     event.stopPropagation();
     if (!armed) return setArmed(true);
     setArmed(false);
-    setBusy(true);
-    try {
+    await run(async () => {
       await api.cancel(task.task_id);
-      notify('ok', `Task #${task.task_id} canceled.`);
-      onDone();
-    } catch (error) {
-      notify('error', `Could not cancel task #${task.task_id}: ${error.message}`);
-    } finally {
-      setBusy(false);
-    }
+      return ['ok', `Task #${task.task_id} canceled.`];
+    }, `Could not cancel task #${task.task_id}`);
   };
   return html`
     <button
