@@ -10,8 +10,15 @@ export const ERROR_CODES = [
   'too_large',
   'unknown_method',
   'unavailable',
+  /** The database or its disk is full: the write was not stored; retry once space is back. */
+  'storage_full',
+  /** The database failed (I/O error, out of memory, damaged, read-only, file deleted): not stored. */
+  'storage_error',
   'internal',
 ] as const;
+
+/** Codes that say the hub could not store a change: nothing of the request happened; retry later. */
+export const STORAGE_ERROR_CODES: readonly ErrorCode[] = ['storage_full', 'storage_error'];
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -1194,6 +1194,52 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
       );
     });
 
+    describe('queuedByBackend', () => {
+      it(
+        'counts queued tasks per backend (null: unrouted), null first, leaving out routes with none',
+        fresh(async ({ store, clock }) => {
+          assert.deepEqual(await store.queuedByBackend(), []);
+          await enqueue(
+            store,
+            'any 1',
+            { prompt: 'codex 1', backend: 'codex', priority: 5 },
+            { prompt: 'any 2' },
+            { prompt: 'codex 2', backend: 'codex' },
+            { prompt: 'echo', backend: 'echo', priority: 5 },
+            { prompt: 'kimi', backend: 'kimi' },
+          );
+          assert.deepEqual(await store.queuedByBackend(), [
+            { backend: null, queued: 2 },
+            { backend: 'codex', queued: 2 },
+            { backend: 'echo', queued: 1 },
+            { backend: 'kimi', queued: 1 },
+          ]);
+          // Leased, finished and canceled tasks are not queued; a released one is again.
+          const echo = await leaseOne(store, 'w', { backend: 'echo' });
+          const codex = await leaseOne(store, 'w', { backend: 'codex' });
+          assert.deepEqual([echo.prompt, codex.prompt], ['echo', 'codex 1']);
+          await store.ack({ task_id: codex.task_id, lease_token: codex.lease_token, status: 'done' });
+          const [kimi] = await store.list({ limit: 0, backend: 'kimi' });
+          await store.cancel(kimi!.task_id);
+          assert.deepEqual(await store.queuedByBackend(), [
+            { backend: null, queued: 2 },
+            { backend: 'codex', queued: 1 },
+          ]);
+          clock.advance(1);
+          await store.release({ task_id: echo.task_id, lease_token: echo.lease_token, delay_ms: 60_000 });
+          assert.deepEqual(
+            await store.queuedByBackend(),
+            [
+              { backend: null, queued: 2 },
+              { backend: 'codex', queued: 1 },
+              { backend: 'echo', queued: 1 },
+            ],
+            'a task waiting out a delay is still queued',
+          );
+        }),
+      );
+    });
+
     describe('close', () => {
       it(
         'refuses every call afterwards, and closing twice is harmless',

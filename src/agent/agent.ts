@@ -16,6 +16,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Backend, type BackendOutcome, SETUP_KINDS } from '../backends/types.ts';
 import { HubClient, HubError, HubUnreachableError, isUnknownMethod } from '../client/hub-client.ts';
+import { STORAGE_ERROR_CODES } from '../errors.ts';
 import type { Task } from '../store/types.ts';
 import { type RunningTask, runTask, type StopReason } from './run-task.ts';
 import { defaultWorkerId } from './worker-id.ts';
@@ -65,6 +66,18 @@ export interface AgentCounts {
   dropped: number;
 }
 
+/**
+ * Whether an agent can take tasks now, for whoever supervises it (`mittelo run` ends a run that no
+ * agent can finish). Not usable: its backend is not ready (a failed preflight, or a run that failed
+ * with auth, config or not_installed), or the agent has ended.
+ */
+export interface AgentReadiness {
+  usable: boolean;
+  /** Why not (the backend's problem, or how the agent ended); null while usable. */
+  reason: string | null;
+  fix: string | null;
+}
+
 /** Why run() ended: 0 stopped or finished, 1 backend not ready under requireReady, 4 the hub refused us (token). */
 export interface AgentExit {
   code: 0 | 1 | 4;
@@ -75,6 +88,8 @@ const DEFAULT_TIMEOUT_S = 600;
 const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
 const DEFAULT_LEASE_SECONDS = 60;
 const RETRY_PAUSE_MS = 1000;
+/** How often an ack the hub could not store (full disk) is sent again. */
+const STORAGE_RETRY_PAUSE_MS = 2000;
 const RECHECK_MS = 30_000;
 /** After run-time setup failures the re-check waits longer each time, up to this. */
 const MAX_RECHECK_MS = 10 * 60_000;
@@ -112,6 +127,9 @@ export class Agent {
     release: { error: string; error_kind: string; error_fix: string | undefined } | null;
   } | null = null;
   private setupFailures = 0;
+  /** The last preflight's problem while the backend is not ready; null once it is (or before a check). */
+  private notReady: { reason: string; fix: string | undefined } | null = null;
+  private ended = false;
 
   constructor(options: AgentOptions) {
     this.options = options;
@@ -139,6 +157,15 @@ export class Agent {
     return this.running.size;
   }
 
+  /** Can this agent take tasks now, and if not, why (see AgentReadiness). */
+  get readiness(): AgentReadiness {
+    const problem = this.setupFailure ?? this.notReady;
+    if (problem) return { usable: false, reason: problem.reason, fix: problem.fix ?? null };
+    if (!this.ended) return { usable: true, reason: null, fix: null };
+    const reason = this.exit.code === 0 ? 'the agent stopped' : `the agent exited: ${this.exit.reason}`;
+    return { usable: false, reason, fix: null };
+  }
+
   /** Run until stop() (or, with `once`, until the first lease is worked off). */
   async run(): Promise<AgentExit> {
     const done = new Promise<void>((resolve) => {
@@ -149,6 +176,7 @@ export class Agent {
       void this.stop(0);
     });
     await done;
+    this.ended = true;
     return this.exit;
   }
 
@@ -249,9 +277,11 @@ export class Agent {
           await this.withReconnect('health report', () => this.reportHealth(true));
         }
         this.setupFailure = null;
+        this.notReady = null;
         return;
       }
       const problem = report.problems.find((p) => p.severity === 'fail')!;
+      this.notReady = { reason: problem.message, fix: problem.fix };
       if (this.options.requireReady) {
         this.setupFailure = { reason: problem.message, fix: problem.fix, release: null };
         return;
@@ -410,6 +440,7 @@ export class Agent {
    * (conflict, not found) is final: the lease went to someone else or the task was canceled.
    */
   private async withReconnect(what: string, call: () => Promise<unknown>): Promise<boolean> {
+    let storageNoted = false;
     for (;;) {
       try {
         await call();
@@ -422,6 +453,15 @@ export class Agent {
         }
         if (error instanceof HubError && error.code === 'unavailable') {
           await this.pause(RETRY_PAUSE_MS); // the hub is stopping; its successor will take the call
+          continue;
+        }
+        if (error instanceof HubError && STORAGE_ERROR_CODES.includes(error.code)) {
+          // Nothing was stored (a full disk, say): keep the result and send it again until it is.
+          if (!storageNoted)
+            this.log(`${what} not stored yet (${error.message}); sending it again until it is`);
+          storageNoted = true;
+          await this.pause(STORAGE_RETRY_PAUSE_MS);
+          if (this.halt.signal.aborted) return false;
           continue;
         }
         // The client was closed (stop() gave up waiting) or the hub rejected the call.

@@ -4,7 +4,7 @@
  */
 import { type Command, Option } from 'commander';
 import { HubClient, HubUnreachableError } from '../client/hub-client.ts';
-import { isMitteloError } from '../errors.ts';
+import { isMitteloError, STORAGE_ERROR_CODES } from '../errors.ts';
 
 /** Exit codes: documented in docs/CLI.md. */
 export const EXIT = {
@@ -17,6 +17,8 @@ export const EXIT = {
   unreachable: 3,
   /** The hub refused the request (auth, conflict, not found, ...). */
   refused: 4,
+  /** The database cannot be used: disk full, damaged, read-only, deleted. Nothing was stored. */
+  storage: 5,
 } as const;
 
 /** A failure to report in one line and exit with `exitCode`. */
@@ -143,6 +145,7 @@ export function reportFailure(error: unknown): number {
     process.stderr.write(`mittelo: ${error.message}\n`);
     if (error.code === 'bad_request' || error.code === 'too_large') return EXIT.usage;
     if (error.code === 'unavailable') return EXIT.unreachable;
+    if (STORAGE_ERROR_CODES.includes(error.code)) return EXIT.storage;
     return EXIT.refused;
   }
   process.stderr.write(`mittelo: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);

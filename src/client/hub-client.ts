@@ -9,7 +9,7 @@ import { type ErrorCode, MitteloError } from '../errors.ts';
 import type { HubEvent, LeaseRevokedEvent } from '../hub/events.ts';
 import type { AgentInfo } from '../hub/registry.ts';
 import type { MethodName } from '../protocol/schemas.ts';
-import type { NewTask, Stats, Task, TaskStatus } from '../store/types.ts';
+import type { NewTask, QueuedCount, Stats, Task, TaskStatus } from '../store/types.ts';
 
 export interface HubClientOptions {
   host?: string;
@@ -38,6 +38,12 @@ export interface HelloResult {
   features: string[];
   lease_seconds: number;
   auth_required: boolean;
+}
+
+/** The `agents` answer: who is there, and (newer hubs) how much work waits on each route. */
+export interface AgentsReport {
+  agents: AgentInfo[];
+  queued_by_backend: QueuedCount[] | null;
 }
 
 interface Pending {
@@ -154,8 +160,32 @@ export class HubClient extends EventEmitter<HubClientEvents> {
       before_id?: number;
       search?: string;
     } = {},
-  ): Promise<{ tasks: Task[]; stats: Stats }> {
+  ): Promise<{ tasks: Task[]; stats: Stats; truncated?: boolean; next_before_id?: number }> {
     return this.call('list', params);
+  }
+  /**
+   * `list`, page after page: the hub cuts an answer at a byte budget (`truncated`, with
+   * `next_before_id` where the next page starts), so "every task" is a series of calls. Yields
+   * each page; `limit` <= 0 means all of them.
+   */
+  async *listPages(
+    params: Omit<NonNullable<Parameters<HubClient['list']>[0]>, 'before_id'> & { before_id?: number } = {},
+  ): AsyncGenerator<{ tasks: Task[]; stats: Stats }> {
+    const limit = params.limit ?? 50;
+    let seen = 0;
+    let before = params.before_id;
+    for (;;) {
+      const want = limit > 0 ? limit - seen : 0;
+      const page = await this.list({
+        ...params,
+        limit: want,
+        ...(before !== undefined ? { before_id: before } : {}),
+      });
+      seen += page.tasks.length;
+      yield { tasks: page.tasks, stats: page.stats };
+      if (!page.truncated || page.next_before_id === undefined || (limit > 0 && seen >= limit)) return;
+      before = page.next_before_id;
+    }
   }
   async stats(): Promise<Stats> {
     return (await this.call<{ stats: Stats }>('stats')).stats;
@@ -213,6 +243,20 @@ export class HubClient extends EventEmitter<HubClientEvents> {
       if (isUnknownMethod(error)) return null;
       throw error;
     }
+  }
+  /**
+   * The agents and the queued tasks per backend, or null from a v0.1 hub. `queued_by_backend` is
+   * null from a hub too old to send it.
+   */
+  async agentsReportOrNull(): Promise<AgentsReport | null> {
+    let answer: { agents: AgentInfo[]; queued_by_backend?: QueuedCount[] };
+    try {
+      answer = await this.call('agents');
+    } catch (error) {
+      if (isUnknownMethod(error)) return null;
+      throw error;
+    }
+    return { agents: answer.agents, queued_by_backend: answer.queued_by_backend ?? null };
   }
   reportHealth(params: {
     healthy: boolean;

@@ -147,9 +147,16 @@ export class Dispatcher {
     return tasks;
   }
 
-  private async giveBack(tasks: Task[]): Promise<void> {
+  /** Release leases nobody received (the caller left before its answer went out). */
+  async giveBack(tasks: Task[], why?: string): Promise<void> {
     await Promise.allSettled(
-      tasks.map((task) => this.store.release({ task_id: task.task_id, lease_token: task.lease_token })),
+      tasks.map((task) =>
+        this.store.release({
+          task_id: task.task_id,
+          lease_token: task.lease_token,
+          ...(why ? { error: why } : {}),
+        }),
+      ),
     );
     this.notify();
   }

@@ -4,6 +4,7 @@
  * and the REST API are thin adapters over `Hub.call`.
  */
 import { MitteloError } from '../errors.ts';
+import { checkParamsJson } from '../protocol/json-limits.ts';
 import {
   describeIssues,
   isMethodName,
@@ -11,6 +12,7 @@ import {
   type MethodParams,
   methodSchemas,
 } from '../protocol/schemas.ts';
+import { ANSWER_BUDGET_BYTES, filledBudget } from '../store/answer-budget.ts';
 import type { NewTask, Store, Task } from '../store/types.ts';
 import { TERMINAL_STATUSES } from '../store/types.ts';
 import { tokensMatch } from './auth.ts';
@@ -130,6 +132,9 @@ export class Hub {
     if (typeof params !== 'object' || Array.isArray(params)) {
       throw new MitteloError('bad_request', `params of ${method} must be an object`);
     }
+    // Before the schema: a value nested thousands deep would overflow the stack in zod or in
+    // JSON.stringify, and a lone surrogate would be stored as U+FFFD.
+    checkParamsJson(params);
     const parsed = methodSchemas[method].safeParse(params);
     if (!parsed.success) {
       throw new MitteloError('bad_request', `bad params for ${method}: ${describeIssues(parsed.error)}`);
@@ -150,6 +155,21 @@ export class Hub {
     this.dispatcher.stop();
     for (const stop of [...this.stopWaiters]) stop();
     this.events.hubStopping();
+  }
+
+  /**
+   * The transport could not deliver an answer (the caller hung up, or the answer could not be
+   * written). Leases in it go back to the queue at once, rather than staying with a worker that
+   * never heard of them until their lease runs out.
+   */
+  undelivered(method: string, result: unknown): void {
+    if (method !== 'lease') return;
+    const tasks = (result as { tasks?: Task[] } | null)?.tasks ?? [];
+    for (const task of tasks) this.registry.finished(task.task_id, 'other');
+    void this.dispatcher.giveBack(
+      tasks,
+      'the lease answer could not be delivered (the worker hung up); back in the queue',
+    );
   }
 
   connectionClosed(context: CallContext): void {
@@ -181,6 +201,7 @@ export class Hub {
         lease_seconds: params.lease_seconds || this.options.leaseSeconds,
         backend: params.backend,
         tags: params.tags,
+        max_bytes: ANSWER_BUDGET_BYTES,
       };
       const tasks = await this.dispatcher.lease(request, params.wait_ms ?? 0, context.isAlive);
       return { tasks };
@@ -208,9 +229,14 @@ export class Hub {
           backend: params.backend,
           before_id: params.before_id,
           search: params.search,
+          max_bytes: ANSWER_BUDGET_BYTES,
         }),
         this.store.stats(),
       ]);
+      // A page cut by the byte budget says where the next one starts (v1, additive).
+      if (tasks.length > 0 && filledBudget(tasks, ANSWER_BUDGET_BYTES)) {
+        return { tasks, stats, truncated: true, next_before_id: tasks[tasks.length - 1]!.task_id };
+      }
       return { tasks, stats };
     },
 
@@ -300,7 +326,12 @@ export class Hub {
 
     wait: async (params) => this.waitForTasks(params.task_ids, params.timeout_ms, params.mode ?? 'all'),
 
-    agents: async () => ({ agents: this.registry.list() satisfies AgentInfo[] }),
+    // queued_by_backend (additive): which routes have work waiting, so a reader can tell which have
+    // no agent to take it (status, the dashboards, enqueue). Read from the queued rows' index only.
+    agents: async () => ({
+      agents: this.registry.list() satisfies AgentInfo[],
+      queued_by_backend: await this.store.queuedByBackend(),
+    }),
 
     report_health: async (params, context) => {
       const workerId = params.worker_id ?? context.workerId;

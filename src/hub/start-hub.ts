@@ -7,6 +7,7 @@ import { MitteloError } from '../errors.ts';
 import { SqliteStore } from '../store/sqlite/sqlite-store.ts';
 import type { RetryPolicy, Store } from '../store/types.ts';
 import { checkBindPolicy } from './auth.ts';
+import { resolveAuthLimits, type WrongTokenBackoffPolicy } from './auth-guard.ts';
 import { Hub } from './hub.ts';
 import { describeListenError } from './listen-errors.ts';
 import { startRestServer } from './rest/rest-server.ts';
@@ -22,11 +23,19 @@ export interface HubConfig {
   insecure: boolean;
   restPort?: number | undefined;
   restHost?: string | undefined;
+  /** Host names the REST API answers to besides its bind address (--allowed-hosts). */
+  allowedHosts?: readonly string[] | undefined;
   maxLineBytes: number;
   maxPromptBytes: number;
   /** fsync every commit (survives power loss) instead of only process death. */
   fsync: boolean;
   retry?: Partial<RetryPolicy> | undefined;
+  /** With a token: how long a new connection has to authenticate (default 10 s; auth-guard.ts). */
+  helloTimeoutMs?: number | undefined;
+  /** With a token: connections not yet authenticated at once; past it the oldest is closed (default 64). */
+  maxUnauthenticated?: number | undefined;
+  /** With a token: how addresses that send wrong tokens are slowed down (defaults in auth-guard.ts). */
+  wrongTokenBackoff?: Partial<WrongTokenBackoffPolicy> | undefined;
   /** Called with one-line diagnostics (internal errors); defaults to stderr. */
   log?: ((line: string) => void) | undefined;
 }
@@ -58,7 +67,12 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
     checkBindPolicy(config.restHost ?? config.host, config.token, config.insecure, '--rest-host');
   }
   const log = config.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const store = new SqliteStore({ path: config.db, fsync: config.fsync, retry: config.retry });
+  const authLimits = resolveAuthLimits({
+    helloTimeoutMs: config.helloTimeoutMs,
+    maxUnauthenticated: config.maxUnauthenticated,
+    backoff: config.wrongTokenBackoff,
+  });
+  const store = new SqliteStore({ path: config.db, fsync: config.fsync, retry: config.retry, log });
 
   let stopPromise: Promise<void> | null = null;
   let markStopped: () => void = () => {};
@@ -75,6 +89,7 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
   });
   const tcpServer = new TcpServer(hub, {
     maxLineBytes: config.maxLineBytes,
+    authLimits,
     onInternalError: (error) => log(`internal error: ${(error as Error)?.stack ?? String(error)}`),
   });
   let restServer: { close(): Promise<void> } | null = null;
@@ -109,6 +124,7 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
         host: restHost,
         port: config.restPort,
         token: config.token,
+        allowedHosts: config.allowedHosts,
         maxBodyBytes: config.maxLineBytes,
         onInternalError: (error) => log(`REST internal error: ${(error as Error)?.stack ?? String(error)}`),
       });

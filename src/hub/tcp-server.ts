@@ -1,11 +1,20 @@
 /**
  * The hub's TCP transport: newline-delimited JSON, one request object per line, one response per
  * request (PROTOCOL.md). Each connection is a CallContext for Hub.call; events pushed to a
- * subscribed connection are lines with an `event` key and no `id`.
+ * subscribed connection are lines with an `event` key and no `id`. On a hub with a token, the
+ * connections that have not authenticated yet are held to auth-guard.ts's limits.
  */
 import net from 'node:net';
 import { isMitteloError } from '../errors.ts';
 import { LineReader } from '../protocol/framing.ts';
+import {
+  AUTH_LIMIT_DEFAULTS,
+  AuthGuard,
+  type AuthLimits,
+  addressKey,
+  evictedMessage,
+  helloDeadlineMessage,
+} from './auth-guard.ts';
 import type { HubEvent, LeaseRevokedEvent } from './events.ts';
 import type { CallContext, Hub } from './hub.ts';
 
@@ -13,6 +22,8 @@ export interface TcpServerOptions {
   maxLineBytes: number;
   /** Log an unexpected (internal) error; bad input is the client's business and is not logged. */
   onInternalError?: (error: unknown) => void;
+  /** Limits for connections that have not authenticated (hubs with a token only). */
+  authLimits?: AuthLimits | undefined;
 }
 
 /** A subscriber that stops reading is cut off rather than growing the hub's memory without bound. */
@@ -38,13 +49,26 @@ class Connection implements CallContext {
   private inFlight = 0;
   private closing = false;
   private unsubscribe: (() => void) | null = null;
+  /** Set on hubs with a token while this connection has not authenticated. */
+  private guard: AuthGuard<Connection> | null;
+  private readonly address: string;
+  private helloTimer: NodeJS.Timeout | null = null;
+  /**
+   * Lines read while an unauthenticated hello is being checked: they wait for its answer, so a
+   * burst of hellos in one packet is one guess (a wrong one closes the connection), and a hello
+   * sent together with the requests after it still serves them.
+   */
+  private held: string[] | null = null;
+  private backoffTimer: NodeJS.Timeout | null = null;
   readonly isAlive = () => this.alive;
 
-  constructor(socket: net.Socket, hub: Hub, options: TcpServerOptions) {
+  constructor(socket: net.Socket, hub: Hub, options: TcpServerOptions, guard: AuthGuard<Connection> | null) {
     this.socket = socket;
     this.hub = hub;
     this.options = options;
     this.authenticated = !hub.requiresToken;
+    this.guard = this.authenticated ? null : guard;
+    this.address = addressKey(socket.remoteAddress);
     socket.setNoDelay(true);
     this.reader = new LineReader({
       maxLineBytes: options.maxLineBytes,
@@ -62,9 +86,15 @@ class Connection implements CallContext {
       },
     });
     socket.on('data', (chunk: Buffer) => this.reader.push(chunk));
-    socket.on('drain', () => socket.resume());
+    socket.on('drain', () => {
+      if (!this.held) socket.resume();
+    });
     socket.on('error', () => {}); // a reset by the peer ends the connection; nothing to report
     socket.on('close', () => this.closed());
+    if (this.guard) {
+      const limits = this.guard.limits;
+      this.helloTimer = setTimeout(() => this.helloTimedOut(limits), limits.helloTimeoutMs).unref();
+    }
   }
 
   subscribe = (categories: Parameters<NonNullable<CallContext['subscribe']>>[0]): void => {
@@ -72,7 +102,7 @@ class Connection implements CallContext {
     this.unsubscribe = this.hub.subscribe(categories, (event) => this.push(event));
   };
 
-  notify = (message: LeaseRevokedEvent): void => this.send(message);
+  notify = (message: LeaseRevokedEvent): void => void this.send(message);
 
   onHello = (identity: { worker_id?: string | undefined }): void => {
     if (this.workerId && this.workerId !== identity.worker_id) this.hub.registry.disconnect(this.workerId);
@@ -102,7 +132,77 @@ class Connection implements CallContext {
     this.socket.destroy();
   }
 
+  /** Close at once with one error line (an unauthenticated connection pushed out by newer ones). */
+  drop(code: string, message: string): void {
+    // Written straight away: send() corks until the next tick, and destroy() would discard it.
+    if (this.alive)
+      this.socket.write(`${JSON.stringify({ id: null, result: null, error: { code, message } })}\n`);
+    this.socket.destroy();
+  }
+
+  private helloTimedOut(limits: AuthLimits): void {
+    this.helloTimer = null;
+    if (this.authenticated || !this.alive) return;
+    this.fail(null, 'unauthorized', helloDeadlineMessage(limits, this.backoffTimer !== null));
+    this.hangUp();
+  }
+
+  /**
+   * A hello on a connection that has not authenticated: wait out the address's back-off, then let
+   * the hub check it. A wrong token closes the connection (one guess per connection) and slows
+   * the address down; lines read meanwhile are handled after the answer.
+   */
+  private async checkHello(id: Id, params: unknown, guard: AuthGuard<Connection>): Promise<void> {
+    this.held = [];
+    this.socket.pause();
+    const delay = guard.backoff.reserveCheck(this.address, Date.now());
+    if (delay > 0) {
+      await new Promise<void>((resolve) => {
+        this.backoffTimer = setTimeout(resolve, delay);
+      });
+      this.backoffTimer = null;
+    }
+    if (!this.alive || this.socket.writableEnded) return;
+    const token = (params as { token?: unknown } | null | undefined)?.token;
+    this.inFlight += 1;
+    let wrongToken = false;
+    try {
+      this.send({ id, result: await this.hub.call('hello', params, this), error: null });
+    } catch (error) {
+      this.reply(id, error);
+      // A hello with no token is a client bug, not a guess: it is answered and may be repeated.
+      wrongToken =
+        isMitteloError(error) && error.code === 'unauthorized' && typeof token === 'string' && token !== '';
+    } finally {
+      this.inFlight -= 1;
+    }
+    if (wrongToken) {
+      guard.backoff.recordFailure(this.address, Date.now());
+      this.hangUp();
+      return;
+    }
+    if (this.authenticated) this.settleAuth();
+    const held = this.held;
+    this.held = null;
+    // A held line may be another hello (after one without a token): it starts a new hold.
+    for (const line of held) this.onLine(line);
+    if (this.closing && this.inFlight === 0) this.socket.end();
+    else if (!this.held && this.socket.writableLength <= MAX_RESPONSE_BACKLOG) this.socket.resume();
+  }
+
+  /** No more deadline and no more counting against the cap. */
+  private settleAuth(): void {
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
+    this.guard?.settled(this);
+    this.guard = null;
+  }
+
   private onLine(line: string): void {
+    if (this.held) {
+      this.held.push(line);
+      return;
+    }
     if (line.trim() === '') return;
     let request: unknown;
     try {
@@ -129,6 +229,10 @@ class Connection implements CallContext {
       );
       return;
     }
+    if (method === 'hello' && this.guard && !this.authenticated) {
+      void this.checkHello(id, params, this.guard);
+      return;
+    }
     let pending: Promise<unknown>;
     try {
       pending = this.hub.call(method, params, this);
@@ -139,7 +243,10 @@ class Connection implements CallContext {
     this.inFlight += 1;
     pending
       .then(
-        (result) => this.send({ id, result, error: null }),
+        (result) => {
+          // An answer that did not go out: leases in it go back to the queue now.
+          if (!this.send({ id, result, error: null })) this.hub.undelivered(method, result);
+        },
         (error) => this.reply(id, error),
       )
       .finally(() => {
@@ -164,8 +271,23 @@ class Connection implements CallContext {
     this.send({ id, result: null, error: { code, message } });
   }
 
-  private send(message: object): void {
-    if (!this.alive) return;
+  /** Write one line; false when it could not go out (the peer is gone, or it cannot be encoded). */
+  private send(message: object): boolean {
+    // After end() (a hang-up, a passed deadline) a write would only raise an error.
+    if (!this.alive || this.socket.writableEnded) return false;
+    let line: string;
+    try {
+      line = `${JSON.stringify(message)}\n`;
+    } catch (error) {
+      // Answers are bounded by bytes (store/answer-budget.ts), so this is a bug, not a big list:
+      // say so to the caller instead of letting the hub die of an unhandled rejection.
+      this.options.onInternalError?.(error);
+      const id = (message as { id?: Id }).id ?? null;
+      this.socket.write(
+        `${JSON.stringify({ id, result: null, error: { code: 'internal', message: `the answer could not be encoded (${(error as Error).message}); nothing was delivered` } })}\n`,
+      );
+      return false;
+    }
     // Answers completed in the same turn of the event loop leave in one write.
     if (!this.corked) {
       this.corked = true;
@@ -175,8 +297,9 @@ class Connection implements CallContext {
         this.socket.uncork();
       });
     }
-    this.socket.write(`${JSON.stringify(message)}\n`);
+    this.socket.write(line);
     if (this.socket.writableLength > MAX_RESPONSE_BACKLOG) this.socket.pause();
+    return true;
   }
 
   private push(event: HubEvent): void {
@@ -202,6 +325,8 @@ class Connection implements CallContext {
     this.alive = false;
     this.reader.stop();
     this.unsubscribe?.();
+    if (this.backoffTimer) clearTimeout(this.backoffTimer);
+    this.settleAuth();
     this.hub.connectionClosed(this);
   }
 }
@@ -210,11 +335,19 @@ export class TcpServer {
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
 
+  /** Null on a hub without a token: no hello deadline, no cap (v0.1 clients never say hello). */
+  private readonly guard: AuthGuard<Connection> | null;
+
   constructor(hub: Hub, options: TcpServerOptions) {
+    this.guard = hub.requiresToken ? new AuthGuard(options.authLimits ?? AUTH_LIMIT_DEFAULTS) : null;
     this.server = net.createServer((socket) => {
-      const connection = new Connection(socket, hub, options);
+      const connection = new Connection(socket, hub, options, this.guard);
       this.connections.add(connection);
       socket.on('close', () => this.connections.delete(connection));
+      if (!this.guard) return;
+      for (const oldest of this.guard.admit(connection)) {
+        oldest.drop('unavailable', evictedMessage(this.guard.limits));
+      }
     });
   }
 

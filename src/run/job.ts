@@ -12,6 +12,14 @@ import { type AgentSpec, type SharedAgentOptions, Swarm, type SwarmPlan } from '
 import { HubClient } from '../client/hub-client.ts';
 import { HUB_DEFAULTS, type RunningHub, startHub } from '../hub/start-hub.ts';
 import type { NewTask, Task } from '../store/types.ts';
+import {
+  type BlockedRoute,
+  blockedWork,
+  describeBlocked,
+  RemainingWork,
+  routeName,
+  type WorkerView,
+} from './remaining-work.ts';
 import { type ResultRecord, type RunSummary, resultRecord, summarize } from './results.ts';
 import { TaskTracker } from './task-tracker.ts';
 
@@ -35,6 +43,12 @@ export interface JobOptions {
   resultsPath: string;
   /** Give up on unfinished tasks after this long. */
   deadlineMs?: number | undefined;
+  /**
+   * Keep waiting when no agent can take the remaining work (every one that could is not ready, or
+   * has exited), instead of ending with `ended: 'stuck'`. Against a `hub` the job always waits
+   * (that hub's own agents may connect at any time) and says once what has no agent.
+   */
+  waitForAgents?: boolean | undefined;
   /** Stop early (Ctrl-C): agents finish or release their tasks, unfinished ones stay queued. */
   signal?: AbortSignal | undefined;
   /** How long agents may finish running tasks once the job stops (default 10 s). */
@@ -58,8 +72,15 @@ export interface JobReport {
   records: ResultRecord[];
   resultsPath: string;
   hub: { host: string; port: number; embedded: boolean };
-  ended: 'finished' | 'deadline' | 'interrupted';
+  ended: 'finished' | 'deadline' | 'interrupted' | 'stuck';
+  /** With `ended: 'stuck'`: the work no agent could take, and why. */
+  blocked: BlockedRoute[] | null;
 }
+
+/** How often our own agents' readiness is looked at (in memory: cheap). */
+const WATCH_OWN_MS = 200;
+/** How often a `--hub`'s agent list is asked for. */
+const WATCH_HUB_MS = 3000;
 
 /** enqueue_many lines stay well under the hub's default 1 MiB line limit. */
 const ENQUEUE_CHUNK_BYTES = 512 * 1024;
@@ -120,8 +141,10 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
     progress.elapsedMs = performance.now() - started;
     options.onProgress?.({ ...progress });
   };
+  const remaining = new RemainingWork();
   const tracker = new TaskTracker(client, (task) => {
     finished.set(task.task_id, task);
+    remaining.finished(task);
     if (task.status === 'done') progress.done += 1;
     else if (task.status === 'failed') progress.failed += 1;
     else progress.canceled += 1;
@@ -132,6 +155,8 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
   let swarmExits: Promise<unknown> = Promise.resolve();
   const lineOf = new Map<number, number>();
   let ended: JobReport['ended'] = 'finished';
+  let blocked: BlockedRoute[] | null = null;
+  let stopWatching = () => {};
   let records: ResultRecord[] = [];
   try {
     await client.subscribe(['task']);
@@ -151,26 +176,44 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
     let next = 0;
     for (const chunk of enqueueChunks(options.tasks)) {
       const ids = await client.enqueueMany(chunk);
+      for (const task of chunk) remaining.add(task);
       for (const id of ids) lineOf.set(id, options.lines[next++] ?? next);
       tracker.add(ids);
       progress.enqueued += ids.length;
       report();
     }
+    const watch = watchAgents({
+      client,
+      swarm,
+      agentTags: options.agent.tags ?? [],
+      remaining,
+      // Only our own agents can work for an embedded hub; a --hub's agents are someone else's.
+      end: !options.hub && !options.waitForAgents,
+      where: options.hub ? `the hub at ${address.host}:${address.port}` : null,
+      log,
+    });
+    stopWatching = watch.stop;
     ended = await Promise.race([
       tracker.untilFinished(options.tasks.length).then(() => 'finished' as const),
       deadline(options.deadlineMs),
       aborted(options.signal),
+      watch.stuck.then((routes) => {
+        blocked = routes;
+        return 'stuck' as const;
+      }),
     ]);
   } finally {
+    stopWatching();
     tracker.close();
     await swarm?.stop(options.graceMs ?? 10_000);
     await swarmExits;
-    // The agents' final acks may have finished more tasks: read them once more.
-    if (ended !== 'finished') await tracker.resync().catch(() => {});
+    // The agents' final acks and releases may have changed more tasks: read the open ones again,
+    // so the results say where each unfinished task stands (queued, with any kind and fix).
+    const unfinished = ended === 'finished' ? [] : await tracker.readOpen().catch(() => []);
     const backendOf = await workerBackends(client, swarm);
     client.close();
     await embedded?.stop();
-    records = [...finished.values()]
+    records = [...finished.values(), ...unfinished]
       .map((task) => resultRecord(task, lineOf.get(task.task_id) ?? 0, backendOf))
       .sort((a, b) => a.line - b.line || a.task_id - b.task_id);
   }
@@ -181,6 +224,93 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
     resultsPath: options.resultsPath,
     hub: { host: address.host, port: address.port, embedded: embedded !== null },
     ended,
+    blocked,
+  };
+}
+
+interface WatchOptions {
+  client: HubClient;
+  swarm: Swarm | null;
+  agentTags: readonly string[];
+  remaining: RemainingWork;
+  /** End the run when no agent can take the remaining work (else only say so, once per episode). */
+  end: boolean;
+  /** A --hub's address: its agent list counts too (else only our own agents do). */
+  where: string | null;
+  log: (line: string) => void;
+}
+
+/**
+ * Watch whether any agent can still take the remaining work. Our own agents are read in memory
+ * (an agent still starting counts as able); a --hub's other agents from its `agents` answer
+ * (connected and healthy). `stuck` resolves, when `end`, once none can; otherwise the first moment
+ * of each such stretch is said in one line and the run keeps waiting.
+ */
+function watchAgents(options: WatchOptions): { stuck: Promise<BlockedRoute[]>; stop: () => void } {
+  const ours = options.swarm?.agents ?? [];
+  const ourIds = new Set(ours.map((agent) => agent.workerId));
+  let timer: NodeJS.Timeout | null = null;
+  let checking = false;
+  let noted = false;
+  const workers = async (): Promise<WorkerView[] | null> => {
+    const views: WorkerView[] = ours.map((agent) => ({
+      backend: agent.backend.name,
+      tags: options.agentTags,
+      ...agent.readiness,
+    }));
+    if (options.where === null) return views;
+    const others = await options.client.agentsOrNull().catch(() => null);
+    if (others === null) return null; // a v0.1 hub (no agent list), or it is away: nothing to say
+    for (const agent of others) {
+      if (ourIds.has(agent.worker_id) || !agent.connected) continue;
+      views.push({
+        backend: agent.backend,
+        tags: agent.tags,
+        usable: agent.healthy,
+        reason: agent.reason,
+        fix: agent.fix,
+      });
+    }
+    return views;
+  };
+  const stuck = new Promise<BlockedRoute[]>((resolve) => {
+    const check = async () => {
+      if (checking) return;
+      checking = true;
+      try {
+        const views = await workers();
+        const blocked = views === null ? null : blockedWork(options.remaining.routes(), views);
+        if (blocked === null) {
+          noted = false;
+          return;
+        }
+        if (options.end) {
+          resolve(blocked);
+          return;
+        }
+        if (noted) return;
+        noted = true;
+        const names = blocked.map((route) => `${routeName(route)}: ${route.tasks}`).join(', ');
+        const waiting = options.where
+          ? `waiting for agents to connect to ${options.where}`
+          : 'waiting for them (--wait-for-agents)';
+        options.log(
+          `mittelo run: no agent can take the ${options.remaining.total} unfinished task(s) now (${names}); ${waiting}; --deadline-s N bounds the wait`,
+        );
+        for (const line of describeBlocked(blocked)) options.log(line);
+      } finally {
+        checking = false;
+      }
+    };
+    timer = setInterval(() => void check(), options.where ? WATCH_HUB_MS : WATCH_OWN_MS);
+    void check();
+  });
+  return {
+    stuck,
+    stop: () => {
+      if (timer) clearInterval(timer);
+      timer = null;
+    },
   };
 }
 

@@ -2,12 +2,13 @@
  * What a run keeps of each task (one JSON line per task in the results file) and the summary
  * printed at the end: counts and duration percentiles per backend.
  */
-import type { Task } from '../store/types.ts';
+import { type Task, TERMINAL_STATUSES } from '../store/types.ts';
 
 export interface ResultRecord {
   task_id: number;
   /** The pack line the task came from. */
   line: number;
+  /** done, failed or canceled; for a task the run did not see finish, where it stands (queued, leased). */
   status: Task['status'];
   /** The backend of the agent that ran it (null when no agent of ours is known to have). */
   backend: string | null;
@@ -64,7 +65,7 @@ export interface RunSummary {
   done: number;
   failed: number;
   canceled: number;
-  /** Tasks that had not finished when the run ended (deadline or Ctrl-C). */
+  /** Tasks that had not finished when the run ended (deadline, no agent able to take them, Ctrl-C). */
   unfinished: number;
   wall_ms: number;
   backends: BackendSummary[];
@@ -79,6 +80,7 @@ export function percentile(sorted: readonly number[], p: number): number | null 
 export function summarize(records: readonly ResultRecord[], total: number, wallMs: number): RunSummary {
   const groups = new Map<string, ResultRecord[]>();
   for (const record of records) {
+    if (!TERMINAL_STATUSES.includes(record.status)) continue; // unfinished: no backend ran it to an end
     const key = record.backend ?? '(unknown)';
     const group = groups.get(key) ?? [];
     group.push(record);
@@ -105,5 +107,6 @@ export function summarize(records: readonly ResultRecord[], total: number, wallM
   const done = count(records, 'done');
   const failed = count(records, 'failed');
   const canceled = count(records, 'canceled');
-  return { total, done, failed, canceled, unfinished: total - records.length, wall_ms: wallMs, backends };
+  const unfinished = total - done - failed - canceled;
+  return { total, done, failed, canceled, unfinished, wall_ms: wallMs, backends };
 }

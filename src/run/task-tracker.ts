@@ -75,6 +75,23 @@ export class TaskTracker {
     }
   }
 
+  /**
+   * Read the open tasks once more (the run is over): those that finished meanwhile are finished as
+   * usual; the rest are returned as they stand now (queued or leased).
+   */
+  async readOpen(): Promise<Task[]> {
+    const ids = [...this.open];
+    const unfinished: Task[] = [];
+    for (let start = 0; start < ids.length; start += WAIT_CHUNK) {
+      const { tasks } = await this.client.wait(ids.slice(start, start + WAIT_CHUNK), { timeout_ms: 0 });
+      for (const task of tasks) {
+        if (TERMINAL_STATUSES.includes(task.status)) this.finish(task);
+        else unfinished.push(task);
+      }
+    }
+    return unfinished;
+  }
+
   private finish(task: Task): void {
     if (!this.open.delete(task.task_id)) return;
     this.finishedCount += 1;

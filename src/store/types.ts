@@ -47,6 +47,12 @@ export interface Task {
 
 export type Stats = Record<TaskStatus, number>;
 
+/** How many queued tasks one route has: `backend` null is the unrouted tasks (any agent may take them). */
+export interface QueuedCount {
+  backend: string | null;
+  queued: number;
+}
+
 export interface NewTask {
   prompt: string;
   backend?: string | null | undefined;
@@ -65,6 +71,8 @@ export interface LeaseRequest {
   backend?: string | null | undefined;
   /** Capabilities of this worker; a task is eligible when all its tags are among them. */
   tags?: string[] | undefined;
+  /** Stop adding tasks once their text reaches this many bytes (at least one is leased). */
+  max_bytes?: number | undefined;
 }
 
 /** Identifies the caller's claim on a leased task. v0.1 callers send neither field. */
@@ -107,6 +115,8 @@ export interface ListQuery {
   before_id?: number | undefined;
   /** Case-insensitive substring of the prompt. */
   search?: string | undefined;
+  /** Stop adding tasks once their text reaches this many bytes (at least one is listed). */
+  max_bytes?: number | undefined;
 }
 
 /** What happened to a task as a result of an ack, extend, release or cancel. */
@@ -145,6 +155,11 @@ export interface Store {
   /** Newest first. */
   list(query: ListQuery): Promise<Task[]>;
   stats(): Promise<Stats>;
+  /**
+   * Queued tasks per backend (null: unrouted), routes with none left out, ordered by backend with
+   * null first. Reads only queued rows, so it costs the same beside a million finished ones.
+   */
+  queuedByBackend(): Promise<QueuedCount[]>;
   /** Every failed task back to queued with its worker, lease, result and error cleared. */
   retryFailed(taskIds?: number[]): Promise<number>;
   /**

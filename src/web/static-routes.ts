@@ -111,7 +111,9 @@ async function servePage(c: Context): Promise<Response> {
   return c.html(page, 200, {
     'cache-control': 'no-cache',
     'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
+    // Not `no-referrer`: under it a browser may send `Origin: null` on the page's own POSTs
+    // (the Fetch standard says so), which the hub refuses; `same-origin` still tells other sites nothing.
+    'referrer-policy': 'same-origin',
     'x-frame-options': 'DENY',
     'content-security-policy': [
       "default-src 'self'",

@@ -4,7 +4,7 @@
  * one they start (in a finally or an after hook).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { CLI_ENTRY } from './hub-process.ts';
+import { CLI_ENTRY, HANG_GUARD_MS } from './hub-process.ts';
 
 export interface CliProcess {
   child: ChildProcess;
@@ -50,7 +50,7 @@ export function startCli(
     stdout: () => stdout,
     stderr: () => stderr,
     exited,
-    waitForStderr(pattern, timeoutMs = 15_000) {
+    waitForStderr(pattern, timeoutMs = HANG_GUARD_MS) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const match = stderr.match(pattern);
@@ -78,7 +78,7 @@ export function startCli(
         }
       });
     },
-    async exit(timeoutMs = 20_000) {
+    async exit(timeoutMs = HANG_GUARD_MS) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {

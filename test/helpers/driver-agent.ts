@@ -60,7 +60,6 @@ export async function untilUnhealthy(client: HubClient, workerId: string): Promi
   const info = await waitFor(
     async () => (await client.agents()).find((a) => a.worker_id === workerId && !a.healthy),
     `agent ${workerId} to report itself unhealthy`,
-    20_000,
   );
   return info!;
 }

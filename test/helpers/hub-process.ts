@@ -10,6 +10,13 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+
+/**
+ * How long a test waits for something that is bound to happen (a line, an exit, a condition)
+ * before calling it a hang. Only a hang guard, never a timing assertion: generous, so a loaded
+ * machine (the suite runs two files at once on two cores) cannot eat it.
+ */
+export const HANG_GUARD_MS = 60_000;
 export const CLI_ENTRY = join(REPO_ROOT, 'src', 'cli', 'main.ts');
 
 export interface HubProcess {
@@ -42,6 +49,7 @@ export interface StartHubOptions {
   dir?: string;
   /** Ask for a REST port too (port 0). */
   rest?: boolean;
+  /** How long to wait for the hub to say where it listens (default HANG_GUARD_MS). */
   timeoutMs?: number;
 }
 
@@ -63,12 +71,10 @@ export async function startHubProcess(options: StartHubOptions = {}): Promise<Hu
 
   const urls = await new Promise<{ hub: URL; rest: URL | null }>((resolveUrls, reject) => {
     let hub: URL | null = null;
+    const timeoutMs = options.timeoutMs ?? HANG_GUARD_MS;
     const timer = setTimeout(
-      () =>
-        reject(
-          new Error(`hub did not print its URL within ${options.timeoutMs ?? 15000} ms; stderr: ${stderr}`),
-        ),
-      options.timeoutMs ?? 15000,
+      () => reject(new Error(`hub did not print its URL within ${timeoutMs} ms; stderr: ${stderr}`)),
+      timeoutMs,
     );
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
@@ -104,7 +110,7 @@ export async function startHubProcess(options: StartHubOptions = {}): Promise<Hu
     exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), HANG_GUARD_MS);
       const code = await exited;
       clearTimeout(timer);
       cleanup();
@@ -118,7 +124,11 @@ export async function startHubProcess(options: StartHubOptions = {}): Promise<Hu
 }
 
 /** Poll `check` until it returns a truthy value or `timeoutMs` passes (then throw `what`). */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  what: string,
+  timeoutMs = HANG_GUARD_MS,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

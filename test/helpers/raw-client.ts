@@ -4,13 +4,13 @@
  * wire shapes, malformed input and what an old v0.1 client would see.
  */
 import net from 'node:net';
-import { type HubProcess, startHubProcess } from './hub-process.ts';
+import { HANG_GUARD_MS, type HubProcess, startHubProcess } from './hub-process.ts';
 
 /** A response or event line, parsed. Loose on purpose: tests assert the shape. */
 // biome-ignore lint/suspicious/noExplicitAny: wire messages are checked by the tests themselves
 export type WireMessage = Record<string, any>;
 
-const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = HANG_GUARD_MS;
 
 export class RawClient {
   readonly socket: net.Socket;
@@ -107,6 +107,24 @@ export class RawClient {
     return response.result as WireMessage;
   }
 
+  /**
+   * A round trip that proves the hub has read every line sent before it (lines are read in order):
+   * a `stats` request and its answer. Lines that arrive meanwhile stay unread, so `hasUnread`
+   * still tells whether an earlier request was answered. Use it instead of a sleep.
+   */
+  async synced(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+    const id = `synced-${this.nextId++}`;
+    this.request('stats', {}, id);
+    const deadline = Date.now() + timeoutMs;
+    const others: string[] = [];
+    for (;;) {
+      const line = await this.nextLine(Math.max(1, deadline - Date.now()));
+      if ((JSON.parse(line) as WireMessage).id === id) break;
+      others.push(line);
+    }
+    this.lines.unshift(...others);
+  }
+
   /** Whether a line has arrived that nobody has read yet. */
   get hasUnread(): boolean {
     return this.lines.length > 0;
@@ -117,16 +135,18 @@ export class RawClient {
   }
 
   private onData(text: string): void {
-    this.buffer += text;
-    let newline = this.buffer.indexOf('\n');
-    while (newline !== -1) {
-      const line = this.buffer.slice(0, newline);
-      this.buffer = this.buffer.slice(newline + 1);
+    // Look for newlines in the new text only: a list of 50,000 tasks is one line of many chunks,
+    // and scanning the whole buffer again at every chunk would take quadratic time.
+    let start = 0;
+    for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
+      const line = this.buffer + text.slice(start, newline);
+      this.buffer = '';
+      start = newline + 1;
       const reader = this.readers.shift();
       if (reader) reader(line);
       else this.lines.push(line);
-      newline = this.buffer.indexOf('\n');
     }
+    this.buffer += text.slice(start);
   }
 }
 

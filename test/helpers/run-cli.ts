@@ -4,7 +4,7 @@
  * first, so only what a test passes reaches the command. Every run is bounded.
  */
 import { spawn } from 'node:child_process';
-import { CLI_ENTRY } from './hub-process.ts';
+import { CLI_ENTRY, HANG_GUARD_MS } from './hub-process.ts';
 
 export interface Ran {
   code: number | null;
@@ -45,7 +45,7 @@ export function runProgram(program: string, args: string[], options: RunOptions 
   });
   child.stdin.on('error', () => {}); // a command that exits before reading its stdin
   child.stdin.end(options.input ?? '');
-  const timeoutMs = options.timeoutMs ?? 30_000;
+  const timeoutMs = options.timeoutMs ?? HANG_GUARD_MS;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

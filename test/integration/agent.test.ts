@@ -11,8 +11,14 @@ import { after, describe, it } from 'node:test';
 import { HubClient } from '../../src/client/hub-client.ts';
 import type { Task } from '../../src/store/types.ts';
 import { type CliProcess, startCli } from '../helpers/cli-process.ts';
-import { type HubProcess, makeTempDir, startHubProcess, waitFor } from '../helpers/hub-process.ts';
-import { isAlive } from '../helpers/processes.ts';
+import {
+  HANG_GUARD_MS,
+  type HubProcess,
+  makeTempDir,
+  startHubProcess,
+  waitFor,
+} from '../helpers/hub-process.ts';
+import { isAlive, signalPending } from '../helpers/processes.ts';
 import { runCli } from '../helpers/run-cli.ts';
 import { startV01Hub } from '../helpers/v01-hub.ts';
 
@@ -44,7 +50,7 @@ function agent(port: number, args: string[], env?: NodeJS.ProcessEnv): CliProces
 }
 
 async function finished(client: HubClient, id: number): Promise<Task> {
-  const { tasks, timed_out } = await client.wait([id], { timeout_ms: 20_000 });
+  const { tasks, timed_out } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
   assert.equal(timed_out, false, `task ${id} did not finish`);
   return tasks[0]!;
 }
@@ -105,7 +111,7 @@ describe('mittelo agent', () => {
       return info && info.current_tasks.length >= 3 ? info.current_tasks.length : 0;
     }, 'three tasks running at once');
     assert.equal(busiest, 3, 'never more than --max-tasks');
-    const { tasks } = await client.wait(ids, { timeout_ms: 20_000 });
+    const { tasks } = await client.wait(ids, { timeout_ms: HANG_GUARD_MS });
     assert.deepEqual(
       tasks.map((t) => t.result),
       ['a', 'b', 'c', 'd'],
@@ -186,7 +192,8 @@ describe('mittelo agent', () => {
     );
     const pid = readPid(pidFile);
     await client.cancel(slow);
-    await waitFor(() => !isAlive(pid), 'the canceled backend to be killed', 5000);
+    // Bounded well below the backend's own 30 s: gone by then, it was killed, not finished.
+    await waitFor(() => !isAlive(pid), 'the canceled backend to be killed', 20_000);
     await worker.waitForStderr(new RegExp(`task ${slow} was canceled on the hub; its backend was stopped`));
     assert.equal((await client.get(slow)).status, 'canceled');
     const next = await client.enqueue('next');
@@ -244,9 +251,11 @@ describe('mittelo agent', () => {
       'the task to start',
     );
     worker.kill('SIGINT');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Two signals close together could reach the agent as one: send the second once the first is taken.
+    await waitFor(() => !signalPending(worker.child.pid!, 'SIGINT'), 'the first SIGINT to be taken');
     worker.kill('SIGINT');
-    assert.equal(await worker.exit(5000), 0);
+    // Bounded well below the 30 s grace period: exited by then, it did not wait the grace out.
+    assert.equal(await worker.exit(20_000), 0);
     assert.equal((await client.get(id)).status, 'queued');
     assert.equal(isAlive(readPid(pidFile)), false);
   });

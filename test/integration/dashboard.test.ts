@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import type { Snapshot } from '../../src/cli/dashboard/snapshot.ts';
 import { HubClient } from '../../src/client/hub-client.ts';
 import { startCli } from '../helpers/cli-process.ts';
-import { CLI_ENTRY, makeTempDir, startHubProcess, waitFor } from '../helpers/hub-process.ts';
+import { CLI_ENTRY, HANG_GUARD_MS, makeTempDir, startHubProcess, waitFor } from '../helpers/hub-process.ts';
 import { runCli } from '../helpers/run-cli.ts';
 
 const cleanups: Array<() => unknown> = [];
@@ -28,7 +28,7 @@ async function busyHub(prompts: string[]) {
   const client = new HubClient({ port: hub.port, reconnect: false });
   try {
     const ids = await client.enqueueMany(prompts);
-    const waited = await client.wait(ids, { timeout_ms: 15_000 });
+    const waited = await client.wait(ids, { timeout_ms: HANG_GUARD_MS });
     assert.equal(waited.timed_out, false);
   } finally {
     client.close();
@@ -118,7 +118,7 @@ describe('mittelo dashboard', () => {
     const before = seen();
     const second = await startHubProcess({ dir, db, args: ['--port', String(port)] });
     cleanups.push(() => second.stop());
-    await waitFor(() => seen() >= before + 2, 'snapshots from the restarted hub', 15_000);
+    await waitFor(() => seen() >= before + 2, 'snapshots from the restarted hub');
 
     dashboard.kill('SIGTERM');
     assert.equal(await dashboard.exit(), 0);
@@ -151,7 +151,7 @@ describe('mittelo dashboard', () => {
     const code = await Promise.race([
       exited,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no exit after q: ${out}`)), 10_000);
+        timer = setTimeout(() => reject(new Error(`no exit after q: ${out}`)), HANG_GUARD_MS);
       }),
     ]).finally(() => clearTimeout(timer));
     assert.equal(code, 0, out);

@@ -13,8 +13,8 @@ import { RawClient, type WireMessage } from '../helpers/raw-client.ts';
 import { type Ran, runCli } from '../helpers/run-cli.ts';
 
 /** Run `mittelo hub ...args` in `dir` and wait for it to exit by itself (bounded). */
-function runHubUntilExit(dir: string, args: string[], timeoutMs = 15_000): Promise<Ran> {
-  return runCli(['hub', ...args], { cwd: dir, timeoutMs });
+function runHubUntilExit(dir: string, args: string[]): Promise<Ran> {
+  return runCli(['hub', ...args], { cwd: dir });
 }
 
 /** A port that is taken for as long as the returned server is open. */
@@ -24,6 +24,24 @@ function occupyPort(): Promise<net.Server> {
     server.once('error', reject);
     server.listen({ host: '127.0.0.1', port: 0 }, () => resolve(server));
   });
+}
+
+/**
+ * Every stored task, newest first. A `list` answer stops at the hub's byte budget (tens of
+ * thousands of tasks) and then says `truncated` and where the next page starts: follow it.
+ */
+async function listEvery(client: RawClient): Promise<WireMessage[]> {
+  const tasks: WireMessage[] = [];
+  let beforeId: number | undefined;
+  for (;;) {
+    const page = await client.result(
+      'list',
+      beforeId === undefined ? { limit: 0 } : { limit: 0, before_id: beforeId },
+    );
+    tasks.push(...(page.tasks as WireMessage[]));
+    if (page.truncated !== true) return tasks;
+    beforeId = page.next_before_id as number;
+  }
 }
 
 /** Everything a test opened (hubs, connections, folders), released in `close` whatever happened. */
@@ -68,11 +86,12 @@ describe('hub lifecycle: stopping', () => {
       const hub = await scope.hub();
       const client = await scope.connect(hub.port);
       const id = client.request('lease', { worker_id: 'idle', wait_ms: 120_000 });
-      // Let the lease park; the point is that a parked lease is answered, not left hanging.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Let the lease park; the point is that a parked lease is answered, not left hanging. (A
+      // round trip shows the hub has read it; a sleep could be outlasted on a loaded machine.)
+      await client.synced();
       assert.equal(client.hasUnread, false);
       hub.child.kill('SIGTERM');
-      const response = await client.nextMatching((m) => m.id === id, 15_000);
+      const response = await client.nextMatching((m) => m.id === id);
       assert.deepEqual(response.result, { tasks: [] }, JSON.stringify(response));
       assert.equal(response.error, null);
       await client.closed;
@@ -110,7 +129,7 @@ describe('hub lifecycle: stopping', () => {
         for (;;) {
           let message: WireMessage;
           try {
-            message = await client.nextMessage(15_000);
+            message = await client.nextMessage();
           } catch (error) {
             assert.match((error as Error).message, /connection closed/, 'no hang: answers or a close');
             break;
@@ -133,7 +152,7 @@ describe('hub lifecycle: stopping', () => {
       // The database the stopped hub left holds exactly the enqueues it answered.
       const again = await scope.hub();
       const reader = await scope.connect(again.port);
-      const stored = (await reader.result('list', { limit: 0 })).tasks as WireMessage[];
+      const stored = await listEvery(reader);
       const storedIds = new Set(stored.map((t) => t.task_id as number));
       for (const id of acknowledged) assert.ok(storedIds.has(id), `acknowledged task ${id} is stored`);
       assert.equal(
@@ -160,7 +179,7 @@ describe('hub lifecycle: durability across kill -9', () => {
         client.send(batch);
         const ids: number[] = [];
         for (let i = 0; i < perClient; i += 1) {
-          const message = await client.nextMessage(30_000);
+          const message = await client.nextMessage();
           assert.equal(message.error, null, JSON.stringify(message));
           ids.push(message.result.task_id);
         }
@@ -173,7 +192,7 @@ describe('hub lifecycle: durability across kill -9', () => {
 
       const again = await scope.hub();
       const reader = await scope.connect(again.port);
-      const stored = (await reader.result('list', { limit: 0 })).tasks as WireMessage[];
+      const stored = await listEvery(reader);
       assert.deepEqual(
         stored.map((t) => t.task_id).sort((a, b) => a - b),
         [...acknowledged].sort((a, b) => a - b),
@@ -198,9 +217,7 @@ describe('hub lifecycle: durability across kill -9', () => {
 
       const again = await scope.hub();
       const reader = await scope.connect(again.port);
-      const byId = new Map(
-        ((await reader.result('list', { limit: 0 })).tasks as WireMessage[]).map((t) => [t.task_id, t]),
-      );
+      const byId = new Map((await listEvery(reader)).map((t) => [t.task_id, t]));
       assert.equal(byId.get(done)!.status, 'done');
       assert.equal(byId.get(done)!.result, 'kept');
       assert.equal(byId.get(open)!.status, 'leased');

@@ -12,7 +12,7 @@ import { HubClient } from '../../src/client/hub-client.ts';
 import type { ResultRecord } from '../../src/run/results.ts';
 import { startCli } from '../helpers/cli-process.ts';
 import { fakeCliEnv } from '../helpers/fake-cli.ts';
-import { makeTempDir, startHubProcess, waitFor } from '../helpers/hub-process.ts';
+import { HANG_GUARD_MS, makeTempDir, startHubProcess, waitFor } from '../helpers/hub-process.ts';
 import { runCli } from '../helpers/run-cli.ts';
 
 const dir = makeTempDir('mittelo-mixed-');
@@ -41,7 +41,7 @@ describe('mixed swarm with a logged-out claude', () => {
     );
     await swarm.waitForStderr(/\[claude_code\] fail: Claude Code is not logged in/);
     const ids = await client.enqueueMany(Array.from({ length: 20 }, (_, i) => `task ${i}`));
-    const { tasks } = await client.wait(ids, { timeout_ms: 20_000 });
+    const { tasks } = await client.wait(ids, { timeout_ms: HANG_GUARD_MS });
     assert.ok(tasks.every((t) => t.status === 'done' && t.result?.startsWith('echo:')));
     const status = await waitFor(async () => {
       const ran = await runCli(['status', '--port', String(hub.port)]);

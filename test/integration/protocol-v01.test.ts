@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { waitFor } from '../helpers/hub-process.ts';
+import { HANG_GUARD_MS, waitFor } from '../helpers/hub-process.ts';
 import { callOnce, type RawClient, type WireMessage, withRawHub } from '../helpers/raw-client.ts';
 
 const V01_STATUSES = ['queued', 'leased', 'done', 'failed'];
@@ -538,7 +538,7 @@ describe('v0.1 methods', () => {
       const workerId = `host-${process.pid}-${randomUUID().slice(0, 8)}`;
       let emptyLeases = 0;
       const handled: number[] = [];
-      const deadline = Date.now() + 30_000;
+      const deadline = Date.now() + HANG_GUARD_MS;
       // Like the Python agent: a fresh connection and a uuid hex id for every call.
       const agentCall = async (method: string, params: object) => {
         const response = await callOnce(hub.port, method, params);

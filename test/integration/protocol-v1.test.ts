@@ -106,9 +106,11 @@ describe('v1 hello and token auth', () => {
   });
 
   it('with a token, a wrong token is unauthorized and the right one works', async () => {
-    await withRawHub(['--token', 's3cret'], async ({ client }) => {
-      const wrong = await expectError(client, 'hello', { token: 'guess' }, 'unauthorized');
+    await withRawHub(['--token', 's3cret'], async ({ client: guesser, connect }) => {
+      const wrong = await expectError(guesser, 'hello', { token: 'guess' }, 'unauthorized');
       assert.match(wrong.message, /token/);
+      await guesser.closed; // one guess per connection (test/integration/auth-flood.test.ts)
+      const client = await connect();
       await expectError(client, 'hello', {}, 'unauthorized');
       await expectError(client, 'stats', {}, 'unauthorized');
       const hello = await client.result('hello', { token: 's3cret' });
@@ -136,11 +138,12 @@ describe('v1 long-poll lease', () => {
     await withRawHub([], async ({ client, connect }) => {
       const producer = await connect();
       const id = client.request('lease', { worker_id: 'idle', wait_ms: 60_000 });
-      // Give the lease a moment to park; it must come back with the task either way.
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Let the lease park (a round trip shows the hub has read it); it must come back with the
+      // task either way.
+      await client.synced();
       assert.equal(client.hasUnread, false, 'nothing to lease yet, so the lease is still open');
       const taskId = await enqueue(producer, 'wake up');
-      const response = await client.nextMatching((m) => m.id === id, 30_000);
+      const response = await client.nextMatching((m) => m.id === id);
       assert.equal(response.error, null);
       assert.deepEqual(idsOf(response.result.tasks), [taskId]);
       assert.equal(response.result.tasks[0].worker_id, 'idle');
@@ -161,12 +164,13 @@ describe('v1 long-poll lease', () => {
       const two = await connect();
       const firstId = one.request('lease', { worker_id: 'one', wait_ms: 60_000 });
       const secondId = two.request('lease', { worker_id: 'two', wait_ms: 60_000 });
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await one.synced();
+      await two.synced();
       const a = await enqueue(client, 'a');
       const b = await enqueue(client, 'b');
       const got = [
-        ...(await one.nextMatching((m) => m.id === firstId, 30_000)).result.tasks,
-        ...(await two.nextMatching((m) => m.id === secondId, 30_000)).result.tasks,
+        ...(await one.nextMatching((m) => m.id === firstId)).result.tasks,
+        ...(await two.nextMatching((m) => m.id === secondId)).result.tasks,
       ];
       assert.deepEqual(idsOf(got).sort(), [a, b].sort());
       assert.equal((await stats(client)).leased, 2);
@@ -178,7 +182,7 @@ describe('v1 long-poll lease', () => {
       const id = await enqueue(client, 'its holder will die');
       const [lost] = (await client.result('lease', { worker_id: 'dies', lease_seconds: 1 })).tasks;
       const waiter = await connect();
-      const response = await waiter.result('lease', { worker_id: 'heir', wait_ms: 60_000 }, 30_000);
+      const response = await waiter.result('lease', { worker_id: 'heir', wait_ms: 60_000 });
       assert.deepEqual(idsOf(response.tasks), [id]);
       assert.equal(response.tasks[0].worker_id, 'heir');
       assert.ok(response.tasks[0].leased_until > lost.leased_until);
@@ -189,7 +193,7 @@ describe('v1 long-poll lease', () => {
     await withRawHub([], async ({ client, connect }) => {
       const gone = await connect();
       gone.request('lease', { worker_id: 'gone', wait_ms: 60_000 });
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await gone.synced();
       gone.close();
       await gone.closed;
       // Let the hub notice the close before the work arrives; either way the task must stay available.
@@ -501,7 +505,7 @@ describe('v1 task control', () => {
       await worker.result('lease', { worker_id: 'w', max_tasks: 2 });
       await worker.result('ack', { task_id: a, status: 'done', result: 'A' });
       await worker.result('ack', { task_id: b, status: 'failed', error: 'B' });
-      const response = await client.nextMatching((m) => m.id === waitId, 30_000);
+      const response = await client.nextMatching((m) => m.id === waitId);
       assert.equal(response.error, null);
       assert.equal(response.result.timed_out, false);
       const byId = new Map((response.result.tasks as WireMessage[]).map((t) => [t.task_id, t]));
@@ -518,7 +522,7 @@ describe('v1 task control', () => {
       const waitId = client.request('wait', { task_ids: [a, b], mode: 'any', timeout_ms: 60_000 });
       const [task] = (await worker.result('lease', { worker_id: 'w' })).tasks;
       await worker.result('ack', { task_id: task.task_id, status: 'done' });
-      const response = await client.nextMatching((m) => m.id === waitId, 30_000);
+      const response = await client.nextMatching((m) => m.id === waitId);
       assert.equal(response.result.timed_out, false);
       const statuses = (response.result.tasks as WireMessage[]).map((t) => t.status).sort();
       assert.deepEqual(statuses, ['done', 'queued']);

@@ -229,7 +229,8 @@ describe('mittelo run', () => {
     cleanups.push(() => run.kill());
     await run.waitForStderr(/progress|mittelo run: 2 tasks/);
     await waitFor(() => existsSync(join(cwd, '.mittelo', 'runs')), 'the run folder');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Interrupt once the quick task is done (the progress line says so), not after a fixed sleep.
+    await run.waitForStderr(/progress: 1\/2 finished \(1 done, 0 failed\)/);
     run.kill('SIGINT');
     assert.equal(await run.exit(), 1);
     assert.match(
@@ -238,9 +239,13 @@ describe('mittelo run', () => {
     );
     const [folder] = readdirSync(join(cwd, '.mittelo', 'runs'));
     const records = readResults(join(cwd, '.mittelo', 'runs', folder!, 'results.jsonl'));
+    // Every task has its line: the unfinished one as it stands, back in the queue.
     assert.deepEqual(
       records.map((r) => [r.prompt, r.status]),
-      [['quick', 'done']],
+      [
+        ['quick', 'done'],
+        ['sleep', 'queued'],
+      ],
     );
   });
 });

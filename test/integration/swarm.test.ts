@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { HubClient } from '../../src/client/hub-client.ts';
 import { startCli } from '../helpers/cli-process.ts';
-import { startHubProcess, waitFor } from '../helpers/hub-process.ts';
-import { pidsRunning } from '../helpers/processes.ts';
+import { HANG_GUARD_MS, startHubProcess, waitFor } from '../helpers/hub-process.ts';
+import { pidsRunning, signalPending } from '../helpers/processes.ts';
 import { runCli } from '../helpers/run-cli.ts';
 
 const cleanups: Array<() => unknown> = [];
@@ -44,7 +44,7 @@ describe('mittelo swarm', () => {
     );
 
     const ids = await client.enqueueMany(Array.from({ length: 40 }, (_, i) => `task ${i}`));
-    const { tasks } = await client.wait(ids, { timeout_ms: 20_000 });
+    const { tasks } = await client.wait(ids, { timeout_ms: HANG_GUARD_MS });
     assert.ok(tasks.every((t) => t.status === 'done'));
     const workers = new Set(tasks.map((t) => t.worker_id));
     assert.ok(workers.size >= 2, `the work was shared (workers: ${[...workers].join(', ')})`);
@@ -56,9 +56,11 @@ describe('mittelo swarm', () => {
     ]);
     await waitFor(() => pidsRunning(`sleep ${marker}`).length === 2, 'both long backends running');
     swarm.kill('SIGINT');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Two signals close together could reach the swarm as one: send the second once the first is taken.
+    await waitFor(() => !signalPending(swarm.child.pid!, 'SIGINT'), 'the first SIGINT to be taken');
     swarm.kill('SIGINT'); // the second Ctrl-C: do not wait out the grace period
-    assert.equal(await swarm.exit(), 0);
+    // Bounded well below the 30 s grace period: exited by then, it did not wait the grace out.
+    assert.equal(await swarm.exit(20_000), 0);
     assert.match(swarm.stderr(), /mittelo swarm: stopped \(\d+ done, 0 failed, 2 released\)/);
     assert.deepEqual(pidsRunning(`sleep ${marker}`), [], 'no backend process left behind');
     for (const id of long) assert.equal((await client.get(id)).status, 'queued');

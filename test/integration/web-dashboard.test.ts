@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { HubClient } from '../../src/client/hub-client.ts';
 import { type CliProcess, startCli } from '../helpers/cli-process.ts';
-import { type HubProcess, REPO_ROOT, startHubProcess } from '../helpers/hub-process.ts';
+import { HANG_GUARD_MS, type HubProcess, REPO_ROOT, startHubProcess } from '../helpers/hub-process.ts';
 
 // The browser globals the functions run in the page use: this project is typed for Node, not the DOM.
 interface PageElement {
@@ -30,10 +30,12 @@ declare const window: { notReloaded?: boolean };
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'dashboard-t0ken-s3cret';
-const WAIT_MS = 15_000;
+/** A bound on waiting for the page (a hang guard, not a timing assertion). */
+const WAIT_MS = HANG_GUARD_MS;
 const SCREENSHOT = join(REPO_ROOT, 'test-artifacts', 'dashboard.png');
 
-describe('web dashboard in headless Chromium', { timeout: 180_000 }, () => {
+// The suite's bound is a hang guard too: room for a few WAIT_MS waits that fail, not a time budget.
+describe('web dashboard in headless Chromium', { timeout: 600_000 }, () => {
   let hub: HubProcess;
   let client: HubClient;
   let browser: Browser | undefined;
@@ -88,7 +90,11 @@ describe('web dashboard in headless Chromium', { timeout: 180_000 }, () => {
     );
     hub = await startHubProcess({ rest: true, args: ['--token', TOKEN] });
     client = new HubClient({ host: hub.host, port: hub.port, token: TOKEN, reconnect: false });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], timeout: 30_000 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox'],
+      timeout: HANG_GUARD_MS,
+    });
     const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
     page = await context.newPage();
     page.setDefaultTimeout(WAIT_MS);
@@ -212,11 +218,21 @@ describe('web dashboard in headless Chromium', { timeout: 180_000 }, () => {
     await waitForText(statusOf(ids.failing), 'queued');
     await waitForText(counter('failed'), '1');
     assert.equal((await client.get(ids.failing)).status, 'queued');
+    // Queued for shell, and the only shell agent is gone: the agents panel says so.
+    await waitForText(
+      '.idle-route[data-route="shell"]',
+      'shell: 1 queued, no agent connected — start one with mittelo agent --backend shell',
+    );
   });
 
   it('cancels a queued task from the page (after a confirming second click)', async () => {
     ids.cancel = await client.enqueue({ prompt: 'cancel me', backend: 'claude_code' });
     await waitForText(statusOf(ids.cancel), 'queued');
+    // No claude_code agent: the agents panel says so (and the page below it has moved into place).
+    await waitForText(
+      '.idle-route[data-route="claude_code"]',
+      'claude_code: 1 queued, no agent connected — start one with mittelo agent --backend claude_code',
+    );
     const button = page.locator(`tr[data-task-id="${ids.cancel}"] [data-action="cancel"]`);
     await button.click();
     await waitForText(`tr[data-task-id="${ids.cancel}"] [data-action="cancel"]`, 'Confirm cancel');
@@ -225,6 +241,8 @@ describe('web dashboard in headless Chromium', { timeout: 180_000 }, () => {
     await waitForText(statusOf(ids.cancel), 'canceled');
     await waitForText(counter('canceled'), '1');
     assert.equal((await client.get(ids.cancel)).status, 'canceled');
+    // Nothing is queued for claude_code any more, so the line goes (before the next test clicks).
+    await page.locator('.idle-route[data-route="claude_code"]').waitFor({ state: 'detached' });
   });
 
   it('enqueues a prompt from the form; the echo agent runs it', async () => {
@@ -305,6 +323,11 @@ describe('web dashboard in headless Chromium', { timeout: 180_000 }, () => {
       /no-such-program-for-mittelo is not on PATH/,
     );
     assert.match((await page.locator(`${row} .fix`).textContent()) ?? '', /^Fix: install it/);
+    // The retried shell task is still queued, and its one agent cannot take it.
+    await waitForText(
+      '.idle-route[data-route="shell"]',
+      'shell: 1 queued, no healthy agent (1 unhealthy) — fix it, or start one with mittelo agent --backend shell',
+    );
   });
 
   it('never reloaded, never put the token in a URL, threw no errors; saves a screenshot', async () => {
@@ -334,7 +357,11 @@ describe('web dashboard in headless Chromium', { timeout: 180_000 }, () => {
       );
     }
     const total = (100_000 + before).toLocaleString('en');
-    await waitForText(counter('total'), total, 30_000);
+    await waitForText(counter('total'), total);
+    await waitForText(
+      '.idle-route[data-route="nobody"]',
+      'nobody: 100,000 queued, no agent connected — start one with mittelo agent --backend nobody',
+    );
     await page.locator('.counter[data-status="queued"]').click();
     const queued = (await client.stats()).queued.toLocaleString('en');
     await waitForText('[data-testid="page-info"]', `1–50 of ${queued}`);

@@ -12,12 +12,16 @@ import { shellInvocation } from '../../src/backends/shell.ts';
 import { subprocessPlace } from '../../src/backends/subprocess-env.ts';
 import type { Backend } from '../../src/backends/types.ts';
 import { isMitteloError } from '../../src/errors.ts';
-import { makeTempDir, REPO_ROOT } from '../helpers/hub-process.ts';
+import { HANG_GUARD_MS, makeTempDir, REPO_ROOT } from '../helpers/hub-process.ts';
 
 const dir = makeTempDir('mittelo-backends-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const context = () => ({ signal: new AbortController().signal, timeoutMs: 10_000, maxOutputBytes: 1 << 20 });
+const context = () => ({
+  signal: new AbortController().signal,
+  timeoutMs: HANG_GUARD_MS,
+  maxOutputBytes: 1 << 20,
+});
 const run = (backend: Backend, prompt: string) =>
   backend.run({ task_id: 7, prompt, worker_id: 'w-1' }, context());
 

@@ -73,6 +73,7 @@ function snapshot(fields: Partial<Snapshot> = {}): Snapshot {
         fix: 'run `codex login`',
       }),
     ],
+    queued_by_backend: null,
     tasks: [
       task(3, { status: 'failed', backend: 'codex', error: 'x', error_kind: 'auth' }),
       task(2),
@@ -189,6 +190,43 @@ describe('dashboard render', () => {
     assert.ok(empty.includes('tasks: none yet — add one with `mittelo enqueue`'));
     const old = renderDashboard(view({ snapshot: snapshot({ agents: null }) }), BIG);
     assert.ok(old.includes('agents: not reported (a v0.1 hub keeps no agent list)'));
+  });
+
+  it('names the routes with queued work and no healthy agent, with how to start one', () => {
+    const queued = [
+      { backend: null, queued: 4 },
+      { backend: 'codex', queued: 3 },
+      { backend: 'echo', queued: 1 },
+      { backend: 'kimi', queued: 2 },
+    ];
+    const lines = renderDashboard(view({ snapshot: snapshot({ queued_by_backend: queued }) }), BIG);
+    assert.ok(
+      lines.includes('kimi: 2 queued, no agent connected — start one with `mittelo agent --backend kimi`'),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.includes(
+        'codex: 3 queued, no healthy agent (1 unhealthy) — fix it, or start one with `mittelo agent --backend codex`',
+      ),
+    );
+    // A healthy echo agent takes echo's tasks and the unrouted ones.
+    assert.ok(!lines.some((line) => /^(echo|any backend): /.test(line)));
+    const title = lines.indexOf('agents: 2 (2 connected, 1 unhealthy)');
+    assert.match(lines[title + 1]!, /^codex: 3 queued/, 'right under the agents title');
+
+    const alone = snapshot({ agents: [], queued_by_backend: [{ backend: null, queued: 4 }] });
+    const none = renderDashboard(view({ snapshot: alone }), BIG);
+    assert.ok(none.includes('any backend: 4 queued, no agent connected — start one with `mittelo agent`'));
+    const gone = snapshot({
+      agents: [agent('w-1', { connected: false })],
+      queued_by_backend: [{ backend: 'echo', queued: 1 }],
+    });
+    assert.ok(
+      renderDashboard(view({ snapshot: gone }), BIG).includes(
+        'echo: 1 queued, no agent connected — start one with `mittelo agent --backend echo`',
+      ),
+      'a disconnected agent takes nothing',
+    );
   });
 
   it('never lets text from the hub reach the terminal as control codes', () => {

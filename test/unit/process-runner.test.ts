@@ -7,10 +7,10 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runProcess } from '../../src/backends/process-runner.ts';
-import { makeTempDir, waitFor } from '../helpers/hub-process.ts';
+import { HANG_GUARD_MS, makeTempDir, waitFor } from '../helpers/hub-process.ts';
 import { isAlive } from '../helpers/processes.ts';
 
-const limits = { timeoutMs: 10_000, maxOutputBytes: 1024 * 1024 };
+const limits = { timeoutMs: HANG_GUARD_MS, maxOutputBytes: 1024 * 1024 };
 const dir = makeTempDir('mittelo-runner-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 

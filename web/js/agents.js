@@ -1,18 +1,33 @@
 // The agents the hub knows (GET /agents): agent events update them at once; their counters and
 // last contact change without events, so they are reloaded after task events and every few seconds.
+// The same answer counts queued tasks per backend: routes with work and no healthy agent are shown
+// above the table (as `mittelo status` does, src/cli/idle-routes.ts), worked out from one answer
+// (agents and counts of the same moment), so an agent event alone never shows a stale route.
 import { useEffect, useState } from 'preact/hooks';
 import { ago, count } from './format.js';
 import { html } from './html.js';
 import { useLive, useNow, useThrottled } from './live.js';
 
 const POLL_MS = 5000;
+/** An agent that never said hello (v0.1) counts as there while it keeps polling. */
+const HELLO_LESS_PRESENT_S = 60;
 
+/** `{agents, idle}`: the agents (null until loaded) and the routes with queued work and no healthy agent. */
 export function useLiveAgents(api, live) {
   const [agents, setAgents] = useState(null);
+  const [idle, setIdle] = useState([]);
   const load = () =>
-    api.agents().then(setAgents, () => {
-      // the connection state says why; keep what is shown
-    });
+    api.agentsReport().then(
+      (answer) => {
+        setAgents(answer.agents);
+        // An older hub does not count queued tasks per backend: then nothing is said.
+        const queued = answer.queued_by_backend ?? [];
+        setIdle(idleRoutes(queued, answer.agents, Date.now() / 1000));
+      },
+      () => {
+        // the connection state says why; keep what is shown
+      },
+    );
   const refresh = useThrottled(load, 1000);
   useEffect(() => {
     load();
@@ -29,9 +44,45 @@ export function useLiveAgents(api, live) {
         return [...byId.values()];
       });
     }
-    if (events.some((event) => event.task && event.event !== 'task.enqueued')) refresh();
+    // Any task event (enqueued too) changes the queued counts; an agent event who can take them.
+    if (updates.length > 0 || events.some((event) => event.task)) refresh();
   });
-  return agents;
+  return { agents, idle };
+}
+
+/** Routes with queued tasks that no healthy agent there can take (see src/cli/idle-routes.ts). */
+export function idleRoutes(queued, agents, nowSeconds) {
+  const present = (agent) =>
+    agent.connected || (agent.client === null && nowSeconds - agent.last_contact < HELLO_LESS_PRESENT_S);
+  const idle = [];
+  for (const route of queued) {
+    if (route.queued <= 0) continue;
+    const able = agents.filter(
+      (agent) => present(agent) && (route.backend === null || agent.backend === route.backend),
+    );
+    if (able.some((agent) => agent.healthy)) continue;
+    idle.push({ backend: route.backend, queued: route.queued, unhealthy: able.length });
+  }
+  return idle;
+}
+
+function IdleRoutes({ routes }) {
+  if (routes.length === 0) return null;
+  return html`
+    <ul class="idle-routes" aria-label="Queued work no agent takes">
+      ${routes.map((route) => {
+        const name = route.backend ?? 'any backend';
+        const command = route.backend === null ? 'mittelo agent' : `mittelo agent --backend ${route.backend}`;
+        const why =
+          route.unhealthy === 0
+            ? 'no agent connected — start one with '
+            : `no healthy agent (${route.unhealthy} unhealthy) — fix it, or start one with `;
+        return html`<li key=${name} class="idle-route" data-route=${route.backend ?? ''}>
+          ${name}: ${count(route.queued)} queued, ${why}<code>${command}</code>
+        </li>`;
+      })}
+    </ul>
+  `;
 }
 
 function order(a, b) {
@@ -48,7 +99,7 @@ function Health({ agent }) {
   `;
 }
 
-export function AgentsTable({ agents, onSelectTask }) {
+export function AgentsTable({ agents, idle, onSelectTask }) {
   const now = useNow(1000);
   const list = agents ? [...agents].sort(order) : null;
   return html`
@@ -57,6 +108,7 @@ export function AgentsTable({ agents, onSelectTask }) {
         <h2>Agents</h2>
         ${list && html`<span class="muted">${list.filter((a) => a.connected).length} connected</span>`}
       </header>
+      <${IdleRoutes} routes=${idle} />
       ${
         list === null
           ? html`<p class="muted">Loading…</p>`

@@ -20,7 +20,9 @@ export function authHeaders() {
 export function createApi({ onUnauthorized }) {
   async function request(method, path, body) {
     const headers = { accept: 'application/json', ...authHeaders() };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    // Every write says JSON, also without a body: the hub refuses other writes, so that no other
+    // web page can send it one (docs/REST.md, "Web pages").
+    if (body !== undefined || method !== 'GET') headers['content-type'] = 'application/json';
     let response;
     try {
       response = await fetch(path, {
@@ -66,5 +68,7 @@ export function createApi({ onUnauthorized }) {
       (await request('POST', '/tasks/retry_failed', taskIds ? { task_ids: taskIds } : {})).retried,
     cancel: async (taskId) => (await request('POST', `/tasks/${taskId}/cancel`)).task,
     agents: async () => (await request('GET', '/agents')).agents,
+    /** The whole answer: `agents`, and `queued_by_backend` (absent from older hubs). */
+    agentsReport: () => request('GET', '/agents'),
   };
 }

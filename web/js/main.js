@@ -85,7 +85,7 @@ function Dashboard({ api, onUnauthorized, onSignOut }) {
   const [selectedId, setSelectedId] = useState(null);
   const [notices, setNotices] = useState([]);
   const stats = useLiveStats(api, live);
-  const agents = useLiveAgents(api, live);
+  const { agents, idle } = useLiveAgents(api, live);
 
   useEffect(
     () =>
@@ -124,7 +124,7 @@ function Dashboard({ api, onUnauthorized, onSignOut }) {
         />
         <${Throughput} live=${live} />
       </div>
-      <${AgentsTable} agents=${agents} onSelectTask=${setSelectedId} />
+      <${AgentsTable} agents=${agents} idle=${idle} onSelectTask=${setSelectedId} />
       <section class="panel actions" aria-label="Actions">
         <${EnqueueForm} ...${shared} />
         <${RetryAllButton} ...${shared} failed=${stats?.failed ?? 0} />

@@ -15,6 +15,7 @@ import {
   withConnectionOptions,
   withHub,
 } from '../common.ts';
+import { noAgentNote } from '../idle-routes.ts';
 import {
   checkTaskField,
   parseJsonlTasks,
@@ -178,6 +179,29 @@ async function send(client: HubClient, input: Input, json: boolean): Promise<num
   return ids;
 }
 
+/**
+ * After the ids are out: for each backend the tasks are routed to, one line on stderr when no
+ * healthy agent of it is connected (the tasks wait in the queue until one is). Only a note: a hub
+ * without an agent list (v0.1), or any trouble asking, leaves the output as it was.
+ */
+async function noteMissingAgents(client: HubClient, tasks: readonly NewTask[]): Promise<void> {
+  const backends = new Set<string>();
+  for (const task of tasks) if (typeof task.backend === 'string') backends.add(task.backend);
+  if (backends.size === 0) return;
+  let agents: Awaited<ReturnType<HubClient['agentsOrNull']>>;
+  try {
+    agents = await client.agentsOrNull();
+  } catch {
+    return;
+  }
+  if (agents === null) return;
+  const now = Date.now() / 1000;
+  for (const backend of backends) {
+    const note = noAgentNote(backend, agents, now);
+    if (note) process.stderr.write(`mittelo: note: ${note}\n`);
+  }
+}
+
 export function enqueueCommand(): Command {
   const command = new Command('enqueue')
     .description('add tasks to the queue; prints their ids, one per line')
@@ -198,8 +222,11 @@ export function enqueueCommand(): Command {
     .addOption(jsonOption())
     .action(async (flags: EnqueueFlags) => {
       const input = await readTasks(flags);
-      const ids = await withHub(flags, (client) => send(client, input, Boolean(flags.json)));
-      if (flags.json) printJson({ task_ids: ids });
+      await withHub(flags, async (client) => {
+        const ids = await send(client, input, Boolean(flags.json));
+        if (flags.json) printJson({ task_ids: ids });
+        await noteMissingAgents(client, input.tasks);
+      });
     });
   return withConnectionOptions(command);
 }

@@ -29,6 +29,12 @@ export function hubCommand(): Command {
     )
     .addOption(new Option('--rest-host <host>', 'address for the HTTP API (default: --host)'))
     .addOption(
+      new Option(
+        '--allowed-hosts <names>',
+        'more Host names the HTTP API answers to, comma-separated (a DNS name or proxy in front)',
+      ).env('MITTELO_ALLOWED_HOSTS'),
+    )
+    .addOption(
       new Option('--print-url', 'print MITTELO_HUB tcp://host:port (and MITTELO_REST) lines once listening'),
     )
     .addOption(
@@ -69,6 +75,7 @@ export function hubCommand(): Command {
         insecure: Boolean(flags.insecure),
         restPort: flags.restPort === undefined ? undefined : parsePort(flags.restPort, '--rest-port'),
         restHost: flags.restHost,
+        allowedHosts: parseList(flags.allowedHosts),
         maxLineBytes: parsePositiveInt(flags.maxLineBytes, '--max-line-bytes'),
         maxPromptBytes: parsePositiveInt(flags.maxPromptBytes, '--max-prompt-bytes'),
         fsync: flags.fsync === true || flags.fsync === '1' || flags.fsync === 'true',
@@ -102,4 +109,12 @@ export function hubCommand(): Command {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     });
+}
+
+/** `a, b,,c` -> ['a', 'b', 'c']; absent -> none. */
+function parseList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { type AgentSpec, planSwarm } from '../../agent/swarm.ts';
 import { type JobReport, runJob } from '../../run/job.ts';
+import { describeBlocked } from '../../run/remaining-work.ts';
 import type { NewTask } from '../../store/types.ts';
 import { type AgentFlags, addAgentOptions, agentOptionsFrom, reportPreflight } from '../agent-flags.ts';
 import { CliError, EXIT, parsePort, printJson } from '../common.ts';
@@ -23,6 +24,7 @@ interface RunFlags extends AgentFlags {
   db?: string;
   out?: string;
   deadlineS?: string;
+  waitForAgents?: boolean;
   graceS: string;
   json?: boolean;
 }
@@ -86,6 +88,12 @@ export function runCommand(): Command {
     )
     .addOption(new Option('--deadline-s <seconds>', 'give up on tasks not finished after this long (exit 1)'))
     .addOption(
+      new Option(
+        '--wait-for-agents',
+        'keep waiting when no agent can take the remaining tasks (their backend is not ready, or they exited) instead of ending (exit 1)',
+      ),
+    )
+    .addOption(
       new Option('--grace-s <seconds>', 'on Ctrl-C, how long running tasks may finish').default('10'),
     )
     .addOption(new Option('--json', 'print the summary as JSON'));
@@ -136,6 +144,7 @@ export function runCommand(): Command {
         agent: shared,
         resultsPath,
         deadlineMs,
+        waitForAgents: flags.waitForAgents === true,
         signal: interrupt.signal,
         graceMs,
         onProgress: (progress) => view.update(progress),
@@ -146,15 +155,22 @@ export function runCommand(): Command {
     }
     printReport(report, flags.json === true, hub ? null : db);
     const { summary } = report;
+    const stay = hub ? `; they stay queued on hub ${hub.host}:${hub.port}` : `; they stay queued in ${db}`;
     if (report.ended === 'interrupted') {
-      throw new CliError(
-        `interrupted: ${summary.unfinished} task(s) not finished${hub ? '' : `; they stay queued in ${db}`}`,
-        EXIT.failure,
-      );
+      throw new CliError(`interrupted: ${summary.unfinished} task(s) not finished${stay}`, EXIT.failure);
     }
     if (report.ended === 'deadline') {
       throw new CliError(
-        `--deadline-s ${flags.deadlineS} passed with ${summary.unfinished} task(s) not finished`,
+        `--deadline-s ${flags.deadlineS} passed with ${summary.unfinished} task(s) not finished${stay}`,
+        EXIT.failure,
+      );
+    }
+    if (report.ended === 'stuck') {
+      process.stderr.write(
+        `mittelo run: no agent can take the ${summary.unfinished} unfinished task(s): every agent that could is not ready or has exited\n${describeBlocked(report.blocked ?? []).join('\n')}\n`,
+      );
+      throw new CliError(
+        `stopped: ${summary.unfinished} task(s) can never finish with these agents${stay}. Fix the backend above and run the pack again, or pass --wait-for-agents to keep waiting for the agents to recover (--deadline-s N bounds the wait)`,
         EXIT.failure,
       );
     }
@@ -175,7 +191,14 @@ function seconds(ms: number | null): string {
 function printReport(report: JobReport, json: boolean, db: string | null): void {
   const { summary } = report;
   if (json) {
-    printJson({ ended: report.ended, summary, results: report.resultsPath, hub: report.hub, db });
+    printJson({
+      ended: report.ended,
+      summary,
+      results: report.resultsPath,
+      hub: report.hub,
+      db,
+      ...(report.blocked ? { blocked: report.blocked } : {}),
+    });
     return;
   }
   const rows = summary.backends.map((b) => [
@@ -187,7 +210,7 @@ function printReport(report: JobReport, json: boolean, db: string | null): void 
     seconds(b.p95_ms),
   ]);
   const out: string[] = [formatTable(['BACKEND', 'DONE', 'FAILED', 'CANCELED', 'P50', 'P95'], rows)];
-  const failures = report.records.filter((r) => r.status !== 'done');
+  const failures = report.records.filter((r) => r.status === 'failed' || r.status === 'canceled');
   for (const record of failures.slice(0, FAILURES_SHOWN)) {
     const kind = record.error_kind ? `${record.error_kind}: ` : '';
     const fix = record.error_fix ? ` (fix: ${record.error_fix})` : '';

@@ -1,16 +1,17 @@
 /** `mittelo status`: the newest tasks as a table, the agents and their health, and the counts. */
 import { Command, Option } from 'commander';
-import { TASK_STATUSES, type TaskStatus } from '../../store/types.ts';
+import type { HubClient } from '../../client/hub-client.ts';
+import { type Stats, TASK_STATUSES, type Task, type TaskStatus } from '../../store/types.ts';
 import {
   CliError,
   type ConnectionFlags,
   jsonOption,
   parsePositiveInt,
-  printJson,
   withConnectionOptions,
   withHub,
 } from '../common.ts';
 import { formatAgentTable, formatStatsLine, formatTaskTable, totalOf } from '../format.ts';
+import { idleRouteLine, idleRoutes } from '../idle-routes.ts';
 import { checkTaskField } from '../read-tasks.ts';
 
 interface StatusFlags extends ConnectionFlags {
@@ -42,18 +43,21 @@ export function statusCommand(): Command {
         const problem = checkTaskField('backend', flags.backend);
         if (problem) throw new CliError(`--backend ${problem}`);
       }
-      const { answer, agents } = await withHub(flags, async (client) => ({
-        answer: await client.list({
-          limit,
-          ...(status ? { status } : {}),
-          ...(flags.backend ? { backend: flags.backend } : {}),
-        }),
-        agents: await client.agentsOrNull(),
-      }));
+      const query = {
+        limit,
+        ...(status ? { status } : {}),
+        ...(flags.backend ? { backend: flags.backend } : {}),
+      };
       if (flags.json) {
-        printJson(agents ? { ...answer, agents } : answer);
+        await withHub(flags, (client) => printJsonPages(client, query));
         return;
       }
+      const { answer, report } = await withHub(flags, async (client) => ({
+        answer: await collectPages(client, query),
+        report: await client.agentsReportOrNull(),
+      }));
+      const agents = report?.agents ?? null;
+      const queued = report?.queued_by_backend ?? null;
       const { tasks, stats } = answer;
       const now = Date.now() / 1000;
       const lines: string[] = [];
@@ -63,9 +67,58 @@ export function statusCommand(): Command {
       if (matching !== null && tasks.length < matching) {
         lines.push(`(${tasks.length} newest of ${matching} shown; --limit 0 shows all)`);
       }
-      if (agents && agents.length > 0) lines.push('', formatAgentTable(agents, now), '');
+      if (agents && agents.length > 0) lines.push('', formatAgentTable(agents, now));
+      // Work that waits for an agent nobody has started (or whose backend is not ready).
+      const idle = agents && queued ? idleRoutes(queued, agents, now) : [];
+      if (idle.length > 0) lines.push('', ...idle.map(idleRouteLine));
+      if ((agents && agents.length > 0) || idle.length > 0) lines.push('');
       lines.push(formatStatsLine(stats));
       process.stdout.write(`${lines.join('\n')}\n`);
     });
   return withConnectionOptions(command);
+}
+
+type ListQuery = NonNullable<Parameters<HubClient['list']>[0]>;
+
+/** Every page of the listing, keeping only what the table shows of each task (memory stays small). */
+async function collectPages(client: HubClient, query: ListQuery): Promise<{ tasks: Task[]; stats: Stats }> {
+  const tasks: Task[] = [];
+  let stats: Stats | null = null;
+  for await (const page of client.listPages(query)) {
+    stats = page.stats;
+    for (const task of page.tasks) tasks.push(forTable(task));
+  }
+  return { tasks, stats: stats! };
+}
+
+function forTable(task: Task): Task {
+  const cut = (text: string | null) => (text && text.length > 200 ? text.slice(0, 200) : text);
+  return { ...task, prompt: cut(task.prompt) ?? '', result: cut(task.result), error: cut(task.error) };
+}
+
+/**
+ * `--json`: the list answer with the agents report, written page by page as it arrives, so that
+ * "every task" never has to fit in one string.
+ */
+async function printJsonPages(client: HubClient, query: ListQuery): Promise<void> {
+  const out = process.stdout;
+  let first = true;
+  let stats: Stats | null = null;
+  out.write('{\n  "tasks": [');
+  for await (const page of client.listPages(query)) {
+    stats = page.stats;
+    for (const task of page.tasks) {
+      out.write(`${first ? '' : ','}\n    ${JSON.stringify(task, null, 2).replaceAll('\n', '\n    ')}`);
+      first = false;
+    }
+  }
+  out.write(first ? '],\n' : '\n  ],\n');
+  const report = await client.agentsReportOrNull();
+  const rest: Record<string, unknown> = { stats };
+  if (report) {
+    rest.agents = report.agents;
+    if (report.queued_by_backend) rest.queued_by_backend = report.queued_by_backend;
+  }
+  const tail = JSON.stringify(rest, null, 2);
+  out.write(`${tail.slice(2)}\n`);
 }

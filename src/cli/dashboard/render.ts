@@ -6,6 +6,7 @@
  */
 import type { AgentInfo } from '../../hub/registry.ts';
 import { formatAgentTable, formatDuration, formatStatsLine, formatTaskTable, totalOf } from '../format.ts';
+import { idleRouteLine, idleRoutes } from '../idle-routes.ts';
 import type { DashboardFilter, Snapshot } from './snapshot.ts';
 
 export type ConnectionState = 'connecting' | 'connected' | 'unreachable' | 'error';
@@ -80,20 +81,27 @@ function agentOrder(a: AgentInfo, b: AgentInfo): number {
   return rank(a) - rank(b) || a.worker_id.localeCompare(b.worker_id);
 }
 
-/** The agents section in at most `budget` lines (a table with fewer agents and a "more" line). */
-function agentLines(agents: AgentInfo[] | null, now: number, budget: number): string[] {
+/**
+ * The agents section in at most `budget` lines (a table with fewer agents and a "more" line).
+ * Routes with queued work and no healthy agent come right under the title: they are why work waits.
+ */
+function agentLines(snapshot: Snapshot, now: number, budget: number): string[] {
+  const { agents } = snapshot;
   if (agents === null) return ['agents: not reported (a v0.1 hub keeps no agent list)'];
-  if (agents.length === 0) return ['agents: none — start one with `mittelo agent`'];
+  const idle = snapshot.queued_by_backend
+    ? idleRoutes(snapshot.queued_by_backend, agents, now).map(idleRouteLine)
+    : [];
+  if (agents.length === 0) return ['agents: none — start one with `mittelo agent`', ...idle].slice(0, budget);
   const sorted = [...agents].sort(agentOrder);
   const connected = agents.filter((agent) => agent.connected).length;
   const unhealthy = agents.filter((agent) => !agent.healthy).length;
   const title = `agents: ${agents.length} (${connected} connected, ${unhealthy} unhealthy)`;
   for (let shown = sorted.length; shown >= 1; shown -= 1) {
-    const lines = [title, ...formatAgentTable(sorted.slice(0, shown), now).split('\n')];
+    const lines = [title, ...idle, ...formatAgentTable(sorted.slice(0, shown), now).split('\n')];
     if (shown < sorted.length) lines.push(`… ${sorted.length - shown} more agent(s)`);
     if (lines.length <= budget) return lines;
   }
-  return [title];
+  return [title, ...idle].slice(0, Math.max(1, budget));
 }
 
 /** The tasks section in at most `budget` lines: the newest rows that fit. */
@@ -150,7 +158,7 @@ export function renderDashboard(view: DashboardView, size: ScreenSize): string[]
     // Agents get half the room (less the two blank separator lines), or what tasks leave over.
     const tasksWant = snapshot.tasks.length + 2;
     const agentRoom = Math.max(1, Math.floor((room - 2) / 2), room - 2 - tasksWant);
-    const agents = agentLines(snapshot.agents, view.now, agentRoom);
+    const agents = agentLines(snapshot, view.now, agentRoom);
     const tasks = taskLines(snapshot, view.filter, view.now, room - 2 - agents.length);
     body.push('', ...agents, '', ...tasks);
   } else {

@@ -4,7 +4,7 @@
  */
 import type { HubClient } from '../../client/hub-client.ts';
 import type { AgentInfo } from '../../hub/registry.ts';
-import type { Stats, Task, TaskStatus } from '../../store/types.ts';
+import type { QueuedCount, Stats, Task, TaskStatus } from '../../store/types.ts';
 import { TASK_STATUSES } from '../../store/types.ts';
 
 /** What the task list is narrowed to; null means no narrowing. */
@@ -27,6 +27,8 @@ export interface Snapshot {
   stats: Stats;
   /** null from a v0.1 hub, which keeps no agent registry. */
   agents: AgentInfo[] | null;
+  /** Queued tasks per backend (null: unrouted); null from a hub that does not count them. */
+  queued_by_backend: QueuedCount[] | null;
   /** Newest first. */
   tasks: Task[];
 }
@@ -36,21 +38,22 @@ export async function takeSnapshot(
   filter: DashboardFilter,
   limit: number,
 ): Promise<Snapshot> {
-  const [listed, agents] = await Promise.all([
+  const [listed, report] = await Promise.all([
     client.list({
       limit,
       ...(filter.status ? { status: filter.status } : {}),
       ...(filter.backend ? { backend: filter.backend } : {}),
       ...(filter.search ? { search: filter.search } : {}),
     }),
-    client.agentsOrNull(),
+    client.agentsReportOrNull(),
   ]);
   return {
     hub: `${client.host}:${client.port}`,
     taken_at: Date.now() / 1000,
     filter: { ...filter },
     stats: listed.stats,
-    agents,
+    agents: report?.agents ?? null,
+    queued_by_backend: report?.queued_by_backend ?? null,
     tasks: listed.tasks,
   };
 }

@@ -5,7 +5,7 @@
  */
 import type { ErrorCode, MitteloError } from '../../errors.ts';
 
-export type HttpErrorStatus = 400 | 401 | 404 | 409 | 413 | 500 | 503;
+export type HttpErrorStatus = 400 | 401 | 404 | 409 | 413 | 500 | 503 | 507;
 
 const STATUS_BY_CODE: Record<ErrorCode, HttpErrorStatus> = {
   bad_request: 400,
@@ -16,6 +16,9 @@ const STATUS_BY_CODE: Record<ErrorCode, HttpErrorStatus> = {
   // No REST route names a method, so this cannot happen through a route; it is still the caller's fault.
   unknown_method: 400,
   unavailable: 503,
+  // 507 Insufficient Storage: the request was fine and may be sent again once there is space.
+  storage_full: 507,
+  storage_error: 503,
   internal: 500,
 };
 

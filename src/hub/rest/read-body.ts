@@ -41,8 +41,8 @@ async function readBodyText(c: Context, maxBytes: number): Promise<string> {
 }
 
 /**
- * The body as a JSON object; an empty body is `{}`. The Content-Type is not checked, so that
- * `curl -d '{"prompt": "..."}'` (form-encoded by default) works as people expect.
+ * The body as a JSON object; an empty body is `{}`. That the request says `application/json`
+ * was checked before any route ran (request-guard.ts).
  */
 export async function readJsonObject(
   c: Context,

@@ -100,14 +100,26 @@ export const errorSchema = z.object({
 export const responseSchemas = {
   ok: z.object({ ok: z.literal(true) }),
   stats: z.object({ stats: statsSchema }),
-  list: z.object({ tasks: z.array(taskSchema), stats: statsSchema }),
+  list: z.object({
+    tasks: z.array(taskSchema),
+    stats: statsSchema,
+    truncated: z.literal(true).optional().meta({
+      description: 'The page stopped at the 8 MiB answer budget: ask again with before_id=next_before_id',
+    }),
+    next_before_id: z.number().int().optional(),
+  }),
   enqueue: z.object({ task_id: z.number().int() }),
   enqueue_many: z.object({ task_ids: z.array(z.number().int()) }),
   retry_failed: z.object({ retried: z.number().int() }),
   get: z.object({ task: taskSchema }),
   cancel: z.object({ ok: z.literal(true), task: taskSchema }),
   wait: z.object({ tasks: z.array(taskSchema), timed_out: z.boolean() }),
-  agents: z.object({ agents: z.array(agentSchema) }),
+  agents: z.object({
+    agents: z.array(agentSchema),
+    queued_by_backend: z.array(z.object({ backend: z.string().nullable(), queued: z.number().int() })).meta({
+      description: 'Queued tasks per route (backend null: unrouted); routes with none are left out',
+    }),
+  }),
 };
 
 // Compile-time guards: each side must be assignable to the other, or the build fails.

@@ -14,6 +14,8 @@ export interface RestServerOptions {
   host: string;
   port: number;
   token?: string | undefined;
+  /** Host names accepted besides those of `host` (--allowed-hosts; see request-guard.ts). */
+  allowedHosts?: readonly string[] | undefined;
   /** Largest request body accepted (413 `too_large` beyond); default 1 MiB, as a TCP line. */
   maxBodyBytes?: number | undefined;
   /** Log an unexpected error; bad input is the client's business and is not logged. */
@@ -34,6 +36,7 @@ export async function startRestServer(hub: Hub, options: RestServerOptions): Pro
   const openStreams: OpenStreams = new Set();
   const app = createRestApp(hub, {
     token: options.token,
+    guard: { boundHost: options.host, allowedHosts: options.allowedHosts },
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     openStreams,
     onInternalError:

@@ -16,6 +16,7 @@ import { bearerAuth } from './bearer-auth.ts';
 import { errorBody, httpStatusFor } from './http-errors.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { readJsonObject } from './read-body.ts';
+import { type RequestGuardOptions, requestGuard } from './request-guard.ts';
 import { responseSchemas } from './response-schemas.ts';
 import { eventStreamResponse, type OpenStreams } from './sse.ts';
 
@@ -128,6 +129,8 @@ export const CALL_ROUTES: readonly CallRoute[] = [
 
 export interface RestAppOptions {
   token?: string | undefined;
+  /** Where the server listens and which other Host names it answers to (request-guard.ts). */
+  guard: RequestGuardOptions;
   maxBodyBytes: number;
   /** Streams of `GET /events` open now; the server ends them when it closes. */
   openStreams: OpenStreams;
@@ -140,6 +143,9 @@ export function createRestApp(hub: Hub, options: RestAppOptions): Hono {
   const isPublic = (method: string, path: string) =>
     (method === 'GET' || method === 'HEAD') && (path === '/health' || isDashboardPath(path));
 
+  // First, on every route: no web page but the hub's own may drive the API (Host, Origin and
+  // Content-Type checks), whether the hub has a token or not.
+  app.use(requestGuard(options.guard));
   // A request without the token is turned away before its body is read.
   app.use(bearerAuth(options.token, isPublic));
 

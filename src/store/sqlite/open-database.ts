@@ -2,10 +2,13 @@
  * Opening the database file: the pragmas that make it the hub's (WAL, exclusive lock, sync level),
  * migrations, and the first count of tasks per status. Failures become one clear MitteloError.
  */
+import { accessSync, constants } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MitteloError } from '../../errors.ts';
 import type { TaskStatus } from '../types.ts';
 import { migrate } from './migrations.ts';
+import { sqliteCode } from './storage-faults.ts';
 
 /** The partial index holding exactly the rows of a status (see migrations.ts). */
 export const STATUS_INDEX: Partial<Record<TaskStatus, string>> = {
@@ -35,15 +38,12 @@ export function countByStatus(db: Database.Database): { status: TaskStatus; n: n
 }
 
 /** Open (creating or upgrading) the database file for exclusive use by one hub. */
-export function openDatabase(path: string, fsync: boolean): Database.Database {
+export function openDatabase(path: string, fsync: boolean, maxPageCount?: number): Database.Database {
   let db: Database.Database;
   try {
     db = new Database(path, { timeout: 200 });
   } catch (error) {
-    throw new MitteloError(
-      'internal',
-      `cannot open the database ${path}: ${(error as Error).message}. Check that the folder is writable, or pass another --db.`,
-    );
+    throw describeOpenError(error, path);
   }
   try {
     // Exclusive: one hub per file. Must be set before WAL so no shared-memory file is needed.
@@ -52,26 +52,91 @@ export function openDatabase(path: string, fsync: boolean): Database.Database {
     db.pragma(`synchronous = ${fsync ? 'FULL' : 'NORMAL'}`);
     db.pragma('temp_store = MEMORY');
     db.pragma('cache_size = -16384');
+    if (maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.trunc(maxPageCount)}`);
     migrate(db, path);
     // Take the exclusive lock now, so a second hub fails here rather than on its first request.
     db.exec('BEGIN IMMEDIATE; COMMIT');
   } catch (error) {
     db.close();
-    if (error instanceof MitteloError) throw error;
-    const code = (error as { code?: string }).code;
-    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
-      throw new MitteloError(
-        'unavailable',
-        `the database ${path} is in use by another hub; stop that hub or pass another --db`,
-      );
-    }
-    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
-      throw new MitteloError(
-        'bad_request',
-        `${path} is not a Mittelö database (${(error as Error).message})`,
-      );
-    }
-    throw error;
+    throw describeOpenError(error, path);
   }
   return db;
+}
+
+/**
+ * Why a database cannot be opened, in one line: what is wrong, which file, how to fix it. (The
+ * CLI prints the message as it is and picks the exit code from the error's code.)
+ */
+export function describeOpenError(error: unknown, path: string): MitteloError {
+  if (error instanceof MitteloError) return error;
+  const code = sqliteCode(error) ?? (error as { code?: string } | null)?.code ?? 'unknown';
+  const said = (error as Error)?.message ?? String(error);
+  const details = { db: path, sqlite_code: code };
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+    return new MitteloError(
+      'unavailable',
+      `the database ${path} is in use by another hub; stop that hub or pass another --db`,
+      details,
+    );
+  }
+  if (code === 'SQLITE_NOTADB') {
+    return new MitteloError(
+      'bad_request',
+      `${path} is not a Mittelö database (${said}): pass the right --db; if it was one, its first page is damaged: restore it from a copy`,
+      details,
+    );
+  }
+  if (code === 'SQLITE_CORRUPT') {
+    return new MitteloError(
+      'storage_error',
+      `the database ${path} is damaged (${said}): restore it from a copy, or recover what is left with \`sqlite3 ${path} .recover | sqlite3 recovered.db\` and start the hub with --db recovered.db`,
+      details,
+    );
+  }
+  // SQLite reports a read-only file or filesystem in several ways (SQLITE_READONLY, or
+  // SQLITE_IOERR_LOCK and SQLITE_CANTOPEN for its -wal file): ask the filesystem itself.
+  const readOnly = code.startsWith('SQLITE_READONLY') ? said : notWritable(path);
+  if (readOnly) {
+    return new MitteloError(
+      'storage_error',
+      `the database ${path} cannot be written (${readOnly}): give the hub's user write permission on the file and its folder (and its -wal file), or check that the filesystem is not mounted read-only`,
+      details,
+    );
+  }
+  if (code.startsWith('SQLITE_CANTOPEN') || code === 'EACCES' || code === 'EROFS') {
+    return new MitteloError(
+      'storage_error',
+      `cannot open the database ${path} (${said}): check that its folder exists and is writable by the hub's user, or pass another --db`,
+      details,
+    );
+  }
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC') {
+    return new MitteloError(
+      'storage_full',
+      `the disk under ${dirname(path)} is full, so the database ${path} cannot be opened (${said}): free some space and start the hub again`,
+      details,
+    );
+  }
+  if (sqliteCode(error)) {
+    return new MitteloError(
+      'storage_error',
+      `cannot open the database ${path} (${code}: ${said}): check the disk (dmesg); if the file is damaged, restore it from a copy or run \`sqlite3 ${path} .recover\``,
+      details,
+    );
+  }
+  return new MitteloError('internal', `cannot open the database ${path}: ${said}`, details);
+}
+
+/** Why the hub could not write the file or its folder (EROFS, EACCES), or null if it can. */
+function notWritable(path: string): string | null {
+  for (const target of [path, dirname(path)]) {
+    try {
+      accessSync(target, constants.W_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EROFS') return `${target} is on a read-only filesystem`;
+      if (code === 'EACCES' || code === 'EPERM') return `no write permission on ${target}`;
+    }
+  }
+  return null;
 }

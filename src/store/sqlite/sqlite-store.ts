@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { MitteloError } from '../../errors.ts';
+import { taskAnswerBytes } from '../answer-budget.ts';
 import {
   type AckRequest,
   DEFAULT_RETRY_POLICY,
@@ -25,10 +26,13 @@ import {
   type Task,
   type Transition,
 } from '../types.ts';
+import { FileIdentity } from './file-identity.ts';
 import { GroupCommit } from './group-commit.ts';
-import { countByStatus, openDatabase, STATUS_INDEX } from './open-database.ts';
+import { countByStatus, describeOpenError, openDatabase, STATUS_INDEX } from './open-database.ts';
+import { countQueuedByBackend } from './queued-by-backend.ts';
 import { jsonOrNull, newTask, rowToTask, TASK_COLUMNS, type TaskRow } from './rows.ts';
 import { StatusCounts } from './status-counts.ts';
+import { describeStorageFault, FaultEpisodes, isStorageFault } from './storage-faults.ts';
 
 export interface SqliteStoreOptions {
   /** Path of the database file; its folder is created. */
@@ -41,6 +45,13 @@ export interface SqliteStoreOptions {
   retry?: Partial<RetryPolicy>;
   /** Unix seconds; injectable for tests. */
   now?: () => number;
+  /** Where storage faults are reported, one line per episode (the hub's log). Default: stderr. */
+  log?: (line: string) => void;
+  /**
+   * Cap the database at this many pages (PRAGMA max_page_count): past it every write is refused
+   * with `storage_full`, exactly as on a full disk. For tests of that path.
+   */
+  maxPageCount?: number;
 }
 
 const wallClock = () => Date.now() / 1000;
@@ -59,6 +70,11 @@ export class SqliteStore implements Store {
   private readonly policy: RetryPolicy;
   private readonly now: () => number;
   private closed = false;
+  /** Set once the database file was deleted or replaced under us: every write is refused with it. */
+  private lost: MitteloError | null = null;
+  private readonly identity: FileIdentity;
+  private readonly faults: FaultEpisodes;
+  private readonly log: (line: string) => void;
   private readonly sql;
   private readonly listStatements = new Map<string, Database.Statement>();
   private readonly leaseStatements = new Map<number, LeaseQueries>();
@@ -78,12 +94,29 @@ export class SqliteStore implements Store {
     this.path = resolve(options.path);
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.now = options.now ?? wallClock;
-    mkdirSync(dirname(this.path), { recursive: true });
-    this.db = openDatabase(this.path, options.fsync ?? false);
-    this.counts = new StatusCounts(countByStatus(this.db));
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.faults = new FaultEpisodes(this.log);
+    try {
+      mkdirSync(dirname(this.path), { recursive: true });
+    } catch (error) {
+      throw describeOpenError(error, this.path);
+    }
+    this.db = openDatabase(this.path, options.fsync ?? false, options.maxPageCount);
+    try {
+      // Reads every status index: a damaged page there is found now, not on the first request.
+      this.counts = new StatusCounts(countByStatus(this.db));
+      this.identity = new FileIdentity(this.path);
+    } catch (error) {
+      this.db.close();
+      throw describeOpenError(error, this.path);
+    }
     this.batch = new GroupCommit(this.db, {
-      committed: () => this.counts.committedBatch(),
-      rolledBack: () => this.counts.rolledBackBatch(),
+      beforeCommit: () => this.identity.check(),
+      committed: () => {
+        this.counts.committedBatch();
+        this.faults.committed();
+      },
+      failed: (cause, refused) => this.batchFailed(cause, refused),
     });
 
     const db = this.db;
@@ -333,7 +366,17 @@ export class SqliteStore implements Store {
         statement = this.db.prepare(text);
         this.listStatements.set(text, statement);
       }
-      return (statement.all(args) as TaskRow[]).map((row) => rowToTask(row));
+      // Row by row, so a listing of every task stops at the byte budget instead of first loading
+      // the whole table into memory.
+      const budget = query.max_bytes ?? Number.POSITIVE_INFINITY;
+      const tasks: Task[] = [];
+      let bytes = 0;
+      for (const row of statement.iterate(args) as IterableIterator<TaskRow>) {
+        tasks.push(rowToTask(row));
+        bytes += taskAnswerBytes(row);
+        if (bytes >= budget) break;
+      }
+      return tasks;
     });
   }
 
@@ -357,25 +400,71 @@ export class SqliteStore implements Store {
     this.closed = true;
     this.batch.flush();
     this.db.close();
+    this.identity.close();
   }
 
   // ---- internals: synchronous, run inside a savepoint of the open batch ----
 
   private write<T>(change: () => T): Promise<T> {
     if (this.closed) return Promise.reject(closedError());
+    if (this.lost) {
+      this.faults.failed(this.lost, 1);
+      return Promise.reject(this.lost);
+    }
     return this.batch.write(() => this.counts.track(change));
   }
 
   private read<T>(query: () => T): Promise<T> {
     if (this.closed) return Promise.reject(closedError());
-    return this.batch.read(query);
+    return this.batch.read(query).catch((error: unknown) => {
+      throw isStorageFault(error) ? describeStorageFault(error, this.path) : error;
+    });
+  }
+
+  /**
+   * A batch was rolled back because the database failed: say so once, count again from what is on
+   * disk (the batch's moves are gone with it), and hand every refused request the same error.
+   */
+  private batchFailed(cause: unknown, refused: number): MitteloError {
+    const error = describeStorageFault(cause, this.path);
+    try {
+      this.counts.reset(countByStatus(this.db));
+    } catch {
+      this.counts.rolledBackBatch(); // counting failed too: the committed counts still hold
+    }
+    if (error.details?.reason && !this.lost) {
+      this.lost = error;
+      this.rescue(error);
+    }
+    this.faults.failed(error, refused);
+    return error;
+  }
+
+  /**
+   * The database file was deleted or replaced: what the hub acknowledged lives only in the file it
+   * still has open. Copy it next to the path, so a restart can go on from it.
+   */
+  private rescue(error: MitteloError): void {
+    const copy = `${this.path}.rescued-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    try {
+      this.db.exec(`VACUUM INTO '${copy.replaceAll("'", "''")}'`);
+      this.log(
+        `mittelo hub: ${error.message}. Everything it acknowledged was saved to ${copy}: stop the hub, move that file to ${this.path} (and remove ${this.path}-wal), then start it again`,
+      );
+    } catch (rescueError) {
+      this.log(
+        `mittelo hub: ${error.message}. Saving a copy to ${copy} failed (${(rescueError as Error).message}): while this hub runs its data is readable at /proc/${process.pid}/fd/${this.identity.descriptor}; copy that file before stopping it`,
+      );
+    }
   }
 
   private leaseNow(request: LeaseRequest, expiredFailures: Task[]): Task[] {
     const granted: Task[] = [];
     const now = this.now();
+    const budget = request.max_bytes ?? Number.POSITIVE_INFINITY;
+    let bytes = 0;
     // Poison tasks found among the candidates are failed, not handed out; look again for the rest.
-    while (granted.length < request.max_tasks) {
+    while (granted.length < request.max_tasks && bytes < budget) {
       const want = request.max_tasks - granted.length;
       const queries = this.leaseQueries(want);
       const args = { now, backend: request.backend ?? null, tags: JSON.stringify(request.tags ?? []) };
@@ -388,6 +477,7 @@ export class SqliteStore implements Store {
       candidates.sort((a, b) => b.priority - a.priority || a.task_id - b.task_id);
       let poisoned = false;
       for (const candidate of candidates.slice(0, want)) {
+        if (bytes >= budget) break;
         if (
           candidate.status === 'leased' &&
           candidate.lease_expirations + 1 >= this.policy.max_lease_expirations
@@ -424,6 +514,7 @@ export class SqliteStore implements Store {
         });
         this.counts.move(candidate.status, 'leased');
         granted.push(rowToTask(leased, true));
+        bytes += taskAnswerBytes(candidate);
       }
       if (!poisoned) break;
     }
@@ -552,6 +643,11 @@ export class SqliteStore implements Store {
       );
     }
     return row;
+  }
+
+  /** Queued tasks per backend: one covering scan of the queued rows' index (queued-by-backend.ts). */
+  queuedByBackend(): Promise<ReturnType<typeof countQueuedByBackend>> {
+    return this.read(() => countQueuedByBackend(this.db));
   }
 }
 

@@ -23,9 +23,16 @@ export class StatusCounts {
 
   constructor(rows: Iterable<{ status: string; n: number }>) {
     this.committed = emptyStats();
+    this.reset(rows);
+  }
+
+  /** Take the counts from the database again (after a batch failed part way), dropping the open batch. */
+  reset(rows: Iterable<{ status: string; n: number }>): void {
+    Object.assign(this.committed, emptyStats());
     for (const { status, n } of rows) {
       if (status in this.committed) this.committed[status as TaskStatus] = n;
     }
+    this.batch = new Map();
   }
 
   /** Run one write, keeping its moves only if it succeeds. */

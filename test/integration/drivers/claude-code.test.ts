@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DriverBench, untilReleased, untilUnhealthy } from '../../helpers/driver-agent.ts';
 import { fakeCliEnv } from '../../helpers/fake-cli.ts';
+import { HANG_GUARD_MS } from '../../helpers/hub-process.ts';
 import { runCli } from '../../helpers/run-cli.ts';
 
 const bench = new DriverBench();
@@ -31,7 +32,7 @@ describe('driver claude_code (fake claude on PATH)', () => {
   it('answers with the result text, the model and the usage of the stream-json result', async () => {
     const { client } = await hubWithAgent('success', { MITTELO_CLAUDE_MODEL: 'sonnet-test' });
     const id = await client.enqueue({ prompt: 'say hi', backend: 'claude_code' });
-    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    const { tasks } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
     const task = tasks[0]!;
     assert.equal(task.status, 'done', task.error ?? '');
     assert.equal(
@@ -57,7 +58,7 @@ describe('driver claude_code (fake claude on PATH)', () => {
       'glm',
     );
     const id = await client.enqueue({ prompt: 'ni hao', backend: 'glm' });
-    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    const { tasks } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
     assert.equal(tasks[0]!.status, 'done', tasks[0]!.error ?? '');
     assert.equal(tasks[0]!.result, 'claude(glm-4.6) answers: ni hao');
   });
@@ -86,7 +87,7 @@ describe('driver claude_code (fake claude on PATH)', () => {
   it('network down: gives up on the retry loop early and fails the task with kind network', async () => {
     const { client } = await hubWithAgent('network');
     const id = await client.enqueue({ prompt: 'say hi', backend: 'claude_code', timeout_s: 600 });
-    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    const { tasks } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
     const task = tasks[0]!;
     assert.equal(task.status, 'failed');
     assert.equal(task.error_kind, 'network');

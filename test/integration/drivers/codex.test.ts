@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DriverBench, untilUnhealthy } from '../../helpers/driver-agent.ts';
 import { fakeCliEnv } from '../../helpers/fake-cli.ts';
-import { waitFor } from '../../helpers/hub-process.ts';
+import { HANG_GUARD_MS, waitFor } from '../../helpers/hub-process.ts';
 import { runCli } from '../../helpers/run-cli.ts';
 
 const LOGIN_FIX = 'run `codex login` (or export OPENAI_API_KEY=...)';
@@ -27,7 +27,7 @@ describe('driver codex (fake codex on PATH)', () => {
   it('answers with the last agent message, the usage of turn.completed and the thread id', async () => {
     const { client } = await hubWithAgent('success', { MITTELO_CODEX_MODEL: 'gpt-test' });
     const id = await client.enqueue({ prompt: 'say hi', backend: 'codex' });
-    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    const { tasks } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
     const task = tasks[0]!;
     assert.equal(task.status, 'done', task.error ?? '');
     assert.equal(
@@ -75,7 +75,7 @@ describe('driver codex (fake codex on PATH)', () => {
     const { client } = await hubWithAgent('network');
     const started = Date.now();
     const id = await client.enqueue({ prompt: 'say hi', backend: 'codex', timeout_s: 600 });
-    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    const { tasks } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
     const task = tasks[0]!;
     assert.equal(task.status, 'failed');
     assert.equal(task.error_kind, 'network');

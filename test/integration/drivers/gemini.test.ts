@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DriverBench, untilReleased, untilUnhealthy } from '../../helpers/driver-agent.ts';
 import { fakeCliEnv } from '../../helpers/fake-cli.ts';
+import { HANG_GUARD_MS } from '../../helpers/hub-process.ts';
 import { runCli } from '../../helpers/run-cli.ts';
 
 const bench = new DriverBench();
@@ -31,7 +32,7 @@ describe('driver gemini (fake gemini on PATH)', () => {
       MITTELO_GEMINI_APPROVAL_MODE: 'plan',
     });
     const id = await client.enqueue({ prompt: 'say hi', backend: 'gemini' });
-    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    const { tasks } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
     const task = tasks[0]!;
     assert.equal(task.status, 'done', task.error ?? '');
     assert.equal(task.result, 'gemini(flash-test, plan) answers: say hi');
@@ -59,7 +60,7 @@ describe('driver gemini (fake gemini on PATH)', () => {
   it('network down: gives up on the `Attempt N failed` loop early and fails the task with kind network', async () => {
     const { client } = await hubWithAgent('network');
     const id = await client.enqueue({ prompt: 'say hi', backend: 'gemini', timeout_s: 600 });
-    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    const { tasks } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
     const task = tasks[0]!;
     assert.equal(task.status, 'failed');
     assert.equal(task.error_kind, 'network');

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DriverBench, untilReleased, untilUnhealthy } from '../../helpers/driver-agent.ts';
 import { fakeCliEnv } from '../../helpers/fake-cli.ts';
+import { HANG_GUARD_MS } from '../../helpers/hub-process.ts';
 import { runCli } from '../../helpers/run-cli.ts';
 
 const bench = new DriverBench();
@@ -24,7 +25,7 @@ describe('driver kimi (fake kimi on PATH)', () => {
   it('answers with the last assistant message, the prompt on stdin and the model from MITTELO_KIMI_MODEL', async () => {
     const { client } = await hubWithAgent('success', { MITTELO_KIMI_MODEL: 'k2-test' });
     const id = await client.enqueue({ prompt: 'say hi', backend: 'kimi' });
-    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    const { tasks } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
     const task = tasks[0]!;
     assert.equal(task.status, 'done', task.error ?? '');
     assert.equal(task.result, 'kimi(k2-test) answers: say hi');
@@ -47,7 +48,7 @@ describe('driver kimi (fake kimi on PATH)', () => {
   it('network down: fails the task with kind network', async () => {
     const { client } = await hubWithAgent('network');
     const id = await client.enqueue({ prompt: 'say hi', backend: 'kimi' });
-    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    const { tasks } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
     const task = tasks[0]!;
     assert.equal(task.status, 'failed');
     assert.equal(task.error_kind, 'network');

@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import type { HubClient } from '../../../src/client/hub-client.ts';
 import { DriverBench, untilReleased, untilUnhealthy } from '../../helpers/driver-agent.ts';
 import { fakeCliEnv } from '../../helpers/fake-cli.ts';
-import { makeTempDir } from '../../helpers/hub-process.ts';
+import { HANG_GUARD_MS, makeTempDir } from '../../helpers/hub-process.ts';
 import { runCli } from '../../helpers/run-cli.ts';
 
 const bench = new DriverBench();
@@ -25,7 +25,7 @@ async function hubWithAgent(mode: string, extra: NodeJS.ProcessEnv = {}, cwd?: s
 
 async function runOne(client: HubClient, prompt: string) {
   const id = await client.enqueue({ prompt, backend: 'kiro' });
-  const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+  const { tasks } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
   return tasks[0]!;
 }
 

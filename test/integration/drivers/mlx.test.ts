@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import { isAppleSilicon } from '../../../src/backends/drivers/mlx.ts';
 import { DriverBench, untilReleased, untilUnhealthy } from '../../helpers/driver-agent.ts';
 import { FAKE_CLIS, fakeCliEnv } from '../../helpers/fake-cli.ts';
+import { HANG_GUARD_MS } from '../../helpers/hub-process.ts';
 import { runCli } from '../../helpers/run-cli.ts';
 
 const FAKE_PYTHON = join(FAKE_CLIS, 'python-mlx');
@@ -33,7 +34,7 @@ describe('driver mlx (fake interpreter in MITTELO_MLX_PYTHON)', () => {
       'mlx-community/Flag-4bit',
     ]);
     const id = await client.enqueue({ prompt: 'say hi', backend: 'mlx' });
-    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    const { tasks } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
     const task = tasks[0]!;
     assert.equal(task.status, 'done', task.error ?? '');
     assert.equal(task.result, 'mlx(mlx-community/Flag-4bit, 1024) answers: say hi');
@@ -62,7 +63,7 @@ describe('driver mlx (fake interpreter in MITTELO_MLX_PYTHON)', () => {
   it('model download impossible (offline): fails the task with kind network', async () => {
     const { client } = await hubWithAgent('network', ['--no-preflight']);
     const id = await client.enqueue({ prompt: 'say hi', backend: 'mlx' });
-    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    const { tasks } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
     const task = tasks[0]!;
     assert.equal(task.status, 'failed');
     assert.equal(task.error_kind, 'network');

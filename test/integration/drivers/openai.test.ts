@@ -10,6 +10,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DriverBench, untilReleased, untilUnhealthy } from '../../helpers/driver-agent.ts';
+import { HANG_GUARD_MS } from '../../helpers/hub-process.ts';
 import { runCli } from '../../helpers/run-cli.ts';
 
 /**
@@ -77,7 +78,7 @@ describe('backend openai (a local OpenAI-compatible server)', () => {
     mode = 'ok';
     const { client } = await hubWithAgent('openai-ok', base);
     const id = await client.enqueue({ prompt: 'say hi', backend: 'openai' });
-    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    const { tasks } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
     const task = tasks[0]!;
     assert.equal(task.status, 'done', task.error ?? '');
     assert.equal(task.result, 'local answer to: say hi');
@@ -105,7 +106,7 @@ describe('backend openai (a local OpenAI-compatible server)', () => {
   it('server down: fails the task with kind network and the start-the-server fix', async () => {
     const { client } = await hubWithAgent('openai-down', deadBase, ['--no-preflight']);
     const id = await client.enqueue({ prompt: 'say hi', backend: 'openai' });
-    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    const { tasks } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
     const task = tasks[0]!;
     assert.equal(task.status, 'failed');
     assert.equal(task.error_kind, 'network');

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DriverBench, untilUnhealthy } from '../../helpers/driver-agent.ts';
 import { fakeCliEnv } from '../../helpers/fake-cli.ts';
-import { waitFor } from '../../helpers/hub-process.ts';
+import { HANG_GUARD_MS, waitFor } from '../../helpers/hub-process.ts';
 import { runCli } from '../../helpers/run-cli.ts';
 
 const bench = new DriverBench();
@@ -27,7 +27,7 @@ describe('driver opencode (fake opencode on PATH)', () => {
   it('with no credentials at all, answers with the text parts and the summed usage of the steps', async () => {
     const { client } = await hubWithAgent('success', { MITTELO_OPENCODE_MODEL: 'opencode/big-pickle' });
     const id = await client.enqueue({ prompt: 'say hi', backend: 'opencode' });
-    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    const { tasks } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
     const task = tasks[0]!;
     assert.equal(task.status, 'done', task.error ?? '');
     assert.equal(
@@ -46,7 +46,7 @@ describe('driver opencode (fake opencode on PATH)', () => {
     const { client } = await hubWithAgent('network');
     const started = Date.now();
     const id = await client.enqueue({ prompt: 'say hi', backend: 'opencode', timeout_s: 600 });
-    const { tasks } = await client.wait([id], { timeout_ms: 20_000 });
+    const { tasks } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
     const task = tasks[0]!;
     assert.equal(task.status, 'failed');
     assert.equal(task.error_kind, 'network');
