@@ -3,9 +3,12 @@
 // test runner. Ends with one line "N passed, N failed" (what CI reads).
 // `npm test -- test/unit/x.test.ts` runs just those files (no lint, no type check).
 // `--tests-only` runs every test without lint and type check (`npm run coverage` uses it).
+// When a test file to run uses PostgreSQL, one throwaway server is started for the whole run (see
+// startTestPostgres below and docs/TESTING.md).
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { connectServer, ensureServerBinaries, startCluster } from './postgres-server.mjs';
 
 const root = join(import.meta.dirname, '..');
 
@@ -53,19 +56,69 @@ if (only.length === 0 && !testsOnly) {
   step('type check (tsc)', process.execPath, [bin('tsc'), '-p', 'tsconfig.json', '--noEmit']);
 }
 
+/**
+ * PostgreSQL for the test files that use it (test/helpers/postgres.ts): one throwaway cluster for
+ * the run, its superuser URL in MITTELO_TEST_PG_URL, each file making fresh databases on it
+ * (starting one costs seconds; a database, a tenth of that). Missing server binaries are installed
+ * from Debian's package when this is root on Debian or Ubuntu. When no server can be had, the tests
+ * still run, with the reason in MITTELO_TEST_PG_ERROR: the PostgreSQL suites fail with that line.
+ * A MITTELO_TEST_PG_URL given from outside is used as it is (databases are created on it).
+ */
+async function startTestPostgres(files, env) {
+  if (env.MITTELO_TEST_PG_URL) return connectServer(env.MITTELO_TEST_PG_URL);
+  // Files that mention PostgreSQL at all: a false positive costs a second, a miss a failed suite.
+  const mentions = (file) => {
+    try {
+      return /postgres/i.test(readFileSync(file, 'utf8'));
+    } catch {
+      return false; // node --test reports a missing file itself
+    }
+  };
+  if (!files.some(mentions)) return null;
+  console.log('\n== PostgreSQL for the tests');
+  const binaries = ensureServerBinaries({ install: true });
+  let problem = binaries.problem;
+  if (binaries.bindir) {
+    try {
+      const cluster = await startCluster({ bindir: binaries.bindir });
+      console.log(
+        `PostgreSQL ${cluster.version} at ${cluster.adminUrl} (${binaries.bindir}; throwaway, in ${cluster.dir})`,
+      );
+      env.MITTELO_TEST_PG_URL = cluster.adminUrl;
+      return cluster;
+    } catch (error) {
+      problem = `could not start a throwaway PostgreSQL server: ${error.message}`;
+    }
+  }
+  console.log(`${problem}\n(the PostgreSQL tests will fail with this line)`);
+  env.MITTELO_TEST_PG_ERROR = problem;
+  return null;
+}
+
 const files = only.length ? only : testFiles(join(root, 'test'));
+const testEnv = { ...process.env };
+const postgres = await startTestPostgres(files, testEnv);
 console.log(`\n== tests (${files.length} files)`);
 const child = spawn(
   process.execPath,
   ['--test', '--test-concurrency=2', '--test-timeout=120000', '--test-reporter=spec', ...files],
-  { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+  { cwd: root, env: testEnv, stdio: ['ignore', 'pipe', 'inherit'] },
 );
+// Ctrl-C or a kill: stop the tests, then the server (also stopped by its own exit hook).
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, async () => {
+    child.kill(signal);
+    await postgres?.stop().catch(() => {});
+    process.exit(130);
+  });
+}
 let tail = '';
 child.stdout.setEncoding('utf8').on('data', (text) => {
   process.stdout.write(text);
   tail = (tail + text).slice(-4000);
 });
-child.on('close', (code) => {
+child.on('close', async (code) => {
+  await postgres?.stop().catch((error) => console.log(`stopping PostgreSQL: ${error.message}`));
   const passed = Number(/ℹ pass (\d+)/.exec(tail)?.[1] ?? 0);
   let failed = Number(/ℹ fail (\d+)/.exec(tail)?.[1] ?? 0);
   if (code !== 0 && failed === 0) failed = 1;

@@ -1,11 +1,26 @@
 /** The library surface of the `mittelo` package. */
 
-export type { HelloResult, HubClientOptions } from './client/hub-client.ts';
-export { HubClient, HubError, HubUnreachableError } from './client/hub-client.ts';
-export type { ErrorCode } from './errors.ts';
-export { ERROR_CODES, MitteloError } from './errors.ts';
-export type { HubEvent } from './hub/events.ts';
-export type { AgentInfo } from './hub/registry.ts';
+export type {
+  CallOptions,
+  HelloResult,
+  HubAddress,
+  HubAddressInput,
+  HubClientOptions,
+} from './client/hub-client.ts';
+export {
+  ClientClosedError,
+  ConnectionClosedError,
+  HubClient,
+  HubError,
+  HubUnreachableError,
+  parseHubAddress,
+  parseHubList,
+  RequestTimeoutError,
+  TlsError,
+} from './client/hub-client.ts';
+export type { ClientErrorCode, ErrorCode, HubErrorCode } from './errors.ts';
+export { CLIENT_ERROR_CODES, ERROR_CODES, HUB_ERROR_CODES, MitteloError } from './errors.ts';
 export { HUB_DEFAULTS, type HubConfig, type RunningHub, startHub } from './hub/start-hub.ts';
+export type { AgentInfo, HubEvent, NewTask, Stats, Task, TaskStatus } from './protocol/model.ts';
 export { SqliteStore } from './store/sqlite/sqlite-store.ts';
-export type { NewTask, Stats, Store, Task, TaskStatus } from './store/types.ts';
+export type { Store } from './store/types.ts';

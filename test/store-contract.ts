@@ -7,16 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { type ErrorCode, isMitteloError } from '../src/errors.ts';
-import {
-  DEFAULT_RETRY_POLICY,
-  type LeaseRequest,
-  type NewTask,
-  type RetryPolicy,
-  type Stats,
-  type Store,
-  TASK_STATUSES,
-  type Task,
-} from '../src/store/types.ts';
+import { type NewTask, type Stats, TASK_FIELDS, TASK_STATUSES, type Task } from '../src/protocol/model.ts';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../src/store/queue-policy.ts';
+import type { LeaseRequest, Store } from '../src/store/types.ts';
 
 export interface ContractStoreOptions {
   /** Unix seconds; the store must read time only from here. */
@@ -42,32 +35,8 @@ interface Fixture {
   clock: Clock;
 }
 
-/** Every field a task carries on the wire: the nine v0.1 fields, then the v1 additions. */
-const TASK_KEYS = [
-  'task_id',
-  'prompt',
-  'status',
-  'created_at',
-  'updated_at',
-  'leased_until',
-  'worker_id',
-  'result',
-  'error',
-  'backend',
-  'tags',
-  'priority',
-  'attempts',
-  'max_attempts',
-  'lease_expirations',
-  'available_at',
-  'timeout_s',
-  'error_kind',
-  'error_fix',
-  'duration_ms',
-  'usage',
-  'metadata',
-  'lease_token',
-].sort();
+/** Every field a task carries on the wire (the wire model): the nine v0.1 fields, then the v1 additions. */
+const TASK_KEYS = [...TASK_FIELDS].sort();
 
 const LEASE: Omit<LeaseRequest, 'worker_id'> = { max_tasks: 1, lease_seconds: 30 };
 
@@ -77,8 +46,13 @@ async function enqueue(store: Store, ...tasks: (string | NewTask)[]): Promise<Ta
   return store.enqueue(tasks.map((task) => (typeof task === 'string' ? { prompt: task } : task)));
 }
 
+/** The tasks a lease handed out (the ones it failed instead are in its `expired`). */
+export async function leaseTasks(store: Store, request: LeaseRequest): Promise<Task[]> {
+  return (await store.lease(request)).tasks;
+}
+
 async function leaseOne(store: Store, worker_id: string, extra: Partial<LeaseRequest> = {}): Promise<Task> {
-  const [task, ...rest] = await store.lease({ ...LEASE, worker_id, ...extra });
+  const [task, ...rest] = await leaseTasks(store, { ...LEASE, worker_id, ...extra });
   assert.ok(task, `${worker_id} should have leased a task`);
   assert.equal(rest.length, 0);
   return task;
@@ -270,7 +244,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           const c = await leaseOne(store, 'w-c');
           assert.deepEqual(ids([a, b, c]), ids(queued));
           assert.notEqual(a.lease_token, b.lease_token);
-          assert.deepEqual(await store.lease({ ...LEASE, worker_id: 'w-d' }), []);
+          assert.deepEqual(await leaseTasks(store, { ...LEASE, worker_id: 'w-d' }), []);
           await assertStatsExact(store, { leased: 3 });
         }),
       );
@@ -296,11 +270,11 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
         'respects max_tasks and never hands out one task twice',
         fresh(async ({ store }) => {
           await enqueue(store, 'a', 'b', 'c', 'd', 'e');
-          assert.deepEqual(await store.lease({ worker_id: 'w', max_tasks: 0, lease_seconds: 30 }), []);
+          assert.deepEqual(await leaseTasks(store, { worker_id: 'w', max_tasks: 0, lease_seconds: 30 }), []);
           await assertStatsExact(store, { queued: 5 });
-          const three = await store.lease({ worker_id: 'w', max_tasks: 3, lease_seconds: 30 });
+          const three = await leaseTasks(store, { worker_id: 'w', max_tasks: 3, lease_seconds: 30 });
           assert.equal(three.length, 3);
-          const rest = await store.lease({ worker_id: 'w2', max_tasks: 10, lease_seconds: 30 });
+          const rest = await leaseTasks(store, { worker_id: 'w2', max_tasks: 10, lease_seconds: 30 });
           assert.equal(rest.length, 2);
           assert.equal(new Set(ids([...three, ...rest])).size, 5);
           await assertStatsExact(store, { leased: 5 });
@@ -313,7 +287,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           await enqueue(store, 'a', 'b', 'c', 'd', 'e', 'f', 'g');
           const batches = await Promise.all(
             ['w1', 'w2', 'w3'].map((worker_id) =>
-              store.lease({ worker_id, max_tasks: 3, lease_seconds: 30 }),
+              leaseTasks(store, { worker_id, max_tasks: 3, lease_seconds: 30 }),
             ),
           );
           const all = batches.flat();
@@ -329,7 +303,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           await enqueue(store, 'x');
           await leaseOne(store, 'holder', { lease_seconds: 30 });
           clock.advance(29.5);
-          assert.deepEqual(await store.lease({ ...LEASE, worker_id: 'other' }), []);
+          assert.deepEqual(await leaseTasks(store, { ...LEASE, worker_id: 'other' }), []);
         }),
       );
 
@@ -377,20 +351,35 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
             { prompt: 'plain' },
             { prompt: 'y', backend: 'y' },
           );
-          const anyone = await store.lease({ worker_id: 'none', max_tasks: 10, lease_seconds: 30 });
+          const anyone = await leaseTasks(store, { worker_id: 'none', max_tasks: 10, lease_seconds: 30 });
           assert.deepEqual(ids(anyone), [plain!.task_id]);
           await store.release({ task_id: plain!.task_id, lease_token: anyone[0]!.lease_token });
 
-          const x = await store.lease({ worker_id: 'wx', backend: 'x', max_tasks: 10, lease_seconds: 30 });
+          const x = await leaseTasks(store, {
+            worker_id: 'wx',
+            backend: 'x',
+            max_tasks: 10,
+            lease_seconds: 30,
+          });
           assert.deepEqual(ids(x).sort(), ids([forX!, plain!]).sort());
 
           // Expired leases follow the same routing.
           clock.advance(31);
-          const none = await store.lease({ worker_id: 'none', max_tasks: 10, lease_seconds: 30 });
+          const none = await leaseTasks(store, { worker_id: 'none', max_tasks: 10, lease_seconds: 30 });
           assert.deepEqual(ids(none), [plain!.task_id]);
-          const y = await store.lease({ worker_id: 'wy', backend: 'y', max_tasks: 10, lease_seconds: 30 });
+          const y = await leaseTasks(store, {
+            worker_id: 'wy',
+            backend: 'y',
+            max_tasks: 10,
+            lease_seconds: 30,
+          });
           assert.deepEqual(ids(y), [forY!.task_id]);
-          const x2 = await store.lease({ worker_id: 'wx2', backend: 'x', max_tasks: 10, lease_seconds: 30 });
+          const x2 = await leaseTasks(store, {
+            worker_id: 'wx2',
+            backend: 'x',
+            max_tasks: 10,
+            lease_seconds: 30,
+          });
           assert.deepEqual(ids(x2), [forX!.task_id]);
           await assertStatsExact(store, { leased: 3 });
         }),
@@ -404,16 +393,16 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
             { prompt: 'gpu big', tags: ['gpu', 'big'] },
             { prompt: 'plain' },
           );
-          const untagged = await store.lease({ worker_id: 'w0', max_tasks: 10, lease_seconds: 30 });
+          const untagged = await leaseTasks(store, { worker_id: 'w0', max_tasks: 10, lease_seconds: 30 });
           assert.deepEqual(ids(untagged), [plain!.task_id]);
-          const gpuOnly = await store.lease({
+          const gpuOnly = await leaseTasks(store, {
             worker_id: 'w1',
             tags: ['gpu'],
             max_tasks: 10,
             lease_seconds: 30,
           });
           assert.deepEqual(ids(gpuOnly), [gpu!.task_id]);
-          const both = await store.lease({
+          const both = await leaseTasks(store, {
             worker_id: 'w2',
             tags: ['big', 'fast', 'gpu'],
             max_tasks: 10,
@@ -436,7 +425,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           assert.equal(released.available_at, clock.t + 5);
           assert.equal(await store.nextWakeAt(), clock.t + 5);
           clock.advance(4.5);
-          assert.deepEqual(await store.lease({ ...LEASE, worker_id: 'w' }), []);
+          assert.deepEqual(await leaseTasks(store, { ...LEASE, worker_id: 'w' }), []);
           clock.advance(0.5);
           assert.equal((await leaseOne(store, 'w')).task_id, task!.task_id);
         }),
@@ -445,8 +434,6 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
       it(
         'fails a task whose lease keeps running out (poison) instead of handing it out again',
         withStore({ max_lease_expirations: 2 }, async ({ store, clock }) => {
-          const told: Task[] = [];
-          store.onExpiredFailure((task) => told.push(task));
           const [poison] = await enqueue(store, 'kills its agent');
           await leaseOne(store, 'a', { lease_seconds: 10 });
           clock.advance(11);
@@ -455,24 +442,26 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           const [healthy] = await enqueue(store, 'fine');
           clock.advance(11);
           // The second expiry is the last: the task fails, and the lease still serves the next task.
-          const leased = await store.lease({ worker_id: 'c', max_tasks: 1, lease_seconds: 10 });
-          assert.deepEqual(ids(leased), [healthy!.task_id]);
+          const result = await store.lease({ worker_id: 'c', max_tasks: 1, lease_seconds: 10 });
+          assert.deepEqual(ids(result.tasks), [healthy!.task_id]);
+          const told = result.expired;
           const failed = await getOne(store, poison!.task_id);
           assert.equal(failed.status, 'failed');
           assert.equal(failed.error_kind, 'lease_expired');
           assert.deepEqual(
             told.map((task) => [task.task_id, task.status, task.error_kind]),
             [[poison!.task_id, 'failed', 'lease_expired']],
-            'the store tells its listeners about the task it failed',
+            'the lease answers with the task it failed',
           );
           assert.equal(failed.lease_expirations, 2);
           assert.equal(failed.leased_until, null);
           assert.equal(typeof failed.error, 'string');
           clock.advance(100);
           // The failed task stays failed however long it waits; only the healthy task's lease can run out.
-          assert.deepEqual(ids(await store.lease({ worker_id: 'd', max_tasks: 10, lease_seconds: 10 })), [
-            healthy!.task_id,
-          ]);
+          assert.deepEqual(
+            ids(await leaseTasks(store, { worker_id: 'd', max_tasks: 10, lease_seconds: 10 })),
+            [healthy!.task_id],
+          );
           await assertStatsExact(store, { failed: 1, leased: 1 });
         }),
       );
@@ -530,7 +519,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           assert.equal(task.error_fix, 'run the CLI login');
           assert.equal(task.worker_id, 'w');
           assert.equal(task.leased_until, null);
-          assert.deepEqual(await store.lease({ ...LEASE, worker_id: 'w' }), []);
+          assert.deepEqual(await leaseTasks(store, { ...LEASE, worker_id: 'w' }), []);
           await assertStatsExact(store, { failed: 1 });
         }),
       );
@@ -561,7 +550,11 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
               await assertStatsExact(store, { queued: 1 });
               assert.equal(await store.nextWakeAt(), clock.t + wait);
               clock.advance(wait - 0.25);
-              assert.deepEqual(await store.lease({ ...LEASE, worker_id: 'w' }), [], 'still backing off');
+              assert.deepEqual(
+                await leaseTasks(store, { ...LEASE, worker_id: 'w' }),
+                [],
+                'still backing off',
+              );
               clock.advance(0.25);
             }
             const last = await leaseOne(store, 'w');
@@ -637,7 +630,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
             'failed',
             'canceled',
           );
-          const leased = await store.lease({ worker_id: 'w', max_tasks: 4, lease_seconds: 30 });
+          const leased = await leaseTasks(store, { worker_id: 'w', max_tasks: 4, lease_seconds: 30 });
           const tokenOf = (task: Task) => leased.find((t) => t.task_id === task.task_id)!.lease_token;
           await store.ack({
             task_id: done!.task_id,
@@ -731,7 +724,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
         'v0.1 style (no token, no worker id) on a leased task works',
         fresh(async ({ store }) => {
           const [a, b] = await enqueue(store, 'a', 'b');
-          await store.lease({ worker_id: 'old-agent', max_tasks: 2, lease_seconds: 30 });
+          await leaseTasks(store, { worker_id: 'old-agent', max_tasks: 2, lease_seconds: 30 });
           const done = await store.ack({ task_id: a!.task_id, status: 'done', result: 'ok' });
           assert.equal(done.task.status, 'done');
           assert.equal(done.task.result, 'ok');
@@ -760,7 +753,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           assert.equal(extended.status, 'leased');
           assert.equal(extended.worker_id, 'w');
           clock.advance(10);
-          assert.deepEqual(await store.lease({ ...LEASE, worker_id: 'other' }), []);
+          assert.deepEqual(await leaseTasks(store, { ...LEASE, worker_id: 'other' }), []);
           assert.equal((await getOne(store, held.task_id)).leased_until, clock.t + 20);
           const { task } = await store.ack({
             task_id: held.task_id,
@@ -879,7 +872,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           assert.equal(canceledLeased.leased_until, null);
           assert.equal(canceledLeased.lease_token, null);
           await assertStatsExact(store, { canceled: 2 });
-          assert.deepEqual(await store.lease({ worker_id: 'w', max_tasks: 10, lease_seconds: 30 }), []);
+          assert.deepEqual(await leaseTasks(store, { worker_id: 'w', max_tasks: 10, lease_seconds: 30 }), []);
           await refusedAndUnchanged(
             store,
             () => store.ack({ task_id: held.task_id, lease_token: held.lease_token, status: 'done' }),
@@ -976,11 +969,11 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           const steps: [string, () => Promise<unknown>][] = [];
           const leaseAllAfter = (seconds: number, worker_id: string) => {
             clock.advance(seconds);
-            return store.lease({ worker_id, max_tasks: 10, lease_seconds: 10 });
+            return leaseTasks(store, { worker_id, max_tasks: 10, lease_seconds: 10 });
           };
           const [a, b, c, d, e] = await enqueue(store, 'a', 'b', 'c', 'd', 'e');
           await assertStatsExact(store, { queued: 5 });
-          const leased = await store.lease({ worker_id: 'w', max_tasks: 5, lease_seconds: 10 });
+          const leased = await leaseTasks(store, { worker_id: 'w', max_tasks: 5, lease_seconds: 10 });
           const token = (task: Task) => leased.find((t) => t.task_id === task.task_id)!.lease_token;
           steps.push(
             ['ack done', () => store.ack({ task_id: a!.task_id, lease_token: token(a!), status: 'done' })],
@@ -1048,7 +1041,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
         'puts every failed task back in the queue with its worker, lease, result and error cleared',
         withStore({ max_lease_expirations: 1 }, async ({ store, clock }) => {
           const [failed, poisoned, done] = await enqueue(store, 'failed', 'poisoned', 'done');
-          const leased = await store.lease({ worker_id: 'w', max_tasks: 3, lease_seconds: 10 });
+          const leased = await leaseTasks(store, { worker_id: 'w', max_tasks: 3, lease_seconds: 10 });
           const token = (task: Task) => leased.find((t) => t.task_id === task.task_id)!.lease_token;
           await store.ack({
             task_id: failed!.task_id,
@@ -1066,7 +1059,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
             result: 'kept',
           });
           clock.advance(11);
-          assert.deepEqual(await store.lease({ ...LEASE, worker_id: 'x' }), []); // poisons the expired one
+          assert.deepEqual(await leaseTasks(store, { ...LEASE, worker_id: 'x' }), []); // poisons the expired one
           assert.equal((await getOne(store, poisoned!.task_id)).status, 'failed');
           await assertStatsExact(store, { failed: 2, done: 1 });
 
@@ -1091,7 +1084,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           assert.equal(kept.result, 'kept');
           await assertStatsExact(store, { queued: 2, done: 1 });
           assert.equal(await store.retryFailed(), 0);
-          const again = await store.lease({ worker_id: 'w', max_tasks: 10, lease_seconds: 10 });
+          const again = await leaseTasks(store, { worker_id: 'w', max_tasks: 10, lease_seconds: 10 });
           assert.deepEqual(ids(again).sort(), [failed!.task_id, poisoned!.task_id].sort());
         }),
       );
@@ -1100,7 +1093,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
         'with ids retries only those failed tasks, ignoring ids that are not failed or do not exist',
         fresh(async ({ store }) => {
           const [f1, f2, f3, q] = await enqueue(store, 'f1', 'f2', 'f3', { prompt: 'q', priority: -1 });
-          const leased = await store.lease({ worker_id: 'w', max_tasks: 3, lease_seconds: 10 });
+          const leased = await leaseTasks(store, { worker_id: 'w', max_tasks: 3, lease_seconds: 10 });
           for (const task of leased) {
             await store.ack({
               task_id: task.task_id,
@@ -1240,6 +1233,163 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
       );
     });
 
+    describe('dump and load', () => {
+      /**
+       * A store holding every kind of task: queued (one routed, tagged, with metadata), one waiting
+       * out a retry backoff, leased (its holder's token), done (result, usage), failed (error
+       * fields) and canceled. Returns the leased task as its holder got it.
+       */
+      async function varied(store: Store, clock: Clock): Promise<Task> {
+        await enqueue(
+          store,
+          {
+            prompt: 'queued, routed',
+            backend: 'codex',
+            tags: ['gpu'],
+            priority: 4,
+            metadata: { pack: 'p', n: 1 },
+          },
+          { prompt: 'to finish', timeout_s: 12.5 },
+          { prompt: 'to fail' },
+          { prompt: 'to back off', max_attempts: 3 },
+          { prompt: 'to hold' },
+          { prompt: 'to cancel' },
+        );
+        clock.advance(1.5);
+        const leased = await leaseTasks(store, { worker_id: 'w', max_tasks: 4, lease_seconds: 60 });
+        const byPrompt = (prompt: string) => leased.find((task) => task.prompt === prompt)!;
+        clock.advance(0.25);
+        await store.ack({
+          task_id: byPrompt('to finish').task_id,
+          lease_token: byPrompt('to finish').lease_token,
+          status: 'done',
+          result: 'the answer',
+          duration_ms: 12,
+          usage: { input_tokens: 3, output_tokens: 4 },
+        });
+        await store.ack({
+          task_id: byPrompt('to fail').task_id,
+          lease_token: byPrompt('to fail').lease_token,
+          status: 'failed',
+          error: 'boom',
+          error_kind: 'auth',
+          error_fix: 'log in',
+        });
+        const backoff = await store.ack({
+          task_id: byPrompt('to back off').task_id,
+          lease_token: byPrompt('to back off').lease_token,
+          status: 'failed',
+          error: 'flaky',
+        });
+        assert.equal(backoff.requeued, true);
+        const [toCancel] = await store.list({ limit: 1, search: 'to cancel' });
+        await store.cancel(toCancel!.task_id);
+        await assertStatsExact(store, { queued: 2, leased: 1, done: 1, failed: 1, canceled: 1 });
+        return byPrompt('to hold');
+      }
+
+      it(
+        'dump pages through every task oldest first above afterId, lease tokens included',
+        fresh(async ({ store, clock }) => {
+          assert.deepEqual(await store.dump(0, 10), []);
+          const held = await varied(store, clock);
+          const all = await store.dump(0, 100);
+          assert.equal(all.length, 6);
+          for (let i = 1; i < all.length; i++) assert.ok(all[i]!.task_id > all[i - 1]!.task_id);
+          for (const task of all) assert.deepEqual(Object.keys(task).sort(), TASK_KEYS);
+          // Full rows: what get shows, plus the token of the one leased task.
+          const shown = await store.get(ids(all));
+          for (const [index, task] of all.entries()) {
+            if (task.task_id === held.task_id) {
+              assert.equal(task.lease_token, held.lease_token);
+              assert.deepEqual({ ...task, lease_token: null }, shown[index]);
+            } else {
+              assert.deepEqual(task, shown[index]);
+              assert.equal(task.lease_token, null);
+            }
+          }
+          // Pages: afterId is exclusive, limit caps each page, and the pages add up to the whole.
+          const pages: Task[] = [];
+          for (let after = 0; ; ) {
+            const page = await store.dump(after, 4);
+            assert.ok(page.length <= 4);
+            if (page.length === 0) break;
+            pages.push(...page);
+            after = page[page.length - 1]!.task_id;
+          }
+          assert.deepEqual(pages, all);
+          assert.deepEqual(ids(await store.dump(all[1]!.task_id, 2)), ids(all.slice(2, 4)));
+          assert.deepEqual(await store.dump(all[5]!.task_id, 10), []);
+        }),
+      );
+
+      it(
+        'load of a dump into a fresh store gives identical tasks and stats; new ids come after the largest',
+        fresh(async ({ store, clock }) => {
+          const held = await varied(store, clock);
+          const source = await store.dump(0, 1000);
+          const target = await open({ now: clock.now });
+          try {
+            await target.load([]);
+            for (let i = 0; i < source.length; i += 4) await target.load(source.slice(i, i + 4));
+            assert.deepEqual(await target.dump(0, 1000), source);
+            assert.deepEqual(await target.list({ limit: 0 }), await store.list({ limit: 0 }));
+            assert.deepEqual(await target.stats(), await store.stats());
+            await assertStatsExact(target, { queued: 2, leased: 1, done: 1, failed: 1, canceled: 1 });
+            assert.deepEqual(await target.queuedByBackend(), await store.queuedByBackend());
+            assert.equal(await target.nextWakeAt(), await store.nextWakeAt());
+            const largest = Math.max(...ids(source));
+            const [next] = await enqueue(target, 'after the copy');
+            assert.ok(next!.task_id > largest, `${next!.task_id} should come after ${largest}`);
+            // The holder's lease came along: it can finish its task on the copy.
+            const { task } = await target.ack({
+              task_id: held.task_id,
+              lease_token: held.lease_token,
+              worker_id: 'w',
+              status: 'done',
+              result: 'finished on the copy',
+            });
+            assert.equal(task.status, 'done');
+            await assertStatsExact(target, { queued: 3, done: 2, failed: 1, canceled: 1 });
+          } finally {
+            await target.close();
+          }
+        }),
+      );
+
+      it(
+        'load refuses a batch with an id that exists (conflict) and loads nothing of it',
+        fresh(async ({ store, clock }) => {
+          await varied(store, clock);
+          const source = await store.dump(0, 1000);
+          const target = await open({ now: clock.now });
+          try {
+            await target.load(source.slice(0, 3));
+            const existing = source[1]!;
+            const largest = Math.max(...ids(source));
+            const fresh = { ...source[0]!, task_id: largest + 50, prompt: 'not loaded' };
+            await refusedAndUnchanged(
+              target,
+              () => target.load([fresh, existing]),
+              'conflict',
+              existing.task_id,
+            );
+            assert.deepEqual(await target.get([fresh.task_id]), []);
+            await refusedAndUnchanged(target, () => target.load([existing]), 'conflict', existing.task_id);
+            // The rest still loads, and ids go on after the largest id actually loaded.
+            await target.load(source.slice(3));
+            assert.deepEqual(await target.dump(0, 1000), source);
+            const [next] = await enqueue(target, 'next');
+            assert.ok(next!.task_id > largest);
+            assert.ok(next!.task_id < fresh.task_id, 'the refused batch did not move the ids on');
+            await assertStatsExact(target, { queued: 3, leased: 1, done: 1, failed: 1, canceled: 1 });
+          } finally {
+            await target.close();
+          }
+        }),
+      );
+    });
+
     describe('close', () => {
       it(
         'refuses every call afterwards, and closing twice is harmless',
@@ -1247,7 +1397,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           await enqueue(store, 'x');
           await store.close();
           await refused(enqueue(store, 'y'), 'unavailable');
-          await refused(store.lease({ ...LEASE, worker_id: 'w' }), 'unavailable');
+          await refused(leaseTasks(store, { ...LEASE, worker_id: 'w' }), 'unavailable');
           await refused(store.stats(), 'unavailable');
           await refused(store.list({ limit: 0 }), 'unavailable');
           await store.close();

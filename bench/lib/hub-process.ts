@@ -31,7 +31,13 @@ export interface BenchHub {
 }
 
 export interface MitteloHubOptions {
+  /** `--db`: a SQLite file, or a `postgres://` URL (the PostgreSQL store; several hubs may share one). */
   db: string;
+  /**
+   * Where the hub runs (default the repository root). Give a scratch folder with a database URL:
+   * a hub that cannot take URLs reads one as a file path, and must not write it into the repository.
+   */
+  cwd?: string | undefined;
   /** The CLI to run; default src/cli/main.ts (type-stripped by Node). */
   entry?: string | undefined;
   /** Extra hub flags, e.g. ['--fsync']. */
@@ -67,7 +73,8 @@ export function startMitteloHub(options: MitteloHubOptions): Promise<BenchHub> {
   for (const name of ['MITTELO_TOKEN', 'MITTELO_FSYNC', 'MITTELO_HOST', 'MITTELO_PORT', 'MITTELO_DB']) {
     delete env[name];
   }
-  return launch('mittelo', process.execPath, args, { cwd: REPO_ROOT, env }, options.db, profileFile);
+  const cwd = options.cwd ?? REPO_ROOT;
+  return launch('mittelo', process.execPath, args, { cwd, env }, options.db, profileFile);
 }
 
 /** The Python v0.1 hub, run from its checkout (`python3 -m mittelo hub ...`). */

@@ -8,6 +8,7 @@ import { idleAgentsScenario } from './idle-agents.ts';
 import { leaseAckScenario } from './lease-ack.ts';
 import { leaseAckFinishedScenario } from './lease-ack-finished.ts';
 import { memoryScenario } from './memory.ts';
+import { postgresScenario } from './postgres.ts';
 import { runPackScenario } from './run-pack.ts';
 import { shellCatScenario } from './shell-cat.ts';
 
@@ -22,4 +23,5 @@ export const SCENARIOS: Scenario[] = [
   agentDrainScenario,
   shellCatScenario,
   runPackScenario,
+  postgresScenario,
 ];

@@ -7,7 +7,9 @@
  *   already asked for (both leave in the same write).
  * - While a backend runs, a heartbeat extends the lease; a cancel on the hub (pushed as
  *   `lease.revoked`) or a lost lease stops the backend.
- * - The hub going away is said once per outage; calls wait for the reconnect and carry on.
+ * - The hub going away is said once per outage; calls wait for the reconnect and carry on. With
+ *   several hub addresses the client moves on to the next one, and acks and releases that were in
+ *   flight are sent again there (one the old hub had applied is recognised, not counted twice).
  * - stop(): stop leasing, let running tasks finish within a grace period, release the rest.
  *
  * The agent reaches the queue only through HubClient, and backends only through their interface.
@@ -15,15 +17,32 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Backend, type BackendOutcome, SETUP_KINDS } from '../backends/types.ts';
-import { HubClient, HubError, HubUnreachableError, isUnknownMethod } from '../client/hub-client.ts';
+import {
+  formatHubAddress,
+  HubClient,
+  type HubClientOptions,
+  HubError,
+  HubUnreachableError,
+  isUnknownMethod,
+  RequestTimeoutError,
+  TlsError,
+} from '../client/hub-client.ts';
 import { STORAGE_ERROR_CODES } from '../errors.ts';
-import type { Task } from '../store/types.ts';
+import type { Task } from '../protocol/model.ts';
 import { type RunningTask, runTask, type StopReason } from './run-task.ts';
 import { defaultWorkerId } from './worker-id.ts';
 
 export interface AgentOptions {
   host?: string;
   port?: number;
+  /** Several addresses of the hub, tried in turn (failover); wins over host/port. See HubClientOptions. */
+  hubs?: HubClientOptions['hubs'];
+  /** TLS for addresses that do not say (HubClientOptions.tls). */
+  tls?: boolean | undefined;
+  /** The CA certificates (PEM) to trust for TLS, instead of the system store. */
+  tlsCa?: HubClientOptions['tlsCa'];
+  /** Request timeout of ordinary calls (HubClientOptions.requestTimeoutMs). */
+  requestTimeoutMs?: number | undefined;
   token?: string | undefined;
   backend: Backend;
   workerId?: string | undefined;
@@ -78,9 +97,13 @@ export interface AgentReadiness {
   fix: string | null;
 }
 
-/** Why run() ended: 0 stopped or finished, 1 backend not ready under requireReady, 4 the hub refused us (token). */
+/**
+ * Why run() ended: 0 stopped or finished, 1 backend not ready under requireReady, 3 the hub
+ * cannot be reached securely (TLS: certificate not trusted, TLS against a plain hub or the
+ * reverse), 4 the hub refused us (token).
+ */
 export interface AgentExit {
-  code: 0 | 1 | 4;
+  code: 0 | 1 | 3 | 4;
   reason: string;
 }
 
@@ -139,6 +162,10 @@ export class Agent {
     this.client = new HubClient({
       host: options.host,
       port: options.port,
+      hubs: options.hubs,
+      tls: options.tls,
+      tlsCa: options.tlsCa,
+      requestTimeoutMs: options.requestTimeoutMs,
       token: options.token,
       workerId: this.workerId,
       backend: this.backend.name,
@@ -341,6 +368,10 @@ export class Agent {
         this.exit = { code: 4, reason: error.message };
         throw error;
       }
+      if (error instanceof TlsError) {
+        this.exit = { code: 3, reason: error.message };
+        throw error;
+      }
       if (error instanceof HubError && error.code === 'bad_request') throw error;
       this.log(`lease failed: ${(error as Error).message}; retrying in ${RETRY_PAUSE_MS / 1000} s`);
       await this.pause(RETRY_PAUSE_MS);
@@ -413,7 +444,10 @@ export class Agent {
           error_kind: outcome.kind,
           error_fix: outcome.fix,
         };
-    if (await this.withReconnect(`ack of task ${task.task_id}`, () => this.client.ack(ack))) {
+    // An ack whose answer was lost may have been stored: the hub then says the task is already
+    // in the status we sent, which is this ack's success, not a refusal.
+    const applied = (error: HubError) => error.code === 'conflict' && error.details?.status === ack.status;
+    if (await this.withReconnect(`ack of task ${task.task_id}`, () => this.client.ack(ack), applied)) {
       if (outcome.ok) this.counts.done += 1;
       else this.counts.failed += 1;
     }
@@ -424,29 +458,52 @@ export class Agent {
     why: { error: string; error_kind: string; error_fix: string | undefined } | null = null,
   ): Promise<void> {
     if (this.client.hello === null) return; // v0.1: no release; the lease runs out on its own
-    const released = await this.withReconnect(`release of task ${task.task_id}`, () =>
-      this.client.release({
-        task_id: task.task_id,
-        lease_token: task.lease_token,
-        ...(why ? { error: why.error, error_kind: why.error_kind } : {}),
-        ...(why?.error_fix ? { error_fix: why.error_fix } : {}),
-      }),
+    const released = await this.withReconnect(
+      `release of task ${task.task_id}`,
+      () =>
+        this.client.release({
+          task_id: task.task_id,
+          lease_token: task.lease_token,
+          ...(why ? { error: why.error, error_kind: why.error_kind } : {}),
+          ...(why?.error_fix ? { error_fix: why.error_fix } : {}),
+        }),
+      (error) => error.code === 'conflict' && error.details?.status === 'queued',
     );
     if (released) this.counts.released += 1;
   }
 
   /**
-   * Run a call that must reach the hub, across reconnects. A hub that answers "no longer yours"
-   * (conflict, not found) is final: the lease went to someone else or the task was canceled.
+   * Run a call that must reach the hub, across reconnects (to the next hub address, when there
+   * are several). A hub that answers "no longer yours" (conflict, not found) is final: the lease
+   * went to someone else or the task was canceled — unless an earlier try may have been applied
+   * and `appliedAlready` says this refusal is what that earlier try did.
    */
-  private async withReconnect(what: string, call: () => Promise<unknown>): Promise<boolean> {
+  private async withReconnect(
+    what: string,
+    call: () => Promise<unknown>,
+    appliedAlready?: (error: HubError) => boolean,
+  ): Promise<boolean> {
     let storageNoted = false;
+    let mayHaveBeenApplied = false;
     for (;;) {
       try {
         await call();
         return true;
       } catch (error) {
-        if (error instanceof HubUnreachableError) continue; // the retry waits for the reconnect
+        if (error instanceof HubUnreachableError) {
+          // Dropped in flight (connection_closed): the hub may have applied it. Either way the
+          // retry waits for the reconnect.
+          if (error.code === 'connection_closed') mayHaveBeenApplied = true;
+          continue;
+        }
+        if (error instanceof RequestTimeoutError) {
+          mayHaveBeenApplied = true;
+          this.log(`${what}: ${error.message}; sending it again`);
+          await this.pause(RETRY_PAUSE_MS);
+          if (this.halt.signal.aborted) return false;
+          continue;
+        }
+        if (mayHaveBeenApplied && error instanceof HubError && appliedAlready?.(error)) return true;
         if (error instanceof HubError && (error.code === 'conflict' || error.code === 'not_found')) {
           this.log(`${what} refused: ${error.message}`);
           return false;
@@ -489,11 +546,11 @@ export class Agent {
   // ---- connection ----
 
   private watchConnection(): void {
-    const where = `${this.client.host}:${this.client.port}`;
+    const several = this.client.addresses.length > 1;
     this.client.on('connected', () => {
       if (this.outageSince !== null) {
         const seconds = ((Date.now() - this.outageSince) / 1000).toFixed(1);
-        this.log(`reconnected to the hub at ${where} after ${seconds} s`);
+        this.log(`reconnected to the hub at ${this.client.where} after ${seconds} s`);
       }
       this.outageSince = null;
       this.everConnected = true;
@@ -501,12 +558,18 @@ export class Agent {
     this.client.on('disconnected', (error) => {
       if (error === null || this.stopping || this.outageSince !== null) return;
       this.outageSince = Date.now();
-      this.log(`lost the hub at ${where}; reconnecting (running tasks carry on)`);
+      const next = several ? `; trying ${this.client.where} next` : '';
+      this.log(`${error.message}; reconnecting${next} (running tasks carry on)`);
     });
-    this.client.on('retrying', () => {
+    this.client.on('retrying', (error) => {
       if (this.everConnected || this.outageSince !== null) return;
       this.outageSince = Date.now();
-      this.log(`waiting for a hub at ${where} (start one with \`mittelo hub\`)`);
+      const list = this.client.addresses.map(formatHubAddress).join(', ');
+      this.log(
+        /^no hub at /.test(error.message)
+          ? `waiting for a hub at ${list} (${error.message.replace(/^.* — /, '')})`
+          : `waiting for a hub at ${list}: ${error.message}`,
+      );
     });
   }
 }

@@ -5,7 +5,7 @@
 
 import type { Backend, BackendOutcome } from '../backends/types.ts';
 import { HubError } from '../client/hub-client.ts';
-import type { Task } from '../store/types.ts';
+import type { Task } from '../protocol/model.ts';
 
 /** Why a run was stopped before its backend finished. */
 export type StopReason =

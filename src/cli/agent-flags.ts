@@ -82,6 +82,14 @@ export function agentOptionsFrom(flags: AgentFlags): {
 }
 
 /**
+ * An agent's exit (AgentExit.code) as the command's exit code: 3 the hub cannot be reached
+ * securely (TLS), 4 the hub refused us (token), anything else a failure.
+ */
+export function exitCodeOf(code: number): number {
+  return code === 4 ? EXIT.refused : code === 3 ? EXIT.unreachable : EXIT.failure;
+}
+
+/**
  * Print what the backend checks found (warnings and failures, each with its fix). Under
  * --require-ready any problem refuses the start (exit 1); otherwise agents of an unready backend
  * start, report themselves unhealthy to the hub and wait until the backend is ready.

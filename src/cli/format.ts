@@ -2,9 +2,8 @@
  * How client commands show tasks to a person: aligned tables, one-line previews, ages and a
  * stats line. Machine readers use --json instead, so nothing here is a stable format.
  */
-import type { AgentInfo } from '../hub/registry.ts';
-import type { Stats, Task } from '../store/types.ts';
-import { TASK_STATUSES } from '../store/types.ts';
+import type { AgentInfo, Stats, Task } from '../protocol/model.ts';
+import { TASK_STATUSES } from '../protocol/model.ts';
 
 /** Text on one line (runs of whitespace become one space), cut to `width` with an ellipsis. */
 export function preview(text: string | null | undefined, width: number): string {

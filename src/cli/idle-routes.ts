@@ -4,8 +4,7 @@
  * the same in the page.) A task routed to `backend: X` is taken only by agents of X; an unrouted
  * one by any agent. Tags are not counted here: the hub counts queued tasks per backend only.
  */
-import type { AgentInfo } from '../hub/registry.ts';
-import type { QueuedCount } from '../store/types.ts';
+import type { AgentInfo, QueuedCount } from '../protocol/model.ts';
 
 /** An agent that never said hello (a v0.1 agent, a script) counts as there while it keeps polling. */
 const HELLO_LESS_PRESENT_S = 60;

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { copyCommand } from './commands/copy.ts';
 import { hubCommand } from './commands/hub.ts';
 import { clientCommands } from './commands/index.ts';
 import { EXIT, reportFailure } from './common.ts';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .showSuggestionAfterError()
     .exitOverride();
   program.addCommand(hubCommand());
+  program.addCommand(copyCommand());
   for (const command of clientCommands()) program.addCommand(command);
   for (const command of program.commands) command.exitOverride();
   return program;

@@ -5,8 +5,8 @@
  * and line so it can be fixed in place.
  */
 import { readFile } from 'node:fs/promises';
+import type { NewTask } from '../protocol/model.ts';
 import { describeIssues, newTaskSchema } from '../protocol/schemas.ts';
-import type { NewTask } from '../store/types.ts';
 import { CliError } from './common.ts';
 
 /** The fields a task line may set; anything else on a line is the user's own data. */

@@ -1,19 +1,74 @@
 /**
- * HubClient: the typed way to talk to a hub. One persistent TCP connection, request ids so many
- * calls can be in flight at once, automatic reconnect with backoff, and `hello` (token, identity)
- * repeated on every new connection. Used by the CLI, the agent, the tests, and users.
+ * HubClient: the typed way to talk to a hub. One persistent TCP (or TLS) connection, request ids
+ * so many calls can be in flight at once, a timeout per call, automatic reconnect with backoff —
+ * to the next of several hub addresses when there are several — and `hello` (token, identity,
+ * features) and `subscribe` repeated on every new connection. Used by the CLI, the agent, the
+ * tests, and users. Connection failures are MitteloErrors with the client-side codes of
+ * src/errors.ts (connection-errors.ts).
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import tls from 'node:tls';
 import { type ErrorCode, MitteloError } from '../errors.ts';
-import type { HubEvent, LeaseRevokedEvent } from '../hub/events.ts';
-import type { AgentInfo } from '../hub/registry.ts';
+import { LineReader } from '../protocol/framing.ts';
+import type {
+  AgentInfo,
+  HelloResult,
+  HubEvent,
+  LeaseRevokedEvent,
+  NewTask,
+  QueuedCount,
+  Stats,
+  Task,
+  TaskStatus,
+} from '../protocol/model.ts';
 import type { MethodName } from '../protocol/schemas.ts';
-import type { NewTask, QueuedCount, Stats, Task, TaskStatus } from '../store/types.ts';
+import { formatHubAddress, type HubAddress, type HubAddressInput, toHubAddress } from './address.ts';
+import {
+  AttemptFailure,
+  type AttemptPhase,
+  attemptFailure,
+  ClientClosedError,
+  ConnectionClosedError,
+  HubUnreachableError,
+  RequestTimeoutError,
+  TlsError,
+  tlsRequired,
+  unreachable,
+} from './connection-errors.ts';
+
+export {
+  formatHubAddress,
+  type HubAddress,
+  type HubAddressInput,
+  parseHubAddress,
+  parseHubList,
+} from './address.ts';
+export {
+  ClientClosedError,
+  ConnectionClosedError,
+  HubUnreachableError,
+  RequestTimeoutError,
+  TlsError,
+} from './connection-errors.ts';
 
 export interface HubClientOptions {
+  /** The hub's host (default 127.0.0.1), when `hubs` is not given. */
   host?: string;
+  /** The hub's TCP port (default 8765), when `hubs` is not given. */
   port?: number;
+  /**
+   * Several addresses of the hub, instead of host/port: `{host, port, tls?}` objects or strings
+   * (`host:port`, `tcp://host:port`, `tls://host:port`). The client connects to the first that
+   * answers; when a connection dies it reconnects to the next one (round robin, with backoff).
+   */
+  hubs?: readonly HubAddressInput[] | undefined;
+  /** Use TLS for addresses that do not say (host/port, `host:port` strings). Default false. */
+  tls?: boolean | undefined;
+  /** PEM of the certificate authorities to trust for TLS, instead of the system store. */
+  tlsCa?: string | Buffer | Array<string | Buffer> | undefined;
+  /** The name the hub's certificate must be for (default: the address's host). */
+  tlsServername?: string | undefined;
   token?: string | undefined;
   /** Identity sent in `hello` (agents). */
   workerId?: string | undefined;
@@ -24,21 +79,37 @@ export interface HubClientOptions {
   features?: string[] | undefined;
   /** Keep reconnecting after the connection drops (default true). */
   reconnect?: boolean;
-  /** Give up connecting after this long; 0 = keep trying (default 0 with reconnect, else one try). */
+  /**
+   * Give up connecting after this long; 0 = keep trying (default 0 with reconnect, else one try
+   * of each address).
+   */
   connectTimeoutMs?: number;
   /** Longest pause between reconnect attempts (default 2000 ms). */
   maxBackoffMs?: number;
-  /** Answers larger than this are refused (the connection is dropped); default 256 MiB. */
+  /** Answers larger than this (in bytes) are refused: the connection is dropped; default 256 MiB. */
   maxLineBytes?: number;
+  /**
+   * How long a call waits for its answer before it rejects with `request_timeout` (default 30 s;
+   * 0 = no limit). Calls that park on the hub get their wait added: `lease` its `wait_ms`, `wait`
+   * its `timeout_ms`. A late answer is ignored.
+   */
+  requestTimeoutMs?: number | undefined;
+  /** How long one connection attempt (TCP connect, then the TLS handshake) may take (default 10 s). */
+  attemptTimeoutMs?: number | undefined;
 }
 
-export interface HelloResult {
-  protocol: string;
-  server: string;
-  features: string[];
-  lease_seconds: number;
-  auth_required: boolean;
+/** Per-call settings. */
+export interface CallOptions {
+  /** This call's timeout instead of the computed one (0 = none). */
+  timeoutMs?: number;
 }
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const DEFAULT_ATTEMPT_TIMEOUT_MS = 10_000;
+/** What a hub waits for a `wait` that gives no timeout_ms (src/hub/hub.ts). */
+const HUB_DEFAULT_WAIT_MS = 30_000;
+
+export type { HelloResult };
 
 /** The `agents` answer: who is there, and (newer hubs) how much work waits on each route. */
 export interface AgentsReport {
@@ -50,6 +121,7 @@ interface Pending {
   method: string;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+  timer: NodeJS.Timeout | null;
 }
 
 /** The error a call rejects with when the hub answered with an error. */
@@ -62,39 +134,32 @@ export function isUnknownMethod(error: unknown): boolean {
   );
 }
 
-/** No connection could be made, or it dropped with calls in flight. */
-export class HubUnreachableError extends Error {
-  readonly host: string;
-  readonly port: number;
-  constructor(host: string, port: number, cause?: unknown) {
-    super(`no hub at ${host}:${port} — start one with \`mittelo hub\``, { cause });
-    this.name = 'HubUnreachableError';
-    this.host = host;
-    this.port = port;
-  }
-}
-
 /** What a client hears: broadcast events after `subscribe`, and pushes meant for it alone. */
 export type ClientEvent = HubEvent | LeaseRevokedEvent;
 
 export interface HubClientEvents {
   connected: [];
   disconnected: [error: Error | null];
-  /** A connection attempt failed; another follows after `delayMs`. */
+  /** Every address failed once more; the next round follows after `delayMs`. */
   retrying: [error: Error, delayMs: number];
   /** Broadcast events after `subscribe`, and pushes meant for this agent alone (`lease.revoked`). */
   event: [event: ClientEvent];
 }
 
 export class HubClient extends EventEmitter<HubClientEvents> {
-  readonly host: string;
-  readonly port: number;
+  /** Every address of the hub, in the order tried. */
+  readonly addresses: readonly Required<HubAddress>[];
   private readonly options: HubClientOptions;
+  /** The address in use, or the one tried next. */
+  private index = 0;
   private socket: net.Socket | null = null;
+  /** True once the socket in use has said hello (a drop before that is a failed attempt). */
+  private greeted = false;
+  /** Lines received on the socket in use: a timed-out call with none since it went out means a dead connection. */
+  private received = 0;
   private connecting: Promise<void> | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private buffer = '';
   private closed = false;
   private subscribedTo: Array<'task' | 'agent'> | null = null;
   /** What the hub said in `hello`; null for a v0.1 hub that has no `hello`. */
@@ -103,8 +168,29 @@ export class HubClient extends EventEmitter<HubClientEvents> {
   constructor(options: HubClientOptions = {}) {
     super();
     this.options = options;
-    this.host = options.host ?? '127.0.0.1';
-    this.port = options.port ?? 8765;
+    const inputs: readonly HubAddressInput[] =
+      options.hubs && options.hubs.length > 0
+        ? options.hubs
+        : [{ host: options.host ?? '127.0.0.1', port: options.port ?? 8765 }];
+    this.addresses = inputs.map((input) => toHubAddress(input, options.tls ?? false));
+  }
+
+  /** The address in use (or tried next, while not connected). */
+  get address(): Required<HubAddress> {
+    return this.addresses[this.index]!;
+  }
+
+  get host(): string {
+    return this.address.host;
+  }
+
+  get port(): number {
+    return this.address.port;
+  }
+
+  /** The address in use, as written: `127.0.0.1:8765`, `tls://hub.example:8765`. */
+  get where(): string {
+    return formatHubAddress(this.address);
   }
 
   /** Connect (and say hello) now rather than on the first call. */
@@ -117,9 +203,24 @@ export class HubClient extends EventEmitter<HubClientEvents> {
   }
 
   /** A raw protocol call. Prefer the typed methods below. */
-  async call<T = unknown>(method: MethodName | string, params: object = {}): Promise<T> {
+  async call<T = unknown>(
+    method: MethodName | string,
+    params: object = {},
+    options: CallOptions = {},
+  ): Promise<T> {
     await this.ensureConnected();
-    return this.send<T>(method, params);
+    return this.send<T>(method, params, options.timeoutMs ?? this.timeoutFor(method, params));
+  }
+
+  /** The request timeout, plus the time a parking call may legitimately wait on the hub. */
+  private timeoutFor(method: string, params: object): number {
+    const base = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    if (!(base > 0)) return 0;
+    const p = params as { wait_ms?: unknown; timeout_ms?: unknown };
+    if (method === 'lease' && typeof p.wait_ms === 'number' && p.wait_ms > 0) return base + p.wait_ms;
+    if (method === 'wait')
+      return base + (typeof p.timeout_ms === 'number' ? p.timeout_ms : HUB_DEFAULT_WAIT_MS);
+    return base;
   }
 
   // ---- v0.1 ----
@@ -272,18 +373,19 @@ export class HubClient extends EventEmitter<HubClientEvents> {
     await this.call('subscribe', { events });
   }
 
-  /** Close the connection; calls in flight reject. */
+  /** Close the connection; calls in flight reject (ClientClosedError). */
   close(): void {
     this.closed = true;
-    this.socket?.destroy();
+    const socket = this.socket;
     this.socket = null;
-    this.failPending(new Error('client closed'));
+    socket?.destroy();
+    this.failPending(() => new ClientClosedError());
   }
 
   // ---- connection management ----
 
   private ensureConnected(): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('client closed'));
+    if (this.closed) return Promise.reject(new ClientClosedError());
     if (this.socket && !this.connecting) return Promise.resolve();
     this.connecting ??= this.connectWithRetry().finally(() => {
       this.connecting = null;
@@ -291,101 +393,253 @@ export class HubClient extends EventEmitter<HubClientEvents> {
     return this.connecting;
   }
 
+  /**
+   * Try each address in turn, starting with the current one; after a round in which none
+   * answered, pause (doubling, up to maxBackoffMs) and go round again. An answer from a hub
+   * (HubError: a refused token, say) or a TLS failure ends it: another try would fail the same way.
+   */
   private async connectWithRetry(): Promise<void> {
     const reconnect = this.options.reconnect ?? true;
     const limitMs = this.options.connectTimeoutMs ?? (reconnect ? 0 : 1);
     const started = Date.now();
     let delay = 50;
+    let failures: AttemptFailure[] = [];
     for (;;) {
+      if (this.closed) throw new ClientClosedError();
+      const address = this.address;
       try {
-        await this.openSocket();
-        await this.greet();
+        await this.openSocket(address);
+        await this.greet(address);
+        if (this.closed) throw new ClientClosedError();
+        this.greeted = true;
         this.emit('connected');
         return;
       } catch (error) {
-        this.socket?.destroy();
-        this.socket = null;
-        if (error instanceof HubError) throw error; // the hub answered: retrying will not help
+        this.dropSocket();
+        if (error instanceof HubError || error instanceof TlsError || error instanceof ClientClosedError) {
+          throw error;
+        }
+        failures.push(
+          error instanceof AttemptFailure
+            ? error
+            : new AttemptFailure(address, (error as Error)?.message ?? String(error), false, error),
+        );
+        this.index = (this.index + 1) % this.addresses.length;
+        if (failures.length < this.addresses.length) continue; // the rest of this round first
+        const giveUp = unreachable(this.addresses, failures);
+        failures = [];
         const outOfTime = limitMs > 0 && Date.now() - started + delay > limitMs;
-        if (!reconnect || outOfTime || this.closed)
-          throw new HubUnreachableError(this.host, this.port, error);
-        this.emit('retrying', error as Error, delay);
+        if (!reconnect || outOfTime || this.closed) throw giveUp;
+        this.emit('retrying', giveUp, delay);
         await new Promise((resolve) => setTimeout(resolve, delay));
         delay = Math.min(delay * 2, this.options.maxBackoffMs ?? 2000);
       }
     }
   }
 
-  private openSocket(): Promise<void> {
+  /** One attempt: TCP connect (and the TLS handshake), within attemptTimeoutMs. Rejects with AttemptFailure or TlsError. */
+  private openSocket(address: Required<HubAddress>): Promise<void> {
+    const attemptMs = this.options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: this.host, port: this.port });
-      socket.setNoDelay(true);
-      const onError = (error: Error) => {
+      let phase: AttemptPhase = 'connect';
+      const socket = address.tls
+        ? tls.connect({
+            host: address.host,
+            port: address.port,
+            ...(this.options.tlsCa !== undefined ? { ca: this.options.tlsCa } : {}),
+            ...(this.tlsServername(address) ? { servername: this.tlsServername(address) } : {}),
+          })
+        : net.connect({ host: address.host, port: address.port });
+      let settled = false;
+      const fail = (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
         socket.destroy();
-        reject(error);
+        reject(attemptFailure(address, error, phase, attemptMs));
       };
-      socket.once('error', onError);
+      const timer = setTimeout(
+        () => fail(Object.assign(new Error('attempt timed out'), { code: 'ATTEMPT_TIMEOUT' })),
+        attemptMs,
+      );
+      // Kept after a failure too: a destroyed socket may still report an error, which must not throw.
+      const onError = (error: Error) => fail(error);
+      const onClose = () => fail(Object.assign(new Error('connection closed'), { code: 'ECONNRESET' }));
+      socket.on('error', onError);
+      socket.once('close', onClose);
       socket.once('connect', () => {
+        if (address.tls) phase = 'handshake';
+      });
+      socket.once(address.tls ? 'secureConnect' : 'connect', () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
         socket.off('error', onError);
-        this.socket = socket;
-        this.buffer = '';
-        socket.setEncoding('utf8');
-        socket.on('data', (text: string) => this.onData(text));
-        socket.on('error', () => {});
-        socket.on('close', () => this.onClose(socket));
+        socket.off('close', onClose);
+        this.adopt(socket, address);
         resolve();
       });
     });
   }
 
+  private tlsServername(address: HubAddress): string | undefined {
+    const name = this.options.tlsServername ?? address.host;
+    return net.isIP(name) === 0 ? name : undefined;
+  }
+
+  /** Make a freshly connected socket the one in use: framing, close handling. */
+  private adopt(socket: net.Socket, address: Required<HubAddress>): void {
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 15_000);
+    this.socket = socket;
+    this.greeted = false;
+    this.received = 0;
+    const limit = this.options.maxLineBytes ?? 256 * 1024 * 1024;
+    const reader = new LineReader({
+      maxLineBytes: limit,
+      onLine: (line) => {
+        if (this.socket !== socket) return;
+        this.received += 1;
+        if (line.trim()) this.onLine(line, address);
+      },
+      onTooLarge: (bytes) => {
+        if (this.socket !== socket) return;
+        const why = `an answer was over this client's limit of ${limit} bytes (${bytes}+ received; maxLineBytes)`;
+        this.failPending((method) => new ConnectionClosedError(method, address, why));
+        this.abandon(socket, address);
+      },
+    });
+    socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    socket.on('error', () => {}); // the close that follows says it
+    socket.on('close', () => {
+      reader.stop();
+      this.onClose(socket, address);
+    });
+  }
+
+  /** Forget the socket of a failed attempt (its pending hello, if any, has been failed). */
+  private dropSocket(): void {
+    const socket = this.socket;
+    this.socket = null;
+    socket?.destroy();
+  }
+
   /** hello (with token and identity) and re-subscribe; a v0.1 hub has no hello, which is fine. */
-  private async greet(): Promise<void> {
+  private async greet(address: Required<HubAddress>): Promise<void> {
     const params: Record<string, unknown> = { client: this.options.client ?? 'mittelo-client' };
     if (this.options.token) params.token = this.options.token;
     if (this.options.workerId) params.worker_id = this.options.workerId;
     if (this.options.backend) params.backend = this.options.backend;
     if (this.options.tags) params.tags = this.options.tags;
     if (this.options.features) params.features = this.options.features;
+    const timeout = this.timeoutFor('hello', params);
     try {
-      this.hello = await this.send<HelloResult>('hello', params);
+      this.hello = await this.send<HelloResult>('hello', params, timeout);
     } catch (error) {
       // v0.1 hubs answer {"message": "Unknown method: hello"} with no code.
-      if (
-        error instanceof HubError &&
-        (error.code === 'unknown_method' || /^unknown method/i.test(error.message))
-      ) {
+      if (isUnknownMethod(error)) {
         this.hello = null;
         return;
       }
-      throw error;
+      throw this.asAttemptError(error, address);
     }
-    if (this.subscribedTo) await this.send('subscribe', { events: this.subscribedTo });
+    try {
+      if (this.subscribedTo) await this.send('subscribe', { events: this.subscribedTo }, timeout);
+    } catch (error) {
+      throw this.asAttemptError(error, address);
+    }
   }
 
-  private send<T>(method: string, params: object): Promise<T> {
+  /** A hello that failed for a connection reason is a failed attempt at this address. */
+  private asAttemptError(error: unknown, address: Required<HubAddress>): unknown {
+    if (error instanceof RequestTimeoutError) {
+      return new AttemptFailure(
+        address,
+        `it accepted the connection, but hello got no answer within ${error.timeoutMs} ms: is the hub stopped or overloaded?`,
+        false,
+        error,
+      );
+    }
+    if (error instanceof HubUnreachableError) {
+      return new AttemptFailure(
+        address,
+        'it accepted the connection, then closed it before answering hello (a hub stopping, or one that turned this client away)',
+        false,
+        error,
+      );
+    }
+    return error;
+  }
+
+  private send<T>(method: string, params: object, timeoutMs: number): Promise<T> {
     const socket = this.socket;
-    if (!socket) return Promise.reject(new HubUnreachableError(this.host, this.port));
+    if (!socket || socket.destroyed) {
+      return Promise.reject(
+        new HubUnreachableError(
+          `not connected to the hub at ${this.where}: \`${method}\` was not sent (the connection had just closed); send it again`,
+          [this.address],
+        ),
+      );
+    }
+    const address = this.address;
     const id = this.nextId++;
+    let line: string;
+    try {
+      line = `${JSON.stringify({ id, method, params })}\n`;
+    } catch (error) {
+      return Promise.reject(error); // params that cannot be JSON (a cycle, a BigInt): nothing was sent
+    }
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { method, resolve: resolve as (value: unknown) => void, reject });
-      socket.write(`${JSON.stringify({ id, method, params })}\n`);
+      const pending: Pending = { method, resolve: resolve as (value: unknown) => void, reject, timer: null };
+      if (timeoutMs > 0) {
+        const receivedAtSend = this.received;
+        pending.timer = setTimeout(
+          () => this.timedOut(id, socket, address, receivedAtSend, timeoutMs),
+          timeoutMs,
+        );
+        pending.timer.unref();
+      }
+      this.pending.set(id, pending);
+      socket.write(line);
     });
   }
 
-  private onData(text: string): void {
-    this.buffer += text;
-    const limit = this.options.maxLineBytes ?? 256 * 1024 * 1024;
-    let newline = this.buffer.indexOf('\n');
-    while (newline !== -1) {
-      const line = this.buffer.slice(0, newline);
-      this.buffer = this.buffer.slice(newline + 1);
-      if (line.trim()) this.onLine(line);
-      newline = this.buffer.indexOf('\n');
-    }
-    if (this.buffer.length > limit) this.socket?.destroy(new Error('answer over the size limit'));
+  /**
+   * A call got no answer in time: it rejects, and its answer, should it come, is ignored. When
+   * nothing at all has come from the hub since the call went out, the connection is taken for
+   * dead (a hub stopped or cut off without a reset) and dropped, so the client reconnects — to the
+   * next address, when there are several.
+   */
+  private timedOut(
+    id: number,
+    socket: net.Socket,
+    address: Required<HubAddress>,
+    receivedAtSend: number,
+    timeoutMs: number,
+  ): void {
+    const pending = this.take(id);
+    if (!pending) return;
+    const dead = socket === this.socket && this.received === receivedAtSend;
+    pending.reject(new RequestTimeoutError(pending.method, address, timeoutMs, dead));
+    if (dead) this.abandon(socket, address);
   }
 
-  private onLine(line: string): void {
+  /** Drop the socket in use now, not when its close event comes: the next call must not use it. */
+  private abandon(socket: net.Socket, address: Required<HubAddress>): void {
+    socket.destroy();
+    this.onClose(socket, address);
+  }
+
+  /** Remove a pending call and its timer. */
+  private take(id: number): Pending | undefined {
+    const pending = this.pending.get(id);
+    if (!pending) return undefined;
+    this.pending.delete(id);
+    if (pending.timer) clearTimeout(pending.timer);
+    return pending;
+  }
+
+  private onLine(line: string, address: Required<HubAddress>): void {
     let message: {
       id?: number | null;
       result?: unknown;
@@ -404,14 +658,17 @@ export class HubClient extends EventEmitter<HubClientEvents> {
     if (message.id === null || message.id === undefined) {
       // An error the hub could not tie to a request (for example a line that was too large).
       if (message.error) {
-        const error = new HubError(message.error.code ?? 'internal', message.error.message ?? 'hub error');
-        this.failPending(error);
+        const { code, message: text, details } = message.error;
+        const error =
+          details?.tls_required === true
+            ? tlsRequired(address)
+            : new HubError(code ?? 'internal', text ?? 'hub error', details);
+        this.failPending(() => error);
       }
       return;
     }
-    const pending = this.pending.get(message.id);
-    if (!pending) return;
-    this.pending.delete(message.id);
+    const pending = typeof message.id === 'number' ? this.take(message.id) : undefined;
+    if (!pending) return; // a call that timed out: its answer is ignored
     if (message.error) {
       pending.reject(
         new HubError(
@@ -425,20 +682,31 @@ export class HubClient extends EventEmitter<HubClientEvents> {
     }
   }
 
-  private onClose(socket: net.Socket): void {
+  private onClose(socket: net.Socket, address: Required<HubAddress>): void {
     if (this.socket !== socket) return;
     this.socket = null;
-    const error = new HubUnreachableError(this.host, this.port, new Error('connection closed'));
-    this.failPending(error);
-    this.emit('disconnected', this.closed ? null : error);
+    this.failPending((method) => new ConnectionClosedError(method, address));
+    // A drop before hello was answered is a failed attempt; connectWithRetry carries on from it.
+    if (!this.greeted) return;
+    this.greeted = false;
+    // The next connection starts with the next address: this one just failed.
+    this.index = (this.index + 1) % this.addresses.length;
+    const error = this.closed
+      ? null
+      : new HubUnreachableError(`lost the hub at ${formatHubAddress(address)}`, [address]);
+    this.emit('disconnected', error);
     // A listener that only receives events makes no calls that would reconnect it: do it here.
     if (!this.closed && (this.options.reconnect ?? true) && this.subscribedTo) {
       void this.ensureConnected().catch(() => {});
     }
   }
 
-  private failPending(error: unknown): void {
-    for (const pending of this.pending.values()) pending.reject(error);
+  private failPending(error: (method: string) => unknown): void {
+    const pending = [...this.pending.values()];
     this.pending.clear();
+    for (const call of pending) {
+      if (call.timer) clearTimeout(call.timer);
+      call.reject(error(call.method));
+    }
   }
 }

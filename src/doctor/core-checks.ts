@@ -4,12 +4,14 @@
  * then nothing works), a writable folder for the database in which SQLite opens, and the echo
  * backend. Each check says what it found and, when it fails, how to fix it.
  */
+
 import { mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { createBackend } from '../backends/registry.ts';
 import { describeListenError } from '../hub/listen-errors.ts';
+import { isPostgresUrl, probePostgres } from '../store/open-store.ts';
 
 export interface CheckResult {
   name: string;
@@ -103,6 +105,23 @@ export async function checkEcho(): Promise<CheckResult> {
     : { name: 'echo backend', ok: false, detail: JSON.stringify(outcome), fix: 'reinstall mittelo' };
 }
 
+/** A PostgreSQL `--db`: the server answers and its schema is one this build can use. */
+export async function checkPostgres(url: string): Promise<CheckResult> {
+  try {
+    return { name: 'database', ok: true, detail: await probePostgres(url) };
+  } catch (error) {
+    return {
+      name: 'database',
+      ok: false,
+      detail: (error as Error).message,
+      fix: 'fix --db (or MITTELO_DB) as the line says; docs/SCALING.md has the set-up',
+    };
+  }
+}
+
 export async function coreChecks(options: { db: string; listen?: Listen }): Promise<CheckResult[]> {
-  return [checkNode(), await checkBind(options.listen), checkDatabaseFolder(options.db), await checkEcho()];
+  const database = isPostgresUrl(options.db)
+    ? await checkPostgres(options.db)
+    : checkDatabaseFolder(options.db);
+  return [checkNode(), await checkBind(options.listen), database, await checkEcho()];
 }

@@ -7,7 +7,8 @@
  * nothing, the rest of that group would find nothing either, so one empty lease per group is the
  * most a wake-up costs, however many agents wait.
  */
-import type { LeaseRequest, Store, Task } from '../store/types.ts';
+import type { Task } from '../protocol/model.ts';
+import type { LeaseRequest, LeaseResult, Store } from '../store/types.ts';
 
 interface Waiter {
   request: LeaseRequest;
@@ -28,17 +29,27 @@ interface Group {
 /** Re-check the clock at least this often while agents wait (a lease may have been shortened). */
 const MAX_WAKE_DELAY_MS = 5000;
 
+/** What the dispatcher tells the hub about the leases it makes. */
+export interface DispatcherEvents {
+  /** These tasks were handed to the worker that asked. */
+  leased(request: LeaseRequest, tasks: Task[]): void;
+  /** A lease failed these tasks instead of handing them out (their lease ran out too often). */
+  expired(tasks: Task[]): void;
+}
+
 export class Dispatcher {
   private readonly store: Store;
-  private readonly onLeased: (request: LeaseRequest, tasks: Task[]) => void;
+  private readonly events: DispatcherEvents;
   private readonly groups = new Map<string, Group>();
+  private readonly maxWakeDelayMs: number;
   private wakeTimer: NodeJS.Timeout | null = null;
   private wakeAt = Number.POSITIVE_INFINITY;
   private stopped = false;
 
-  constructor(store: Store, onLeased: Dispatcher['onLeased']) {
+  constructor(store: Store, events: DispatcherEvents, options: { maxWakeDelayMs?: number } = {}) {
     this.store = store;
-    this.onLeased = onLeased;
+    this.events = events;
+    this.maxWakeDelayMs = options.maxWakeDelayMs ?? MAX_WAKE_DELAY_MS;
   }
 
   get waiting(): number {
@@ -49,7 +60,7 @@ export class Dispatcher {
 
   /** Lease now; if nothing is available and `waitMs` > 0, wait up to that long for work. */
   async lease(request: LeaseRequest, waitMs: number, isAlive: () => boolean): Promise<Task[]> {
-    const tasks = await this.store.lease(request);
+    const tasks = await this.leaseFromStore(request);
     if (tasks.length > 0 || waitMs <= 0 || this.stopped) return this.deliver(request, tasks, isAlive);
     return new Promise<Task[]>((resolve) => {
       const group = this.groupFor(request);
@@ -115,7 +126,7 @@ export class Dispatcher {
       return;
     }
     group.busy = true;
-    this.store.lease(waiter.request).then(
+    this.leaseFromStore(waiter.request).then(
       async (tasks) => {
         group.busy = false;
         if (tasks.length === 0) return;
@@ -137,13 +148,20 @@ export class Dispatcher {
     );
   }
 
+  /** One lease; the tasks it failed instead of handing out are announced, whoever asked. */
+  private async leaseFromStore(request: LeaseRequest): Promise<Task[]> {
+    const { tasks, expired }: LeaseResult = await this.store.lease(request);
+    if (expired.length > 0) this.events.expired(expired);
+    return tasks;
+  }
+
   private async deliver(request: LeaseRequest, tasks: Task[], isAlive: () => boolean): Promise<Task[]> {
     if (tasks.length === 0) return tasks;
     if (!isAlive()) {
       await this.giveBack(tasks);
       return [];
     }
-    this.onLeased(request, tasks);
+    this.events.leased(request, tasks);
     return tasks;
   }
 
@@ -182,7 +200,7 @@ export class Dispatcher {
     const nowMs = Date.now();
     const target = Math.min(
       next === null ? Number.POSITIVE_INFINITY : next * 1000 + 1,
-      nowMs + MAX_WAKE_DELAY_MS,
+      nowMs + this.maxWakeDelayMs,
     );
     if (this.wakeTimer && target >= this.wakeAt) return;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);

@@ -2,32 +2,7 @@
  * Hub events, for `subscribe` (TCP) and the SSE stream (REST): what dashboards watch. Events are
  * built only when someone listens, so an unwatched hub pays nothing for them.
  */
-import type { Task } from '../store/types.ts';
-import type { AgentInfo } from './registry.ts';
-
-export type TaskEventName =
-  | 'task.enqueued'
-  | 'task.leased'
-  | 'task.done'
-  | 'task.failed'
-  | 'task.requeued'
-  | 'task.released'
-  | 'task.canceled';
-
-export type AgentEventName = 'agent.connected' | 'agent.updated' | 'agent.disconnected';
-
-export type HubEvent =
-  | { event: TaskEventName; time: number; task: Task }
-  | { event: AgentEventName; time: number; agent: AgentInfo }
-  | { event: 'hub.stopping'; time: number };
-
-/** Sent only to the connection(s) of the agent holding a task, when its lease is taken away. */
-export interface LeaseRevokedEvent {
-  event: 'lease.revoked';
-  time: number;
-  task_id: number;
-  reason: 'canceled';
-}
+import type { AgentEventName, AgentInfo, HubEvent, Task, TaskEventName } from '../protocol/model.ts';
 
 export type EventCategory = 'task' | 'agent';
 

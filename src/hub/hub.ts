@@ -5,6 +5,8 @@
  */
 import { MitteloError } from '../errors.ts';
 import { checkParamsJson } from '../protocol/json-limits.ts';
+import type { LeaseRevokedEvent, NewTask, Task } from '../protocol/model.ts';
+import { TERMINAL_STATUSES } from '../protocol/model.ts';
 import {
   describeIssues,
   isMethodName,
@@ -13,12 +15,12 @@ import {
   methodSchemas,
 } from '../protocol/schemas.ts';
 import { ANSWER_BUDGET_BYTES, filledBudget } from '../store/answer-budget.ts';
-import type { NewTask, Store, Task } from '../store/types.ts';
-import { TERMINAL_STATUSES } from '../store/types.ts';
+import type { Store } from '../store/types.ts';
 import { tokensMatch } from './auth.ts';
 import { Dispatcher } from './dispatcher.ts';
-import { EventBus, type EventCategory, type EventListener, type LeaseRevokedEvent } from './events.ts';
-import { type AgentInfo, WorkerRegistry } from './registry.ts';
+import { EventBus, type EventCategory, type EventListener } from './events.ts';
+import { FLEET_POLL_MS, FleetLink } from './fleet-link.ts';
+import { WorkerRegistry } from './registry.ts';
 
 export interface HubOptions {
   store: Store;
@@ -29,6 +31,8 @@ export interface HubOptions {
   maxPromptBytes: number;
   /** Called once when a client asks the hub to stop (`shutdown`). */
   onShutdownRequested?: () => void;
+  /** One-line diagnostics (the hub's log); default stderr. */
+  log?: ((line: string) => void) | undefined;
 }
 
 /** Who is calling: one per TCP connection, one per REST request. */
@@ -87,24 +91,51 @@ export class Hub {
   /** worker id -> connections that asked (hello feature `lease_revocations`) to hear of canceled leases. */
   private readonly revocationListeners = new Map<string, Set<CallContext>>();
   private stopping = false;
+  /** Present when other hubs share the store's database. */
+  private readonly fleet: FleetLink | null;
 
   constructor(options: HubOptions) {
     this.options = options;
     this.store = options.store;
-    this.registry = new WorkerRegistry((agent, change) => this.events.agentEvent(`agent.${change}`, agent));
-    // A task the store failed while leasing (its lease kept running out) is a failure like any other.
-    this.store.onExpiredFailure((task) => {
-      this.registry.finished(task.task_id, 'other');
-      this.events.taskEvents('task.failed', [task]);
-      this.taskSettled(task.task_id);
+    this.registry = new WorkerRegistry((agent, change) => {
+      this.events.agentEvent(`agent.${change}`, agent);
+      this.fleet?.agentsChanged();
     });
-    this.dispatcher = new Dispatcher(this.store, (request, tasks) => {
-      this.registry.leased(
-        request.worker_id,
-        tasks.map((t) => t.task_id),
-      );
-      this.events.taskEvents('task.leased', tasks);
-    });
+    this.dispatcher = new Dispatcher(
+      this.store,
+      {
+        leased: (request, tasks) => {
+          this.registry.leased(
+            request.worker_id,
+            tasks.map((t) => t.task_id),
+          );
+          this.events.taskEvents('task.leased', tasks);
+          this.fleet?.tasksChanged('task.leased', tasks);
+        },
+        // A task a lease failed (its lease kept running out) is a failure like any other.
+        expired: (tasks) => {
+          for (const task of tasks) this.registry.finished(task.task_id, 'other');
+          this.events.taskEvents('task.failed', tasks);
+          this.fleet?.tasksChanged('task.failed', tasks);
+          for (const task of tasks) this.taskSettled(task.task_id);
+        },
+      },
+      // Other hubs change the queue too: look at it at least this often, should a message be lost.
+      this.store.fleet ? { maxWakeDelayMs: FLEET_POLL_MS } : {},
+    );
+    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    this.fleet = this.store.fleet
+      ? new FleetLink({
+          fleet: this.store.fleet,
+          store: this.store,
+          events: this.events,
+          registry: this.registry,
+          wake: () => this.dispatcher.notify(),
+          settled: (taskId) => this.taskSettled(taskId),
+          revoke: (workerId, taskId) => this.revokeLease(workerId, taskId, 'canceled'),
+          log,
+        })
+      : null;
   }
 
   get requiresToken(): boolean {
@@ -152,6 +183,7 @@ export class Hub {
   beginShutdown(): void {
     if (this.stopping) return;
     this.stopping = true;
+    this.fleet?.close();
     this.dispatcher.stop();
     for (const stop of [...this.stopWaiters]) stop();
     this.events.hubStopping();
@@ -166,10 +198,9 @@ export class Hub {
     if (method !== 'lease') return;
     const tasks = (result as { tasks?: Task[] } | null)?.tasks ?? [];
     for (const task of tasks) this.registry.finished(task.task_id, 'other');
-    void this.dispatcher.giveBack(
-      tasks,
-      'the lease answer could not be delivered (the worker hung up); back in the queue',
-    );
+    void this.dispatcher
+      .giveBack(tasks, 'the lease answer could not be delivered (the worker hung up); back in the queue')
+      .then(() => this.fleet?.workAdded());
   }
 
   connectionClosed(context: CallContext): void {
@@ -213,9 +244,12 @@ export class Hub {
       this.registry.finished(task.task_id, requeued ? 'other' : params.status);
       if (requeued) {
         this.events.taskEvents('task.requeued', [task]);
+        this.fleet?.tasksChanged('task.requeued', [task]);
         this.dispatcher.notify();
       } else {
-        this.events.taskEvents(params.status === 'done' ? 'task.done' : 'task.failed', [task]);
+        const event = params.status === 'done' ? 'task.done' : 'task.failed';
+        this.events.taskEvents(event, [task]);
+        this.fleet?.tasksChanged(event, [task]);
         this.taskSettled(task.task_id);
       }
       return { ok: true, status: task.status, requeued: requeued ?? false };
@@ -244,7 +278,10 @@ export class Hub {
 
     retry_failed: async (params) => {
       const retried = await this.store.retryFailed(params.task_ids);
-      if (retried > 0) this.dispatcher.notify();
+      if (retried > 0) {
+        this.dispatcher.notify();
+        this.fleet?.workAdded();
+      }
       return { retried };
     },
 
@@ -303,6 +340,7 @@ export class Hub {
       const task = await this.store.release(params);
       this.registry.finished(task.task_id, 'other');
       this.events.taskEvents('task.released', [task]);
+      this.fleet?.tasksChanged('task.released', [task]);
       this.dispatcher.notify();
       return { ok: true };
     },
@@ -310,10 +348,14 @@ export class Hub {
     cancel: async (params) => {
       const holder = this.registry.holderOf(params.task_id);
       const task = await this.store.cancel(params.task_id);
-      // Tell the agent running it, so it stops the backend now rather than at its next heartbeat.
-      if (holder !== undefined) this.revokeLease(holder, task.task_id, 'canceled');
+      // Tell the agent running it, so it stops the backend now rather than at its next heartbeat;
+      // it may be connected to another hub of the fleet.
+      const worker = holder ?? task.worker_id;
+      if (worker !== null) this.revokeLease(worker, task.task_id, 'canceled');
+      this.fleet?.canceled(task);
       this.registry.finished(task.task_id, 'other');
       this.events.taskEvents('task.canceled', [task]);
+      this.fleet?.tasksChanged('task.canceled', [task]);
       this.taskSettled(task.task_id);
       return { ok: true, task };
     },
@@ -328,10 +370,13 @@ export class Hub {
 
     // queued_by_backend (additive): which routes have work waiting, so a reader can tell which have
     // no agent to take it (status, the dashboards, enqueue). Read from the queued rows' index only.
-    agents: async () => ({
-      agents: this.registry.list() satisfies AgentInfo[],
-      queued_by_backend: await this.store.queuedByBackend(),
-    }),
+    agents: async () => {
+      const [agents, queued] = await Promise.all([
+        this.fleet ? this.fleet.agents() : this.registry.list(),
+        this.store.queuedByBackend(),
+      ]);
+      return { agents, queued_by_backend: queued };
+    },
 
     report_health: async (params, context) => {
       const workerId = params.worker_id ?? context.workerId;
@@ -386,6 +431,8 @@ export class Hub {
     const created = await this.store.enqueue(tasks);
     this.events.taskEvents('task.enqueued', created);
     this.dispatcher.notify();
+    this.fleet?.workAdded();
+    this.fleet?.tasksChanged('task.enqueued', created);
     return created;
   }
 

@@ -4,24 +4,7 @@
  * restarted hub learns it again as agents reconnect.
  */
 
-export interface AgentInfo {
-  worker_id: string;
-  backend: string | null;
-  tags: string[];
-  client: string | null;
-  /** Whether a connection that said `hello` with this worker id is open now. */
-  connected: boolean;
-  healthy: boolean;
-  /** Why the agent is unhealthy (for example "claude_code: not logged in"), else null. */
-  reason: string | null;
-  fix: string | null;
-  current_tasks: number[];
-  tasks_done: number;
-  tasks_failed: number;
-  first_seen: number;
-  /** Unix seconds of the last request from this worker. */
-  last_contact: number;
-}
+import type { AgentInfo } from '../protocol/model.ts';
 
 export interface AgentIdentity {
   worker_id: string;

@@ -4,18 +4,21 @@
  */
 import type { AddressInfo } from 'node:net';
 import { MitteloError } from '../errors.ts';
-import { SqliteStore } from '../store/sqlite/sqlite-store.ts';
-import type { RetryPolicy, Store } from '../store/types.ts';
+import { openStore } from '../store/open-store.ts';
+import type { RetryPolicy } from '../store/queue-policy.ts';
+import type { Store } from '../store/types.ts';
 import { checkBindPolicy } from './auth.ts';
 import { resolveAuthLimits, type WrongTokenBackoffPolicy } from './auth-guard.ts';
 import { Hub } from './hub.ts';
 import { describeListenError } from './listen-errors.ts';
 import { startRestServer } from './rest/rest-server.ts';
 import { TcpServer } from './tcp-server.ts';
+import { checkTls } from './tls.ts';
 
 export interface HubConfig {
   host: string;
   port: number;
+  /** A SQLite file path, or a postgres:// URL (src/store/open-store.ts). */
   db: string;
   leaseSeconds: number;
   token?: string | undefined;
@@ -29,6 +32,12 @@ export interface HubConfig {
   maxPromptBytes: number;
   /** fsync every commit (survives power loss) instead of only process death. */
   fsync: boolean;
+  /**
+   * Serve TCP and REST over TLS only, with this certificate (PEM; its chain may follow) and its
+   * private key (PEM, unencrypted). `mittelo hub --tls-cert FILE --tls-key FILE` reads them
+   * (src/hub/tls.ts). A pair that does not fit is refused before anything starts.
+   */
+  tls?: { cert: string; key: string } | undefined;
   retry?: Partial<RetryPolicy> | undefined;
   /** With a token: how long a new connection has to authenticate (default 10 s; auth-guard.ts). */
   helloTimeoutMs?: number | undefined;
@@ -63,6 +72,7 @@ export interface RunningHub {
 /** Bind failures become a MitteloError whose message names the cause and the fix. */
 export async function startHub(config: HubConfig): Promise<RunningHub> {
   checkBindPolicy(config.host, config.token, config.insecure, '--host');
+  if (config.tls) checkTls(config.tls);
   if (config.restPort !== undefined) {
     checkBindPolicy(config.restHost ?? config.host, config.token, config.insecure, '--rest-host');
   }
@@ -72,7 +82,7 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
     maxUnauthenticated: config.maxUnauthenticated,
     backoff: config.wrongTokenBackoff,
   });
-  const store = new SqliteStore({ path: config.db, fsync: config.fsync, retry: config.retry, log });
+  const store = await openStore(config.db, { fsync: config.fsync, retry: config.retry, log });
 
   let stopPromise: Promise<void> | null = null;
   let markStopped: () => void = () => {};
@@ -86,9 +96,11 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
     token: config.token,
     maxPromptBytes: config.maxPromptBytes,
     onShutdownRequested: () => void stop(),
+    log,
   });
   const tcpServer = new TcpServer(hub, {
     maxLineBytes: config.maxLineBytes,
+    tls: config.tls,
     authLimits,
     onInternalError: (error) => log(`internal error: ${(error as Error)?.stack ?? String(error)}`),
   });
@@ -125,6 +137,7 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
         port: config.restPort,
         token: config.token,
         allowedHosts: config.allowedHosts,
+        tls: config.tls,
         maxBodyBytes: config.maxLineBytes,
         onInternalError: (error) => log(`REST internal error: ${(error as Error)?.stack ?? String(error)}`),
       });

@@ -3,10 +3,18 @@
  * request (PROTOCOL.md). Each connection is a CallContext for Hub.call; events pushed to a
  * subscribed connection are lines with an `event` key and no `id`. On a hub with a token, the
  * connections that have not authenticated yet are held to auth-guard.ts's limits.
+ *
+ * With TLS (`mittelo hub --tls-cert --tls-key`) the port serves TLS only. Its first byte tells a
+ * TLS client (a handshake record) from a plain one, which is answered with one plain-text error
+ * line saying to use TLS, then closed: a clear error instead of a hang. A plain hub likewise
+ * answers a TLS handshake with a plain line and closes, which the TLS client reports as "does not
+ * speak TLS".
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { isMitteloError } from '../errors.ts';
 import { LineReader } from '../protocol/framing.ts';
+import type { HubEvent, LeaseRevokedEvent } from '../protocol/model.ts';
 import {
   AUTH_LIMIT_DEFAULTS,
   AuthGuard,
@@ -15,7 +23,6 @@ import {
   evictedMessage,
   helloDeadlineMessage,
 } from './auth-guard.ts';
-import type { HubEvent, LeaseRevokedEvent } from './events.ts';
 import type { CallContext, Hub } from './hub.ts';
 
 export interface TcpServerOptions {
@@ -24,6 +31,10 @@ export interface TcpServerOptions {
   onInternalError?: (error: unknown) => void;
   /** Limits for connections that have not authenticated (hubs with a token only). */
   authLimits?: AuthLimits | undefined;
+  /** Serve TLS only, with this certificate and key (PEM; checked by tls.ts). */
+  tls?: { cert: string; key: string } | undefined;
+  /** With TLS: how long a new connection has to finish its handshake (default 10 s). */
+  tlsHandshakeTimeoutMs?: number | undefined;
 }
 
 /** A subscriber that stops reading is cut off rather than growing the hub's memory without bound. */
@@ -33,6 +44,10 @@ const MAX_RESPONSE_BACKLOG = 4 * 1024 * 1024;
 
 /** How long a peer that sent an oversized line gets to read our error before we drop it. */
 const HANG_UP_GRACE_MS = 5000;
+
+/** The first byte of a TLS connection: a handshake record. No JSON line starts with it. */
+const TLS_HANDSHAKE_BYTE = 0x16;
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 type Id = string | number | null;
 
@@ -62,7 +77,13 @@ class Connection implements CallContext {
   private backoffTimer: NodeJS.Timeout | null = null;
   readonly isAlive = () => this.alive;
 
-  constructor(socket: net.Socket, hub: Hub, options: TcpServerOptions, guard: AuthGuard<Connection> | null) {
+  constructor(
+    socket: net.Socket,
+    hub: Hub,
+    options: TcpServerOptions,
+    guard: AuthGuard<Connection> | null,
+    plain: boolean,
+  ) {
     this.socket = socket;
     this.hub = hub;
     this.options = options;
@@ -85,7 +106,23 @@ class Connection implements CallContext {
         this.hangUp();
       },
     });
-    socket.on('data', (chunk: Buffer) => this.reader.push(chunk));
+    let first = plain;
+    socket.on('data', (chunk: Buffer) => {
+      if (first && chunk[0] === TLS_HANDSHAKE_BYTE) {
+        // A TLS client on a plain hub: it cannot read this line, but gets plain text where it
+        // expects TLS and says "does not speak TLS" at once, instead of waiting.
+        this.fail(
+          null,
+          'bad_request',
+          'this hub does not speak TLS: connect with a plain address (no tls://, no --tls), or start the hub with --tls-cert and --tls-key',
+        );
+        this.reader.stop();
+        this.hangUp();
+        return;
+      }
+      first = false;
+      this.reader.push(chunk);
+    });
     socket.on('drain', () => {
       if (!this.held) socket.resume();
     });
@@ -334,20 +371,77 @@ class Connection implements CallContext {
 export class TcpServer {
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
+  private stopping = false;
 
   /** Null on a hub without a token: no hello deadline, no cap (v0.1 clients never say hello). */
   private readonly guard: AuthGuard<Connection> | null;
 
+  /** With TLS: connections still in their handshake (closed at once when the hub stops). */
+  private readonly handshaking = new Set<net.Socket>();
+
   constructor(hub: Hub, options: TcpServerOptions) {
     this.guard = hub.requiresToken ? new AuthGuard(options.authLimits ?? AUTH_LIMIT_DEFAULTS) : null;
-    this.server = net.createServer((socket) => {
-      const connection = new Connection(socket, hub, options, this.guard);
+    const accept = (socket: net.Socket, plain: boolean) => {
+      const connection = new Connection(socket, hub, options, this.guard, plain);
       this.connections.add(connection);
       socket.on('close', () => this.connections.delete(connection));
       if (!this.guard) return;
       for (const oldest of this.guard.admit(connection)) {
         oldest.drop('unavailable', evictedMessage(this.guard.limits));
       }
+    };
+    if (!options.tls) {
+      this.server = net.createServer((socket) => accept(socket, true));
+      return;
+    }
+    const context = tls.createSecureContext({
+      cert: options.tls.cert,
+      key: options.tls.key,
+      minVersion: 'TLSv1.2',
+    });
+    const handshakeMs = options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS;
+    this.server = net.createServer((raw) => this.startTls(raw, context, handshakeMs, accept));
+  }
+
+  /**
+   * A new connection to a TLS hub: a handshake becomes a TLS connection once it completes (within
+   * `handshakeMs`); anything else is answered in plain text that this hub needs TLS, then closed.
+   */
+  private startTls(
+    raw: net.Socket,
+    context: tls.SecureContext,
+    handshakeMs: number,
+    accept: (socket: net.Socket, plain: boolean) => void,
+  ): void {
+    this.handshaking.add(raw);
+    raw.on('close', () => this.handshaking.delete(raw));
+    raw.on('error', () => {});
+    const timer = setTimeout(() => raw.destroy(), handshakeMs).unref();
+    raw.once('data', (chunk: Buffer) => {
+      raw.pause();
+      if (chunk[0] !== TLS_HANDSHAKE_BYTE) {
+        clearTimeout(timer);
+        const port = raw.localPort ?? 0;
+        const host = raw.localAddress?.includes(':') ? `[${raw.localAddress}]` : (raw.localAddress ?? 'HOST');
+        const message = `this hub serves TLS only: connect to tls://${host}:${port} (mittelo: --hub tls://${host}:${port}, or --tls), trusting its certificate with --tls-ca FILE if it is not from a CA your system trusts`;
+        raw.end(
+          `${JSON.stringify({ id: null, result: null, error: { code: 'bad_request', message, details: { tls_required: true } } })}\n`,
+        );
+        setTimeout(() => raw.destroy(), HANG_UP_GRACE_MS).unref();
+        return;
+      }
+      raw.unshift(chunk);
+      const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+      secure.on('error', () => secure.destroy()); // a failed handshake: the client says why on its side
+      secure.once('secure', () => {
+        clearTimeout(timer);
+        this.handshaking.delete(raw);
+        if (this.stopping) {
+          secure.destroy();
+          return;
+        }
+        accept(secure, false);
+      });
     });
   }
 
@@ -365,7 +459,9 @@ export class TcpServer {
 
   /** Stop accepting; close every connection once the answers already written have gone out. */
   async close(): Promise<void> {
+    this.stopping = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const raw of this.handshaking) raw.destroy();
     for (const connection of this.connections) connection.end();
     // A peer that never reads would hold the close open forever.
     const forced = setTimeout(() => {

@@ -4,7 +4,7 @@
  * accepts null and reads it as absent.
  */
 import { z } from 'zod';
-import { TASK_STATUSES } from '../store/types.ts';
+import { TASK_STATUSES } from './model.ts';
 
 /** Optional, and null means the same as absent (v0.1 clients send nulls). */
 const optional = <T extends z.ZodType>(schema: T) =>

@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import { type AgentSpec, type SharedAgentOptions, Swarm, type SwarmPlan } from '../agent/swarm.ts';
 import { HubClient } from '../client/hub-client.ts';
 import { HUB_DEFAULTS, type RunningHub, startHub } from '../hub/start-hub.ts';
-import type { NewTask, Task } from '../store/types.ts';
+import type { NewTask, Task } from '../protocol/model.ts';
 import {
   type BlockedRoute,
   blockedWork,

@@ -3,7 +3,7 @@
  * agent that could take them can still work. A task routed to `backend: X` is taken only by
  * agents of X, an unrouted one by any agent; a task's tags must all be among the agent's.
  */
-import type { NewTask, Task } from '../store/types.ts';
+import type { NewTask, Task } from '../protocol/model.ts';
 
 export interface Route {
   /** null: unrouted (any agent may take it). */

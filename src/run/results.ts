@@ -2,7 +2,7 @@
  * What a run keeps of each task (one JSON line per task in the results file) and the summary
  * printed at the end: counts and duration percentiles per backend.
  */
-import { type Task, TERMINAL_STATUSES } from '../store/types.ts';
+import { type Task, TERMINAL_STATUSES } from '../protocol/model.ts';
 
 export interface ResultRecord {
   task_id: number;

@@ -4,8 +4,8 @@
  * hub was restarting, and tasks that finished before their ids were known).
  */
 import type { HubClient } from '../client/hub-client.ts';
-import type { Task } from '../store/types.ts';
-import { TERMINAL_STATUSES } from '../store/types.ts';
+import type { Task } from '../protocol/model.ts';
+import { TERMINAL_STATUSES } from '../protocol/model.ts';
 
 /** The protocol's `wait` takes at most this many ids per call. */
 const WAIT_CHUNK = 10_000;

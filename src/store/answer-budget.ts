@@ -5,7 +5,7 @@
  * client wants in one line. Stores stop adding tasks to an answer once it reaches the budget
  * (always giving at least one), and the hub tells the caller there may be more.
  */
-import type { Task } from './types.ts';
+import type { Task } from '../protocol/model.ts';
 
 /** Bytes of task text one answer may carry (prompts, results, errors, metadata). */
 export const ANSWER_BUDGET_BYTES = 8 * 1024 * 1024;

@@ -1,67 +1,23 @@
 /**
  * The Store contract: everything the hub needs from durable storage, nothing about networks.
- * Every implementation (SQLite today, PostgreSQL later) must pass test/store-contract.ts.
+ * Every implementation (SQLite, PostgreSQL) must pass test/store-contract.ts. The shapes it
+ * returns are the wire model (src/protocol/model.ts); what the queue decides (retries, fencing,
+ * poison tasks, what cancel may do) is src/store/queue-policy.ts, shared by every store.
  *
  * Methods return promises so that a networked database can implement the same interface; the
  * promise of a write settles only once the change is durable (see docs/DURABILITY.md).
  */
+import type {
+  AgentInfo,
+  NewTask,
+  QueuedCount,
+  Stats,
+  Task,
+  TaskEventName,
+  TaskStatus,
+} from '../protocol/model.ts';
 
-export const TASK_STATUSES = ['queued', 'leased', 'done', 'failed', 'canceled'] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
-
-/** Statuses a task never leaves on its own (only `retry_failed` moves `failed` back). */
-export const TERMINAL_STATUSES: readonly TaskStatus[] = ['done', 'failed', 'canceled'];
-
-/**
- * A task as the wire sees it. The first nine fields are the v0.1 shape and are always present;
- * the rest are v1 additions. Times are Unix seconds as floats.
- */
-export interface Task {
-  task_id: number;
-  prompt: string;
-  status: TaskStatus;
-  created_at: number;
-  updated_at: number;
-  leased_until: number | null;
-  worker_id: string | null;
-  result: string | null;
-  error: string | null;
-  backend: string | null;
-  tags: string[];
-  priority: number;
-  attempts: number;
-  max_attempts: number;
-  /** Times a lease on this task ran out before its holder acked (the holder presumably died). */
-  lease_expirations: number;
-  /** Not leased before this time (retry backoff); 0 when available at once. */
-  available_at: number;
-  timeout_s: number | null;
-  error_kind: string | null;
-  error_fix: string | null;
-  duration_ms: number | null;
-  usage: Record<string, unknown> | null;
-  metadata: Record<string, unknown> | null;
-  /** The fencing token of the current lease. Only `lease` responses carry it; elsewhere null. */
-  lease_token: string | null;
-}
-
-export type Stats = Record<TaskStatus, number>;
-
-/** How many queued tasks one route has: `backend` null is the unrouted tasks (any agent may take them). */
-export interface QueuedCount {
-  backend: string | null;
-  queued: number;
-}
-
-export interface NewTask {
-  prompt: string;
-  backend?: string | null | undefined;
-  tags?: string[] | undefined;
-  priority?: number | undefined;
-  max_attempts?: number | undefined;
-  timeout_s?: number | null | undefined;
-  metadata?: Record<string, unknown> | null | undefined;
-}
+export type { NewTask, QueuedCount, Stats, Task, TaskStatus };
 
 export interface LeaseRequest {
   worker_id: string;
@@ -126,26 +82,20 @@ export interface Transition {
   requeued?: boolean;
 }
 
-export interface RetryPolicy {
-  /** Attempts for a task that does not say (1 = v0.1 behaviour: a failed ack is final). */
-  default_max_attempts: number;
-  /** Wait before attempt n+1 is base * 2^(n-1), capped at max_backoff_ms. */
-  backoff_base_ms: number;
-  backoff_max_ms: number;
-  /** After this many expired leases a task is failed with kind `lease_expired` (poison task). */
-  max_lease_expirations: number;
+/** What a lease did: the tasks it handed out, and those it failed instead (see `lease`). */
+export interface LeaseResult {
+  tasks: Task[];
+  /**
+   * Tasks whose lease had run out `max_lease_expirations` times: the lease failed them (kind
+   * `lease_expired`) instead of handing them out, durably, so the hub announces them like any
+   * other failure.
+   */
+  expired: Task[];
 }
-
-export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  default_max_attempts: 1,
-  backoff_base_ms: 1000,
-  backoff_max_ms: 300_000,
-  max_lease_expirations: 5,
-};
 
 export interface Store {
   enqueue(tasks: NewTask[]): Promise<Task[]>;
-  lease(request: LeaseRequest): Promise<Task[]>;
+  lease(request: LeaseRequest): Promise<LeaseResult>;
   ack(request: AckRequest): Promise<Transition>;
   extend(request: ExtendRequest): Promise<Task>;
   release(request: ReleaseRequest): Promise<Task>;
@@ -168,10 +118,58 @@ export interface Store {
    */
   nextWakeAt(): Promise<number | null>;
   /**
-   * Be told of each task the store fails on its own: a lease found a task whose lease had run
-   * out `max_lease_expirations` times and failed it (`lease_expired`) instead of handing it out.
-   * Called once that change is durable, so the hub can announce it like any other failure.
+   * Every task with an id above `afterId`, oldest first, at most `limit`, exactly as stored (the
+   * lease token included): `mittelo copy` pages through a whole queue with it.
    */
-  onExpiredFailure(listener: (task: Task) => void): void;
+  dump(afterId: number, limit: number): Promise<Task[]>;
+  /**
+   * Store these tasks exactly as given (ids, statuses, results, attempts, times, lease tokens),
+   * for `mittelo copy`. Refused with `conflict` if any id already exists; new ids continue after
+   * the largest one loaded.
+   */
+  load(tasks: Task[]): Promise<void>;
+  /** Present when several hubs can share this store's database (see Fleet). */
+  readonly fleet?: Fleet | undefined;
   close(): Promise<void>;
+}
+
+/**
+ * What hubs sharing one database tell each other. Messages are hints that make the fleet quick
+ * (an idle agent on hub B hears of a task enqueued on hub A at once); the database stays the truth,
+ * and a hub that misses one catches up by polling.
+ */
+export type FleetMessage =
+  /** Tasks may have become leasable: parked leases should look again. */
+  | { kind: 'work' }
+  /** Tasks changed on another hub (their subscribers and waits should hear of it). */
+  | { kind: 'tasks'; event: TaskEventName; task_ids: number[] }
+  /** A cancel took this task from the worker holding it, wherever that worker is connected. */
+  | { kind: 'revoke'; worker_id: string; task_id: number; reason: 'canceled' }
+  /** A hub's agents changed: read them again. */
+  | { kind: 'agents' };
+
+/** One hub's agents, as it last saved them. */
+export interface FleetAgents {
+  hub_id: string;
+  agents: AgentInfo[];
+  /** Seconds since that hub saved them, by the database's clock. */
+  age_s: number;
+}
+
+export interface Fleet {
+  /** This hub's id among the hubs on the database (random per start). */
+  readonly hubId: string;
+  /** Tell the other hubs (best effort; never throws). Large messages are split by the fleet. */
+  publish(message: FleetMessage): void;
+  /** Hear what the other hubs publish (never this hub's own messages). */
+  onMessage(listener: (message: FleetMessage) => void): void;
+  /**
+   * Called when the channel to the other hubs was lost and is back: messages may have been
+   * missed, so the hub looks at the queue again.
+   */
+  onReconnect(listener: () => void): void;
+  /** Replace this hub's saved agents. */
+  saveAgents(agents: AgentInfo[]): Promise<void>;
+  /** Every hub's saved agents, this one's included. */
+  loadAgents(): Promise<FleetAgents[]>;
 }

@@ -24,7 +24,15 @@ export function startCli(
   options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): CliProcess {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['MITTELO_HOST', 'MITTELO_PORT', 'MITTELO_TOKEN', 'MITTELO_DB', 'MITTELO_BACKEND'])
+  for (const name of [
+    'MITTELO_HOST',
+    'MITTELO_PORT',
+    'MITTELO_TOKEN',
+    'MITTELO_DB',
+    'MITTELO_BACKEND',
+    'MITTELO_HUB',
+    'MITTELO_TLS_CA',
+  ])
     delete env[name];
   const child = spawn(process.execPath, [CLI_ENTRY, ...args], {
     cwd: options.cwd,

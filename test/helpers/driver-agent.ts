@@ -6,8 +6,7 @@
 import { rmSync } from 'node:fs';
 import { after } from 'node:test';
 import { HubClient } from '../../src/client/hub-client.ts';
-import type { AgentInfo } from '../../src/hub/registry.ts';
-import type { Task } from '../../src/store/types.ts';
+import type { AgentInfo, Task } from '../../src/protocol/model.ts';
 import { type CliProcess, startCli } from './cli-process.ts';
 import { type HubProcess, makeTempDir, startHubProcess, waitFor } from './hub-process.ts';
 

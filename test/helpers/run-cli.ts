@@ -29,7 +29,15 @@ export function runCli(args: string[], options: RunOptions = {}): Promise<Ran> {
 /** Run any program the same way (bounded, MITTELO_* of the runner removed). */
 export function runProgram(program: string, args: string[], options: RunOptions = {}): Promise<Ran> {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['MITTELO_HOST', 'MITTELO_PORT', 'MITTELO_TOKEN', 'MITTELO_DB']) delete env[name];
+  for (const name of [
+    'MITTELO_HOST',
+    'MITTELO_PORT',
+    'MITTELO_TOKEN',
+    'MITTELO_DB',
+    'MITTELO_HUB',
+    'MITTELO_TLS_CA',
+  ])
+    delete env[name];
   const child = spawn(program, args, {
     cwd: options.cwd,
     env: { ...env, ...options.env },

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { HubClient } from '../../src/client/hub-client.ts';
-import type { Task } from '../../src/store/types.ts';
+import type { Task } from '../../src/protocol/model.ts';
 import { type CliProcess, startCli } from '../helpers/cli-process.ts';
 import {
   HANG_GUARD_MS,

@@ -5,25 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HubClient } from '../../src/client/hub-client.ts';
-import type { Stats, Task } from '../../src/store/types.ts';
+import type { Stats, Task } from '../../src/protocol/model.ts';
 import { type HubProcess, makeTempDir, startHubProcess } from '../helpers/hub-process.ts';
+import { unusedPort } from '../helpers/ports.ts';
 import { type Ran, type RunOptions, runCli } from '../helpers/run-cli.ts';
-
-/** A port nothing listens on (it was free a moment ago). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const parse = <T>(ran: Ran): T => {
   assert.equal(ran.code, 0, `exit ${ran.code}; stderr: ${ran.stderr}`);
@@ -347,7 +335,7 @@ describe('mittelo client commands', () => {
     const ids = idsOf(ok(await runCli(['enqueue', '--prompt', 'via env', '--backend', 'env'], { env })));
     assert.equal((await getTask(ids[0]!)).prompt, 'via env');
     // A flag wins over the environment.
-    const port = await closedPort();
+    const port = await unusedPort();
     const flagWins = await runCli(['stats', '--port', String(hub.port)], {
       env: { MITTELO_PORT: String(port) },
     });
@@ -540,7 +528,7 @@ describe('mittelo enqueue when the hub refuses a task', () => {
 
 describe('mittelo with no hub there', () => {
   it('prints one line naming the address and exits 3, from every command', async () => {
-    const port = await closedPort();
+    const port = await unusedPort();
     const expected = `mittelo: no hub at 127.0.0.1:${port} — start one with \`mittelo hub\`\n`;
     const commands = [
       ['stats'],
@@ -564,7 +552,7 @@ describe('mittelo with no hub there', () => {
   });
 
   it('checks its input before looking for the hub', async () => {
-    const port = await closedPort();
+    const port = await unusedPort();
     const ran = await runCli(['enqueue', '--jsonl', '-', '--port', String(port)], {
       input: '{"prompt": 1}\n',
     });

@@ -4,23 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ClientEvent, HubClient, HubError, HubUnreachableError } from '../../src/client/hub-client.ts';
 import { type HubProcess, makeTempDir, startHubProcess, waitFor } from '../helpers/hub-process.ts';
-
-/** A port nothing listens on (it was free a moment ago). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { unusedPort } from '../helpers/ports.ts';
 
 // These tests share one hub: every task they enqueue is routed (backend or tags) to the test
 // that made it, so no test leases another's work.
@@ -133,7 +121,7 @@ describe('HubClient on a plain hub', () => {
 
 describe('HubClient when there is no hub', () => {
   it('without reconnect: HubUnreachableError "no hub at host:port — start one with `mittelo hub`"', async () => {
-    const port = await closedPort();
+    const port = await unusedPort();
     const client = new HubClient({ port, reconnect: false });
     try {
       await assert.rejects(client.stats(), (error: unknown) => {
@@ -148,7 +136,7 @@ describe('HubClient when there is no hub', () => {
   });
 
   it('with reconnect and a connect timeout: gives up with HubUnreachableError', async () => {
-    const port = await closedPort();
+    const port = await unusedPort();
     const client = new HubClient({ port, reconnect: true, connectTimeoutMs: 400, maxBackoffMs: 100 });
     try {
       await assert.rejects(client.connect(), HubUnreachableError);

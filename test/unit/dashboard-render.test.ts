@@ -4,8 +4,7 @@ import { describe, it } from 'node:test';
 import { handleKey } from '../../src/cli/dashboard/keys.ts';
 import { type DashboardView, renderDashboard } from '../../src/cli/dashboard/render.ts';
 import { NO_FILTER, nextBackend, nextStatus, type Snapshot } from '../../src/cli/dashboard/snapshot.ts';
-import type { AgentInfo } from '../../src/hub/registry.ts';
-import type { Task } from '../../src/store/types.ts';
+import type { AgentInfo, Task } from '../../src/protocol/model.ts';
 
 const NOW = 1_800_000_000;
 const BIG = { width: Number.POSITIVE_INFINITY, height: Number.POSITIVE_INFINITY };

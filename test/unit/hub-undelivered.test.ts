@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type CallContext, Hub } from '../../src/hub/hub.ts';
+import type { Task } from '../../src/protocol/model.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import type { Task } from '../../src/store/types.ts';
 
 describe('Hub.undelivered', () => {
   const root = mkdtempSync(join(tmpdir(), 'mittelo-undelivered-'));

@@ -14,6 +14,7 @@ import { httpFailure, serverMessage } from '../../src/backends/openai-errors.ts'
 import { cutNote } from '../../src/backends/outcome.ts';
 import { createBackend } from '../../src/backends/registry.ts';
 import type { BackendOutcome } from '../../src/backends/types.ts';
+import { unusedPort } from '../helpers/ports.ts';
 
 type Mode = 'ok' | '401' | 'chat401' | '404' | '429' | '500' | 'slow' | 'not_json' | 'no_models' | 'big';
 
@@ -82,15 +83,6 @@ const server = {
     });
   }),
 };
-
-/** A port nothing listens on: one the OS just handed out and took back. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 before(async () => {
   await new Promise<void>((resolve) => server.http.listen(0, '127.0.0.1', resolve));
@@ -273,7 +265,7 @@ describe('openai backend: runs', () => {
   });
 
   it('server down: network, with the start-the-server fix', async () => {
-    const base = `http://127.0.0.1:${await closedPort()}/v1`;
+    const base = `http://127.0.0.1:${await unusedPort()}/v1`;
     const outcome = failure(
       await openaiBackend({ env: envFor({ MITTELO_OPENAI_BASE_URL: base }) }).run(task, context()),
     );
@@ -340,7 +332,7 @@ describe('openai backend: preflight', () => {
   });
 
   it('unreachable: fail network with the fix', async () => {
-    const base = `http://127.0.0.1:${await closedPort()}/v1`;
+    const base = `http://127.0.0.1:${await unusedPort()}/v1`;
     const report = await openaiBackend({ env: envFor({ MITTELO_OPENAI_BASE_URL: base }) }).preflight();
     assert.equal(report.ready, false);
     assert.equal(report.problems[0]!.kind, 'network');

@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import { batchesForHub } from '../../src/cli/commands/enqueue.ts';
 import { CliError, EXIT } from '../../src/cli/common.ts';
 import { checkTaskField, parseJsonlTasks, readInput, singleTask } from '../../src/cli/read-tasks.ts';
-import type { NewTask } from '../../src/store/types.ts';
+import type { NewTask } from '../../src/protocol/model.ts';
 import { makeTempDir } from '../helpers/hub-process.ts';
 
 /** The CliError that `fn` throws (failing the test when it throws nothing or something else). */

@@ -10,10 +10,10 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { isMitteloError } from '../../src/errors.ts';
+import type { Task } from '../../src/protocol/model.ts';
 import { SCHEMA_VERSION } from '../../src/store/sqlite/migrations.ts';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.ts';
-import type { Task } from '../../src/store/types.ts';
-import { storeContract } from '../store-contract.ts';
+import { leaseTasks, storeContract } from '../store-contract.ts';
 
 const contractRoot = mkdtempSync(join(tmpdir(), 'mittelo-store-contract-'));
 let opened = 0;
@@ -81,7 +81,7 @@ describe('SqliteStore on disk', () => {
       { prompt: 'canceled' },
     ]);
     const [done, failed, requeued, held, , canceled] = tasks as Task[];
-    const leased = await first.lease({
+    const leased = await leaseTasks(first, {
       worker_id: 'w',
       backend: 'codex',
       tags: ['gpu'],
@@ -167,7 +167,7 @@ describe('SqliteStore on disk', () => {
       assert.deepEqual(await store.stats(), { queued: 2, leased: 1, done: 1, failed: 1, canceled: 0 });
 
       // Oldest first across the queued tasks and the expired v0.1 lease.
-      const leased = await store.lease({ worker_id: 'new', max_tasks: 3, lease_seconds: 60 });
+      const leased = await leaseTasks(store, { worker_id: 'new', max_tasks: 3, lease_seconds: 60 });
       assert.deepEqual(
         leased.map((t) => t.task_id),
         [1, 2, 3],
@@ -215,7 +215,7 @@ describe('SqliteStore on disk', () => {
       await first.enqueue([{ prompt: 'mine' }]);
       refusedToOpen(path, 'unavailable', /in use by another hub/);
       // The refused open must not disturb the hub that owns the file.
-      assert.equal((await first.lease({ worker_id: 'w', max_tasks: 1, lease_seconds: 60 })).length, 1);
+      assert.equal((await leaseTasks(first, { worker_id: 'w', max_tasks: 1, lease_seconds: 60 })).length, 1);
     } finally {
       await first.close();
     }
@@ -240,7 +240,7 @@ describe('SqliteStore on disk', () => {
     const store = open(path);
     await store.enqueue([{ prompt: 'ready' }, { prompt: 'routed', backend: 'codex' }]);
     // Builds (and caches) the lease statements whose SQL text is checked below.
-    await store.lease({ worker_id: 'w', backend: 'codex', max_tasks: 10, lease_seconds: 60 });
+    await leaseTasks(store, { worker_id: 'w', backend: 'codex', max_tasks: 10, lease_seconds: 60 });
     const internals = store as unknown as StoreInternals;
     const lease = internals.leaseStatements.get(10);
     assert.ok(lease, 'lease statements for max_tasks 10 should be cached');
@@ -291,7 +291,7 @@ describe('SqliteStore on disk', () => {
     const reopened = open(path);
     try {
       const [task] = await reopened.enqueue([{ prompt: 'after 50,000 finished rows' }]);
-      const leased = await reopened.lease({ worker_id: 'w', max_tasks: 1, lease_seconds: 60 });
+      const leased = await leaseTasks(reopened, { worker_id: 'w', max_tasks: 1, lease_seconds: 60 });
       assert.deepEqual(
         leased.map((t) => t.task_id),
         [task!.task_id],

@@ -2,8 +2,20 @@
 import { Command, Option } from 'commander';
 import { Agent } from '../../agent/agent.ts';
 import { createBackend } from '../../backends/registry.ts';
-import { type AgentFlags, addAgentOptions, agentOptionsFrom, reportPreflight } from '../agent-flags.ts';
-import { CliError, type ConnectionFlags, EXIT, parsePort, withConnectionOptions } from '../common.ts';
+import {
+  type AgentFlags,
+  addAgentOptions,
+  agentOptionsFrom,
+  exitCodeOf,
+  reportPreflight,
+} from '../agent-flags.ts';
+import {
+  CliError,
+  type ConnectionFlags,
+  describeHubs,
+  hubClientOptions,
+  withConnectionOptions,
+} from '../common.ts';
 import { onStopSignals } from '../stop-signals.ts';
 
 interface AgentCommandFlags extends AgentFlags, ConnectionFlags {
@@ -29,19 +41,18 @@ export function agentCommand(): Command {
   addAgentOptions(command);
   command.action(async (flags: AgentCommandFlags) => {
     const { shared, settings } = agentOptionsFrom(flags);
+    const connection = hubClientOptions(flags);
     const backend = createBackend(flags.backend, settings);
     if (flags.preflight) reportPreflight([await backend.preflight()], Boolean(flags.requireReady));
     const agent = new Agent({
       ...shared,
-      host: flags.host,
-      port: parsePort(flags.port, '--port'),
-      token: flags.token,
+      ...connection,
       backend,
       workerId: flags.workerId,
       once: flags.once,
     });
     process.stderr.write(
-      `mittelo agent ${agent.workerId}: backend ${backend.name}, up to ${shared.maxTasks} at once, hub ${flags.host}:${flags.port}\n`,
+      `mittelo agent ${agent.workerId}: backend ${backend.name}, up to ${shared.maxTasks} at once, hub ${describeHubs(connection.hubs)}\n`,
     );
     const graceMs = Number(flags.graceS) * 1000;
     const release = onStopSignals((graceful) => void agent.stop(graceful ? graceMs : 0));
@@ -51,7 +62,7 @@ export function agentCommand(): Command {
     process.stderr.write(
       `mittelo agent ${agent.workerId}: stopped (${done} done, ${failed} failed, ${released} released)\n`,
     );
-    if (exit.code !== 0) throw new CliError(exit.reason, exit.code === 4 ? EXIT.refused : EXIT.failure);
+    if (exit.code !== 0) throw new CliError(exit.reason, exitCodeOf(exit.code));
   });
   return withConnectionOptions(command);
 }

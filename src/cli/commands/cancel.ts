@@ -1,6 +1,6 @@
 /** `mittelo cancel ID`: take a queued or leased task out of the queue for good. */
 import { Command } from 'commander';
-import type { Task } from '../../store/types.ts';
+import type { Task } from '../../protocol/model.ts';
 import {
   type ConnectionFlags,
   jsonOption,

@@ -1,6 +1,6 @@
 /** `mittelo dashboard`: the hub's counts, agents and newest tasks, live in the terminal. */
 import { Command, Option } from 'commander';
-import { TASK_STATUSES } from '../../store/types.ts';
+import { TASK_STATUSES } from '../../protocol/model.ts';
 import {
   CliError,
   type ConnectionFlags,

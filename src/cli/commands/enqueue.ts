@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import type { HubClient } from '../../client/hub-client.ts';
 import { isMitteloError, MitteloError } from '../../errors.ts';
-import type { NewTask } from '../../store/types.ts';
+import type { NewTask } from '../../protocol/model.ts';
 import {
   CliError,
   type ConnectionFlags,

@@ -1,6 +1,6 @@
 /** `mittelo get ID`: one task in full, prompt, result, error and all. */
 import { Command } from 'commander';
-import type { Task } from '../../store/types.ts';
+import type { Task } from '../../protocol/model.ts';
 import {
   type ConnectionFlags,
   jsonOption,

@@ -1,6 +1,8 @@
 /** `mittelo hub`: run the hub in the foreground until Ctrl-C, SIGTERM or a `shutdown` request. */
 import { Command, Option } from 'commander';
+import { isLoopbackHost } from '../../hub/auth.ts';
 import { HUB_DEFAULTS, startHub } from '../../hub/start-hub.ts';
+import { readTlsFiles } from '../../hub/tls.ts';
 import { CliError, parsePort, parsePositiveInt } from '../common.ts';
 
 export function hubCommand(): Command {
@@ -15,7 +17,7 @@ export function hubCommand(): Command {
         .default(String(HUB_DEFAULTS.port)),
     )
     .addOption(
-      new Option('--db <path>', 'SQLite database file (folder created)')
+      new Option('--db <path-or-url>', 'SQLite database file (folder created), or a postgres:// URL')
         .env('MITTELO_DB')
         .default(HUB_DEFAULTS.db),
     )
@@ -35,12 +37,26 @@ export function hubCommand(): Command {
       ).env('MITTELO_ALLOWED_HOSTS'),
     )
     .addOption(
-      new Option('--print-url', 'print MITTELO_HUB tcp://host:port (and MITTELO_REST) lines once listening'),
+      new Option(
+        '--print-url',
+        'print MITTELO_HUB tcp://host:port (tls:// with TLS) and MITTELO_REST lines once listening',
+      ),
     )
     .addOption(
       new Option('--token <token>', 'require this shared token from every client').env('MITTELO_TOKEN'),
     )
     .addOption(new Option('--insecure', 'allow listening beyond loopback without a token'))
+    .addOption(
+      new Option(
+        '--tls-cert <file>',
+        'serve TCP and REST over TLS with this PEM certificate (needs --tls-key)',
+      ).env('MITTELO_TLS_CERT'),
+    )
+    .addOption(
+      new Option('--tls-key <file>', "the certificate's PEM private key, unencrypted (needs --tls-cert)").env(
+        'MITTELO_TLS_KEY',
+      ),
+    )
     .addOption(
       new Option('--fsync', 'fsync every commit: answered writes survive a power loss, not only a crash').env(
         'MITTELO_FSYNC',
@@ -66,6 +82,14 @@ export function hubCommand(): Command {
       const leaseSeconds = Number(flags.leaseSeconds);
       if (!(leaseSeconds > 0))
         throw new CliError(`--lease-seconds must be a positive number, got "${flags.leaseSeconds}"`);
+      if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
+        throw new CliError(
+          `${flags.tlsCert ? '--tls-cert' : '--tls-key'} needs ${flags.tlsCert ? '--tls-key' : '--tls-cert'} too: TLS takes the certificate and its private key; nothing was started`,
+        );
+      }
+      // Read and checked before anything starts: a bad file is one line and exit 2.
+      const tls = flags.tlsCert ? readTlsFiles(flags.tlsCert, flags.tlsKey) : undefined;
+      for (const warning of tls?.warnings ?? []) process.stderr.write(`mittelo hub: warning: ${warning}\n`);
       const running = await startHub({
         host: flags.host,
         port: parsePort(flags.port, '--port'),
@@ -83,19 +107,30 @@ export function hubCommand(): Command {
           default_max_attempts: parsePositiveInt(flags.maxAttempts, '--max-attempts'),
           backoff_base_ms: parsePositiveInt(flags.retryBackoffMs, '--retry-backoff-ms', { allowZero: true }),
         },
+        tls: tls ? { cert: tls.cert, key: tls.key } : undefined,
       });
+      const token = Boolean(flags.token);
+      const exposed = [running.tcp.address, ...(running.rest ? [running.rest.address] : [])].find(
+        (address) => !isLoopbackHost(address),
+      );
+      if (token && !tls && exposed) {
+        process.stderr.write(
+          `mittelo hub: warning: listening on ${exposed} without TLS: the token (and every task) travels in clear text; serve TLS with --tls-cert FILE --tls-key FILE, or listen on 127.0.0.1 only\n`,
+        );
+      }
       const hostForUrl = (address: string) => (address.includes(':') ? `[${address}]` : address);
       if (flags.printUrl) {
-        process.stdout.write(`MITTELO_HUB tcp://${hostForUrl(running.tcp.address)}:${running.tcp.port}\n`);
+        process.stdout.write(
+          `MITTELO_HUB ${tls ? 'tls' : 'tcp'}://${hostForUrl(running.tcp.address)}:${running.tcp.port}\n`,
+        );
         if (running.rest) {
           process.stdout.write(
-            `MITTELO_REST http://${hostForUrl(running.rest.address)}:${running.rest.port}\n`,
+            `MITTELO_REST ${tls ? 'https' : 'http'}://${hostForUrl(running.rest.address)}:${running.rest.port}\n`,
           );
         }
       } else {
-        process.stderr.write(
-          `mittelo hub listening on ${hostForUrl(running.tcp.address)}:${running.tcp.port} (db ${flags.db})\n`,
-        );
+        const where = `${tls ? 'tls://' : ''}${hostForUrl(running.tcp.address)}:${running.tcp.port}`;
+        process.stderr.write(`mittelo hub listening on ${where} (db ${flags.db})\n`);
       }
       let signals = 0;
       const onSignal = () => {

@@ -6,9 +6,9 @@
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { type AgentSpec, planSwarm } from '../../agent/swarm.ts';
+import type { NewTask } from '../../protocol/model.ts';
 import { type JobReport, runJob } from '../../run/job.ts';
 import { describeBlocked } from '../../run/remaining-work.ts';
-import type { NewTask } from '../../store/types.ts';
 import { type AgentFlags, addAgentOptions, agentOptionsFrom, reportPreflight } from '../agent-flags.ts';
 import { CliError, EXIT, parsePort, printJson } from '../common.ts';
 import { formatTable, preview } from '../format.ts';

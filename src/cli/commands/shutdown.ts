@@ -20,15 +20,16 @@ export function shutdownCommand(): Command {
           () => true,
           () => false,
         );
+        const where = client.where; // before the hang-up moves the client on to the next address
         const answer = await client.shutdown();
         // The hub closes every connection as it stops: once ours is closed, a new hub may start.
-        return { answer, closed: await hungUp };
+        return { answer, closed: await hungUp, where };
       });
       if (flags.json) {
         printJson(stopped.answer);
         return;
       }
-      const where = `${flags.host}:${flags.port}`;
+      const { where } = stopped;
       process.stdout.write(
         stopped.closed
           ? `hub at ${where} is shutting down\n`

@@ -1,7 +1,7 @@
 /** `mittelo stats`: how many tasks are in each status. */
 import { Command } from 'commander';
-import type { Stats } from '../../store/types.ts';
-import { TASK_STATUSES } from '../../store/types.ts';
+import type { Stats } from '../../protocol/model.ts';
+import { TASK_STATUSES } from '../../protocol/model.ts';
 import { type ConnectionFlags, jsonOption, printJson, withConnectionOptions, withHub } from '../common.ts';
 import { totalOf } from '../format.ts';
 

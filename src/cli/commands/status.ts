@@ -1,7 +1,7 @@
 /** `mittelo status`: the newest tasks as a table, the agents and their health, and the counts. */
 import { Command, Option } from 'commander';
 import type { HubClient } from '../../client/hub-client.ts';
-import { type Stats, TASK_STATUSES, type Task, type TaskStatus } from '../../store/types.ts';
+import { type Stats, TASK_STATUSES, type Task, type TaskStatus } from '../../protocol/model.ts';
 import {
   CliError,
   type ConnectionFlags,

@@ -1,8 +1,20 @@
 /** `mittelo swarm --agent echo=2 --agent shell=1`: several agents in one process against a hub. */
 import { Command, Option } from 'commander';
 import { type AgentSpec, parseAgentSpec, planSwarm, Swarm } from '../../agent/swarm.ts';
-import { type AgentFlags, addAgentOptions, agentOptionsFrom, reportPreflight } from '../agent-flags.ts';
-import { CliError, type ConnectionFlags, EXIT, parsePort, withConnectionOptions } from '../common.ts';
+import {
+  type AgentFlags,
+  addAgentOptions,
+  agentOptionsFrom,
+  exitCodeOf,
+  reportPreflight,
+} from '../agent-flags.ts';
+import {
+  CliError,
+  type ConnectionFlags,
+  describeHubs,
+  hubClientOptions,
+  withConnectionOptions,
+} from '../common.ts';
 import { onStopSignals } from '../stop-signals.ts';
 
 interface SwarmFlags extends AgentFlags, ConnectionFlags {
@@ -31,21 +43,20 @@ export function swarmCommand(): Command {
   command.action(async (flags: SwarmFlags) => {
     const specs = flags.agent ?? [];
     const { shared, settings } = agentOptionsFrom(flags);
+    const connection = hubClientOptions(flags);
     const plan = await planSwarm(specs, settings);
     if (flags.preflight) reportPreflight(plan.reports, Boolean(flags.requireReady));
     const swarm = new Swarm(
       {
         ...shared,
-        host: flags.host,
-        port: parsePort(flags.port, '--port'),
-        token: flags.token,
+        ...connection,
         specs,
         log: (workerId, message) => process.stderr.write(`[${workerId}] ${message}\n`),
       },
       plan,
     );
     process.stderr.write(
-      `mittelo swarm: ${swarm.agents.length} agents (${describeSpecs(specs)}) on hub ${flags.host}:${flags.port}; Ctrl-C to stop\n`,
+      `mittelo swarm: ${swarm.agents.length} agents (${describeSpecs(specs)}) on hub ${describeHubs(connection.hubs)}; Ctrl-C to stop\n`,
     );
     const graceMs = Number(flags.graceS) * 1000;
     const release = onStopSignals((graceful) => void swarm.stop(graceful ? graceMs : 0));
@@ -54,7 +65,7 @@ export function swarmCommand(): Command {
     const { done, failed, released } = swarm.counts;
     process.stderr.write(`mittelo swarm: stopped (${done} done, ${failed} failed, ${released} released)\n`);
     const bad = exits.find((exit) => exit.code !== 0);
-    if (bad) throw new CliError(bad.reason, bad.code === 4 ? EXIT.refused : EXIT.failure);
+    if (bad) throw new CliError(bad.reason, exitCodeOf(bad.code));
   });
   return withConnectionOptions(command);
 }

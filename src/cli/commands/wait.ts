@@ -4,8 +4,8 @@
  */
 import { Command, Option } from 'commander';
 import type { HubClient } from '../../client/hub-client.ts';
-import type { Task } from '../../store/types.ts';
-import { TERMINAL_STATUSES } from '../../store/types.ts';
+import type { Task } from '../../protocol/model.ts';
+import { TERMINAL_STATUSES } from '../../protocol/model.ts';
 import {
   CliError,
   type ConnectionFlags,

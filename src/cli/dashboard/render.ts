@@ -4,7 +4,7 @@
  * control codes; text that came from the hub is stripped of them, so a prompt cannot move the
  * cursor or change the terminal.
  */
-import type { AgentInfo } from '../../hub/registry.ts';
+import type { AgentInfo } from '../../protocol/model.ts';
 import { formatAgentTable, formatDuration, formatStatsLine, formatTaskTable, totalOf } from '../format.ts';
 import { idleRouteLine, idleRoutes } from '../idle-routes.ts';
 import type { DashboardFilter, Snapshot } from './snapshot.ts';

@@ -4,8 +4,16 @@
  * with backoff. Only a refused token ends it, since retrying cannot fix that.
  */
 import { EventEmitter } from 'node:events';
-import { HubClient, HubError, HubUnreachableError } from '../../client/hub-client.ts';
-import { CliError, type ConnectionFlags, parsePort, refusedToken } from '../common.ts';
+import { HubClient, HubError, HubUnreachableError, TlsError } from '../../client/hub-client.ts';
+import {
+  CliError,
+  type ConnectionFlags,
+  describeHubs,
+  EXIT,
+  hubAddressesFrom,
+  hubClientOptions,
+  refusedToken,
+} from '../common.ts';
 import type { ConnectionState } from './render.ts';
 import { backendsIn, type DashboardFilter, type Snapshot, takeSnapshot } from './snapshot.ts';
 
@@ -71,7 +79,12 @@ export class DashboardSession extends EventEmitter<SessionEvents> {
   }
 
   get hub(): string {
-    return `${this.options.flags.host}:${this.options.flags.port}`;
+    if (this.client?.connected) return this.client.where;
+    try {
+      return describeHubs(hubAddressesFrom(this.options.flags));
+    } catch {
+      return `${this.options.flags.host}:${this.options.flags.port}`; // bad flags: the first snapshot says so
+    }
   }
 
   start(): void {
@@ -153,9 +166,7 @@ export class DashboardSession extends EventEmitter<SessionEvents> {
     const { flags } = this.options;
     // Held from the start (not only once connected), so a timed-out attempt can be closed.
     const client = new HubClient({
-      host: flags.host,
-      port: parsePort(flags.port, '--port'),
-      token: flags.token,
+      ...hubClientOptions(flags),
       reconnect: false,
       client: 'mittelo-dashboard',
     });
@@ -210,6 +221,8 @@ class SlowHubError extends Error {
 /** Errors retrying cannot fix: a refused token, in the same words as the other client commands. */
 function asFatal(error: unknown, flags: ConnectionFlags): CliError | null {
   if (error instanceof CliError) return error;
+  // A certificate not trusted, TLS against a plain hub or the reverse: no retry fixes it.
+  if (error instanceof TlsError) return new CliError(error.message, EXIT.unreachable);
   return refusedToken(error, flags);
 }
 

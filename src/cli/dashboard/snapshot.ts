@@ -3,9 +3,8 @@
  * the filter, fetched together so a screen never mixes answers from different moments by much.
  */
 import type { HubClient } from '../../client/hub-client.ts';
-import type { AgentInfo } from '../../hub/registry.ts';
-import type { QueuedCount, Stats, Task, TaskStatus } from '../../store/types.ts';
-import { TASK_STATUSES } from '../../store/types.ts';
+import type { AgentInfo, QueuedCount, Stats, Task, TaskStatus } from '../../protocol/model.ts';
+import { TASK_STATUSES } from '../../protocol/model.ts';
 
 /** What the task list is narrowed to; null means no narrowing. */
 export interface DashboardFilter {
@@ -48,7 +47,7 @@ export async function takeSnapshot(
     client.agentsReportOrNull(),
   ]);
   return {
-    hub: `${client.host}:${client.port}`,
+    hub: client.where,
     taken_at: Date.now() / 1000,
     filter: { ...filter },
     stats: listed.stats,

@@ -20,6 +20,11 @@ const STATUS_BY_CODE: Record<ErrorCode, HttpErrorStatus> = {
   storage_full: 507,
   storage_error: 503,
   internal: 500,
+  // Client-side codes (src/errors.ts CLIENT_ERROR_CODES): a hub never raises them.
+  hub_unreachable: 500,
+  connection_closed: 500,
+  request_timeout: 500,
+  tls_error: 500,
 };
 
 export interface ErrorBody {

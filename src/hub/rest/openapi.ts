@@ -5,8 +5,8 @@
  * about a request's shape is written twice.
  */
 import { z } from 'zod';
+import { TASK_STATUSES } from '../../protocol/model.ts';
 import { methodSchemas, newTaskSchema } from '../../protocol/schemas.ts';
-import { TASK_STATUSES } from '../../store/types.ts';
 import { PROTOCOL_VERSION } from '../hub.ts';
 import {
   agentSchema,

@@ -1,9 +1,11 @@
 /**
  * Start and stop the hub's REST API (`mittelo hub --rest-port`): the Hono app of routes.ts on a
- * plain Node HTTP server. Listen errors reject with Node's own error; start-hub.ts turns them
- * into a message naming the cause and the fix.
+ * Node HTTP server, or HTTPS when the hub has a certificate (`--tls-cert`, `--tls-key`). Listen
+ * errors reject with Node's own error; start-hub.ts turns them into a message naming the cause
+ * and the fix.
  */
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Hub } from '../hub.ts';
@@ -20,6 +22,8 @@ export interface RestServerOptions {
   maxBodyBytes?: number | undefined;
   /** Log an unexpected error; bad input is the client's business and is not logged. */
   onInternalError?: ((error: unknown) => void) | undefined;
+  /** Serve HTTPS with this certificate and key (PEM; checked by ../tls.ts). */
+  tls?: { cert: string; key: string } | undefined;
 }
 
 export interface RunningRestServer {
@@ -43,7 +47,12 @@ export async function startRestServer(hub: Hub, options: RestServerOptions): Pro
       options.onInternalError ??
       ((error) => process.stderr.write(`REST internal error: ${(error as Error)?.stack ?? String(error)}\n`)),
   });
-  const server = createServer(getRequestListener(app.fetch));
+  const listener = getRequestListener(app.fetch);
+  const server = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }, listener)
+    : createServer(listener);
+  // A client that speaks plain HTTP to the HTTPS port, or fails the handshake: nothing to log.
+  server.on('tlsClientError', () => {});
 
   const address = await new Promise<AddressInfo>((resolve, reject) => {
     server.once('error', reject);

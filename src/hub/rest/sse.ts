@@ -4,7 +4,8 @@
  * closing an idle stream. The stream ends after `hub.stopping`, when the client goes away, or
  * when the server closes; a client that stops reading is cut off rather than buffered forever.
  */
-import type { EventCategory, HubEvent } from '../events.ts';
+import type { HubEvent } from '../../protocol/model.ts';
+import type { EventCategory } from '../events.ts';
 import type { Hub } from '../hub.ts';
 
 export const SSE_HEARTBEAT_MS = 15_000;

@@ -6,7 +6,7 @@ import { accessSync, constants } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MitteloError } from '../../errors.ts';
-import type { TaskStatus } from '../types.ts';
+import type { TaskStatus } from '../../protocol/model.ts';
 import { migrate } from './migrations.ts';
 import { sqliteCode } from './storage-faults.ts';
 

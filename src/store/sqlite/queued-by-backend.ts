@@ -4,7 +4,7 @@
  * first column is the backend): finished rows are never read, and no table row is either.
  */
 import type Database from 'better-sqlite3';
-import type { QueuedCount } from '../types.ts';
+import type { QueuedCount } from '../../protocol/model.ts';
 
 // INDEXED BY: the partial index holds exactly the queued rows, in backend order, so GROUP BY needs
 // no sort. `status = 'queued'` is written out, as SQLite uses a partial index only then.

@@ -4,33 +4,45 @@
  * The hub owns the file exclusively (locking_mode=EXCLUSIVE): a second hub on the same file is
  * refused at open with a clear message instead of two dispatchers handing out the same tasks.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { MitteloError } from '../../errors.ts';
+import type { NewTask, Stats, Task } from '../../protocol/model.ts';
+import { TASK_STATUSES } from '../../protocol/model.ts';
 import { taskAnswerBytes } from '../answer-budget.ts';
 import {
-  type AckRequest,
-  DEFAULT_RETRY_POLICY,
-  type ExtendRequest,
-  type LeaseClaim,
-  type LeaseRequest,
-  type ListQuery,
-  type NewTask,
-  type ReleaseRequest,
+  checkCancelable,
+  checkClaim,
+  freshTask,
+  grantLease,
+  leaseExpiredFailure,
+  leaseOrder,
+  newTaskFields,
   type RetryPolicy,
-  type Stats,
-  type Store,
-  TASK_STATUSES,
-  type Task,
-  type Transition,
+  reachedLeaseExpiryLimit,
+  releasedAvailableAt,
+  resolveRetryPolicy,
+  retriesAfterFailure,
+  retryDelaySeconds,
+  taskNotFound,
+} from '../queue-policy.ts';
+import type {
+  AckRequest,
+  ExtendRequest,
+  LeaseClaim,
+  LeaseRequest,
+  LeaseResult,
+  ListQuery,
+  ReleaseRequest,
+  Store,
+  Transition,
 } from '../types.ts';
 import { FileIdentity } from './file-identity.ts';
 import { GroupCommit } from './group-commit.ts';
 import { countByStatus, describeOpenError, openDatabase, STATUS_INDEX } from './open-database.ts';
 import { countQueuedByBackend } from './queued-by-backend.ts';
-import { jsonOrNull, newTask, rowToTask, TASK_COLUMNS, type TaskRow } from './rows.ts';
+import { jsonOrNull, rowToTask, TASK_COLUMNS, type TaskRow } from './rows.ts';
 import { StatusCounts } from './status-counts.ts';
 import { describeStorageFault, FaultEpisodes, isStorageFault } from './storage-faults.ts';
 
@@ -78,7 +90,6 @@ export class SqliteStore implements Store {
   private readonly sql;
   private readonly listStatements = new Map<string, Database.Statement>();
   private readonly leaseStatements = new Map<number, LeaseQueries>();
-  private readonly expiredListeners = new Set<(task: Task) => void>();
 
   // Each write is a better-sqlite3 transaction function: a savepoint inside the group batch.
   private readonly insertTasks: (tasks: NewTask[]) => Task[];
@@ -89,10 +100,11 @@ export class SqliteStore implements Store {
   private readonly releaseTx;
   private readonly cancelTx;
   private readonly retryFailedTx;
+  private readonly loadTx;
 
   constructor(options: SqliteStoreOptions) {
     this.path = resolve(options.path);
-    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.policy = resolveRetryPolicy(options.retry);
     this.now = options.now ?? wallClock;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.faults = new FaultEpisodes(this.log);
@@ -164,9 +176,15 @@ export class SqliteStore implements Store {
       ),
       poison: db.prepare(
         `UPDATE tasks SET status = 'failed', leased_until = NULL, lease_token = NULL, updated_at = @now,
-           lease_expirations = lease_expirations + 1, error_kind = 'lease_expired', error = @error,
-           error_fix = 'raise --lease-seconds, or use an agent that extends its lease (mittelo agent does)'
+           lease_expirations = lease_expirations + 1, error_kind = @error_kind, error = @error,
+           error_fix = @error_fix
          WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}`,
+      ),
+      dump: db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks WHERE task_id > ? ORDER BY task_id LIMIT ?`),
+      load: db.prepare(
+        `INSERT INTO tasks (${TASK_COLUMNS}) VALUES (${TASK_COLUMNS.split(', ')
+          .map((column) => `@${column}`)
+          .join(', ')})`,
       ),
       retryAll: db.prepare(
         `UPDATE tasks SET status = 'queued', worker_id = NULL, leased_until = NULL, lease_token = NULL,
@@ -196,15 +214,7 @@ export class SqliteStore implements Store {
     this.insertTasks = (tasks: NewTask[]) => {
       const now = this.now();
       return tasks.map((task) => {
-        const fields = {
-          prompt: task.prompt,
-          backend: task.backend ?? null,
-          tags: task.tags?.length ? task.tags : [],
-          priority: task.priority ?? 0,
-          max_attempts: task.max_attempts ?? this.policy.default_max_attempts,
-          timeout_s: task.timeout_s ?? null,
-          metadata: task.metadata ?? null,
-        };
+        const fields = newTaskFields(task, this.policy);
         const { lastInsertRowid } = this.sql.insert.run({
           ...fields,
           now,
@@ -214,7 +224,7 @@ export class SqliteStore implements Store {
         // Built here rather than read back (RETURNING): everything but the id is what we wrote,
         // and enqueue_many of 10,000 tasks spends most of its time on exactly this.
         this.counts.move(null, 'queued');
-        return newTask(Number(lastInsertRowid), now, fields);
+        return freshTask(Number(lastInsertRowid), now, fields);
       });
     };
     this.enqueueTx = db.transaction(this.insertTasks);
@@ -237,14 +247,13 @@ export class SqliteStore implements Store {
     this.releaseTx = (request: ReleaseRequest) => {
       this.claimed(request, 'release');
       const now = this.now();
-      const delay = (request.delay_ms ?? 0) / 1000;
       const row = this.sql.requeue.get({
         task_id: request.task_id,
         error: request.error ?? null,
         error_kind: request.error_kind ?? null,
         error_fix: request.error_fix ?? null,
         duration_ms: null,
-        available_at: delay > 0 ? now + delay : 0,
+        available_at: releasedAvailableAt(now, request.delay_ms),
         refund: 1, // giving work back is not an attempt
         now,
       }) as TaskRow;
@@ -253,13 +262,7 @@ export class SqliteStore implements Store {
     };
     this.cancelTx = (taskId: number) => {
       const current = this.existing(taskId);
-      if (current.status !== 'queued' && current.status !== 'leased') {
-        throw new MitteloError(
-          'conflict',
-          `task ${taskId} is already ${current.status}; only queued or leased tasks can be canceled`,
-          { task_id: taskId, status: current.status },
-        );
-      }
+      checkCancelable(current);
       const row = this.sql.cancel.get({ task_id: taskId, now: this.now() }) as TaskRow;
       this.counts.move(current.status, 'canceled');
       return rowToTask(row);
@@ -272,6 +275,22 @@ export class SqliteStore implements Store {
       this.counts.move('failed', 'queued', changed);
       return changed;
     });
+    this.loadTx = db.transaction((tasks: Task[]) => {
+      for (const task of tasks) {
+        if (this.sql.byId.get(task.task_id)) {
+          throw new MitteloError('conflict', `task ${task.task_id} already exists in ${this.path}`, {
+            task_id: task.task_id,
+          });
+        }
+        this.sql.load.run({
+          ...task,
+          tags: jsonOrNull(task.tags),
+          usage: jsonOrNull(task.usage),
+          metadata: jsonOrNull(task.metadata),
+        });
+        this.counts.move(null, task.status);
+      }
+    });
   }
 
   enqueue(tasks: NewTask[]): Promise<Task[]> {
@@ -279,21 +298,12 @@ export class SqliteStore implements Store {
     return this.write(() => (tasks.length === 1 ? this.insertTasks(tasks) : this.enqueueTx(tasks)));
   }
 
-  lease(request: LeaseRequest): Promise<Task[]> {
-    const expiredFailures: Task[] = [];
-    const leased = this.write(() => this.leaseTx(request, expiredFailures));
-    // Told only once committed; a lease that fails or rolls back failed nothing.
-    leased.then(
-      () => {
-        for (const task of expiredFailures) for (const listener of this.expiredListeners) listener(task);
-      },
-      () => {},
-    );
-    return leased;
-  }
-
-  onExpiredFailure(listener: (task: Task) => void): void {
-    this.expiredListeners.add(listener);
+  lease(request: LeaseRequest): Promise<LeaseResult> {
+    return this.write(() => {
+      const expired: Task[] = [];
+      const tasks = this.leaseTx(request, expired);
+      return { tasks, expired };
+    });
   }
 
   ack(request: AckRequest): Promise<Transition> {
@@ -378,6 +388,16 @@ export class SqliteStore implements Store {
       }
       return tasks;
     });
+  }
+
+  dump(afterId: number, limit: number): Promise<Task[]> {
+    return this.read(() =>
+      (this.sql.dump.all(afterId, limit) as TaskRow[]).map((row) => rowToTask(row, true)),
+    );
+  }
+
+  load(tasks: Task[]): Promise<void> {
+    return this.write(() => this.loadTx(tasks));
   }
 
   stats(): Promise<Stats> {
@@ -474,18 +494,15 @@ export class SqliteStore implements Store {
         ...(queries.expired.all(args) as TaskRow[]),
       ];
       if (candidates.length === 0) break;
-      candidates.sort((a, b) => b.priority - a.priority || a.task_id - b.task_id);
+      candidates.sort(leaseOrder);
       let poisoned = false;
       for (const candidate of candidates.slice(0, want)) {
         if (bytes >= budget) break;
-        if (
-          candidate.status === 'leased' &&
-          candidate.lease_expirations + 1 >= this.policy.max_lease_expirations
-        ) {
+        if (reachedLeaseExpiryLimit(candidate, this.policy)) {
           const row = this.sql.poison.get({
             task_id: candidate.task_id,
             now,
-            error: `lease expired ${candidate.lease_expirations + 1} times without an ack (last holder: ${candidate.worker_id})`,
+            ...leaseExpiredFailure(candidate),
           }) as TaskRow;
           expiredFailures.push(rowToTask(row));
           this.counts.move('leased', 'failed');
@@ -493,17 +510,7 @@ export class SqliteStore implements Store {
           continue;
         }
         // The candidate row plus what this UPDATE changes: no need to read it back.
-        const leased: TaskRow = {
-          ...candidate,
-          status: 'leased',
-          worker_id: request.worker_id,
-          leased_until: now + request.lease_seconds,
-          lease_token: randomUUID(),
-          attempts: candidate.attempts + 1,
-          available_at: 0,
-          updated_at: now,
-          lease_expirations: candidate.lease_expirations + (candidate.status === 'leased' ? 1 : 0),
-        };
+        const leased: TaskRow = { ...candidate, status: 'leased', ...grantLease(candidate, request, now) };
         this.sql.grantLease.run({
           task_id: leased.task_id,
           worker_id: leased.worker_id,
@@ -582,16 +589,10 @@ export class SqliteStore implements Store {
       duration_ms: request.duration_ms ?? null,
       now,
     };
-    const retry =
-      request.status === 'failed' && request.retryable !== false && current.attempts < current.max_attempts;
-    if (retry) {
-      const delayMs = Math.min(
-        this.policy.backoff_base_ms * 2 ** Math.max(0, current.attempts - 1),
-        this.policy.backoff_max_ms,
-      );
+    if (retriesAfterFailure(current, request)) {
       const row = this.sql.requeue.get({
         ...outcome,
-        available_at: now + delayMs / 1000,
+        available_at: now + retryDelaySeconds(current.attempts, this.policy),
         refund: 0,
       }) as TaskRow;
       this.counts.move('leased', 'queued');
@@ -609,39 +610,14 @@ export class SqliteStore implements Store {
 
   private existing(taskId: number): TaskRow {
     const row = this.sql.byId.get(taskId) as TaskRow | undefined;
-    if (!row) throw new MitteloError('not_found', `task ${taskId} does not exist`, { task_id: taskId });
+    if (!row) throw taskNotFound(taskId);
     return row;
   }
 
-  /**
-   * The task, if the caller still holds its lease. A v0.1 caller proves nothing (no token, no
-   * worker id) and is believed as long as the task is still leased; a v1 caller's token must be
-   * the current one, so an agent whose lease ran out cannot overwrite its successor's work.
-   */
+  /** The task, if the caller still holds its lease (queue-policy.ts says what holding means). */
   private claimed(claim: LeaseClaim, action: string): TaskRow {
     const row = this.existing(claim.task_id);
-    const id = claim.task_id;
-    if (row.status !== 'leased') {
-      throw new MitteloError(
-        'conflict',
-        `task ${id} is ${row.status}, not leased, so this ${action} changes nothing`,
-        { task_id: id, status: row.status },
-      );
-    }
-    if (claim.lease_token && claim.lease_token !== row.lease_token) {
-      throw new MitteloError(
-        'conflict',
-        `task ${id}: your lease ended and the task was leased again (now held by ${row.worker_id}); this ${action} changes nothing`,
-        { task_id: id, status: row.status, worker_id: row.worker_id },
-      );
-    }
-    if (claim.worker_id && claim.worker_id !== row.worker_id) {
-      throw new MitteloError(
-        'conflict',
-        `task ${id} is leased by ${row.worker_id}, not ${claim.worker_id}; this ${action} changes nothing`,
-        { task_id: id, status: row.status, worker_id: row.worker_id },
-      );
-    }
+    checkClaim(row, claim, action);
     return row;
   }
 

@@ -6,7 +6,7 @@
  *
  * Triggers on the tasks table did the same job but cost about a third of every write.
  */
-import { type Stats, TASK_STATUSES, type TaskStatus } from '../types.ts';
+import { type Stats, TASK_STATUSES, type TaskStatus } from '../../protocol/model.ts';
 
 type Delta = Map<TaskStatus, number>;
 

@@ -1,0 +1,176 @@
+/**
+ * The wire model: what a task, the counts, an agent and an event look like on the wire, as zod
+ * schemas with the TypeScript types inferred from them. The one source for the TCP server, the
+ * REST API and its OpenAPI document, the client, and every store (a store returns these shapes).
+ *
+ * Requests (what each method accepts) are in schemas.ts; this file is what the hub answers with.
+ * It depends on nothing but zod, so every layer may use it.
+ */
+import { z } from 'zod';
+
+export const TASK_STATUSES = ['queued', 'leased', 'done', 'failed', 'canceled'] as const;
+export const taskStatusSchema = z.enum(TASK_STATUSES);
+export type TaskStatus = z.infer<typeof taskStatusSchema>;
+
+/** Statuses a task never leaves on its own (only `retry_failed` moves `failed` back). */
+export const TERMINAL_STATUSES: readonly TaskStatus[] = ['done', 'failed', 'canceled'];
+
+const unixSeconds = z.number().meta({ description: 'Unix time in seconds (float)' });
+const jsonObject = z.record(z.string(), z.unknown());
+
+/**
+ * A task as the wire sees it. The first nine fields are the v0.1 shape and are always present; the
+ * rest are v1 additions. Times are Unix seconds as floats. The key order here is the order of the
+ * columns in every store.
+ */
+export const taskSchema = z
+  .object({
+    task_id: z.number().int(),
+    prompt: z.string(),
+    status: taskStatusSchema,
+    created_at: unixSeconds,
+    updated_at: unixSeconds,
+    leased_until: unixSeconds.nullable(),
+    worker_id: z.string().nullable(),
+    result: z.string().nullable(),
+    error: z.string().nullable(),
+    backend: z.string().nullable(),
+    tags: z.array(z.string()),
+    priority: z.number().int(),
+    attempts: z.number().int(),
+    max_attempts: z.number().int(),
+    lease_expirations: z.number().int().meta({
+      description: 'Times a lease on this task ran out before its holder acked (the holder presumably died)',
+    }),
+    available_at: unixSeconds.meta({
+      description: 'Not leased before this time (retry backoff); 0 when available at once',
+    }),
+    timeout_s: z.number().nullable(),
+    error_kind: z.string().nullable(),
+    error_fix: z.string().nullable(),
+    duration_ms: z.number().nullable(),
+    usage: jsonObject.nullable(),
+    metadata: jsonObject.nullable(),
+    lease_token: z.string().nullable().meta({
+      description: 'The fencing token of the current lease; always null outside lease answers',
+    }),
+  })
+  .meta({ description: 'A task. The first nine fields are the v0.1 shape.' });
+export type Task = z.infer<typeof taskSchema>;
+
+/** Every field of a task, in column order. */
+export const TASK_FIELDS = Object.keys(taskSchema.shape) as (keyof Task)[];
+
+export const statsSchema = z
+  .object(
+    Object.fromEntries(TASK_STATUSES.map((status) => [status, z.number().int()])) as {
+      [S in TaskStatus]: z.ZodNumber;
+    },
+  )
+  .meta({ description: 'How many tasks are in each status.' });
+export type Stats = z.infer<typeof statsSchema>;
+
+/** How many queued tasks one route has: `backend` null is the unrouted tasks (any agent may take them). */
+export const queuedCountSchema = z.object({ backend: z.string().nullable(), queued: z.number().int() });
+export type QueuedCount = z.infer<typeof queuedCountSchema>;
+
+/** What a new task may say about itself (after validation: absent and null are both undefined). */
+export interface NewTask {
+  prompt: string;
+  backend?: string | null | undefined;
+  tags?: string[] | undefined;
+  priority?: number | undefined;
+  max_attempts?: number | undefined;
+  timeout_s?: number | null | undefined;
+  metadata?: Record<string, unknown> | null | undefined;
+}
+
+export const agentInfoSchema = z.object({
+  worker_id: z.string(),
+  backend: z.string().nullable(),
+  tags: z.array(z.string()),
+  client: z.string().nullable(),
+  connected: z.boolean().meta({ description: 'Whether a connection that said hello as this worker is open' }),
+  healthy: z.boolean(),
+  reason: z.string().nullable().meta({ description: 'Why the agent is unhealthy, else null' }),
+  fix: z.string().nullable(),
+  current_tasks: z.array(z.number().int()),
+  tasks_done: z.number().int(),
+  tasks_failed: z.number().int(),
+  first_seen: unixSeconds,
+  last_contact: unixSeconds.meta({ description: 'The last request from this worker' }),
+});
+export type AgentInfo = z.infer<typeof agentInfoSchema>;
+
+export const TASK_EVENT_NAMES = [
+  'task.enqueued',
+  'task.leased',
+  'task.done',
+  'task.failed',
+  'task.requeued',
+  'task.released',
+  'task.canceled',
+] as const;
+export type TaskEventName = (typeof TASK_EVENT_NAMES)[number];
+export const AGENT_EVENT_NAMES = ['agent.connected', 'agent.updated', 'agent.disconnected'] as const;
+export type AgentEventName = (typeof AGENT_EVENT_NAMES)[number];
+
+export const hubEventSchema = z
+  .union([
+    z.object({ event: z.enum(TASK_EVENT_NAMES), time: unixSeconds, task: taskSchema }),
+    z.object({ event: z.enum(AGENT_EVENT_NAMES), time: unixSeconds, agent: agentInfoSchema }),
+    z.object({ event: z.literal('hub.stopping'), time: unixSeconds }),
+  ])
+  .meta({ description: 'The `data` of one SSE message; its `event` is also the SSE event name.' });
+export type HubEvent = z.infer<typeof hubEventSchema>;
+
+/** Sent only to the connection(s) of the agent holding a task, when its lease is taken away. */
+export const leaseRevokedEventSchema = z.object({
+  event: z.literal('lease.revoked'),
+  time: unixSeconds,
+  task_id: z.number().int(),
+  reason: z.literal('canceled'),
+});
+export type LeaseRevokedEvent = z.infer<typeof leaseRevokedEventSchema>;
+
+export const helloResultSchema = z.object({
+  protocol: z.string(),
+  server: z.string(),
+  features: z.array(z.string()),
+  lease_seconds: z.number(),
+  auth_required: z.boolean(),
+});
+export type HelloResult = z.infer<typeof helloResultSchema>;
+
+/** What each method answers (the REST routes answer the same bodies). */
+export const resultSchemas = {
+  ok: z.object({ ok: z.literal(true) }),
+  hello: helloResultSchema,
+  stats: z.object({ stats: statsSchema }),
+  list: z.object({
+    tasks: z.array(taskSchema),
+    stats: statsSchema,
+    truncated: z.literal(true).optional().meta({
+      description: 'The page stopped at the 8 MiB answer budget: ask again with before_id=next_before_id',
+    }),
+    next_before_id: z.number().int().optional(),
+  }),
+  lease: z.object({ tasks: z.array(taskSchema) }),
+  ack: z.object({ ok: z.literal(true), status: taskStatusSchema, requeued: z.boolean() }),
+  extend: z.object({ ok: z.literal(true), leased_until: unixSeconds.nullable() }),
+  enqueue: z.object({ task_id: z.number().int() }),
+  enqueue_many: z.object({ task_ids: z.array(z.number().int()) }),
+  retry_failed: z.object({ retried: z.number().int() }),
+  get: z.object({ task: taskSchema }),
+  cancel: z.object({ ok: z.literal(true), task: taskSchema }),
+  wait: z.object({ tasks: z.array(taskSchema), timed_out: z.boolean() }),
+  agents: z.object({
+    agents: z.array(agentInfoSchema),
+    queued_by_backend: z.array(queuedCountSchema).meta({
+      description: 'Queued tasks per route (backend null: unrouted); routes with none are left out',
+    }),
+  }),
+  report_health: z.object({ ok: z.literal(true), agent: agentInfoSchema }),
+};
+export type ListResult = z.infer<typeof resultSchemas.list>;
+export type AgentsResult = z.infer<typeof resultSchemas.agents>;

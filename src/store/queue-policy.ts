@@ -1,0 +1,220 @@
+/**
+ * Queue policy: what the queue decides, as pure functions every store calls, so SQLite and
+ * PostgreSQL hand out, retry, fence and cancel tasks by the same rules. A store does the reading
+ * and the writing; the rules (and the messages people see when a rule refuses) live here.
+ */
+import { randomUUID } from 'node:crypto';
+import { MitteloError } from '../errors.ts';
+import type { NewTask, Task } from '../protocol/model.ts';
+import type { AckRequest, LeaseClaim, LeaseRequest } from './types.ts';
+
+export interface RetryPolicy {
+  /** Attempts for a task that does not say (1 = v0.1 behaviour: a failed ack is final). */
+  default_max_attempts: number;
+  /** Wait before attempt n+1 is base * 2^(n-1), capped at max_backoff_ms. */
+  backoff_base_ms: number;
+  backoff_max_ms: number;
+  /** After this many expired leases a task is failed with kind `lease_expired` (poison task). */
+  max_lease_expirations: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  default_max_attempts: 1,
+  backoff_base_ms: 1000,
+  backoff_max_ms: 300_000,
+  max_lease_expirations: 5,
+};
+
+export function resolveRetryPolicy(overrides: Partial<RetryPolicy> | undefined): RetryPolicy {
+  return { ...DEFAULT_RETRY_POLICY, ...overrides };
+}
+
+/** The part of a stored task the rules look at. */
+export type TaskState = Pick<
+  Task,
+  'task_id' | 'status' | 'worker_id' | 'lease_token' | 'attempts' | 'max_attempts' | 'lease_expirations'
+>;
+
+/** The fields a new task is stored with: what it said, else the defaults. */
+export type NewTaskFields = Pick<
+  Task,
+  'prompt' | 'backend' | 'tags' | 'priority' | 'max_attempts' | 'timeout_s' | 'metadata'
+>;
+
+export function newTaskFields(task: NewTask, policy: RetryPolicy): NewTaskFields {
+  return {
+    prompt: task.prompt,
+    backend: task.backend ?? null,
+    tags: task.tags?.length ? task.tags : [],
+    priority: task.priority ?? 0,
+    max_attempts: task.max_attempts ?? policy.default_max_attempts,
+    timeout_s: task.timeout_s ?? null,
+    metadata: task.metadata ?? null,
+  };
+}
+
+/** A task as a fresh insert stores it (the store supplies the id and the time). */
+export function freshTask(taskId: number, now: number, fields: NewTaskFields): Task {
+  return {
+    task_id: taskId,
+    prompt: fields.prompt,
+    status: 'queued',
+    created_at: now,
+    updated_at: now,
+    leased_until: null,
+    worker_id: null,
+    result: null,
+    error: null,
+    backend: fields.backend,
+    tags: fields.tags,
+    priority: fields.priority,
+    attempts: 0,
+    max_attempts: fields.max_attempts,
+    lease_expirations: 0,
+    available_at: 0,
+    timeout_s: fields.timeout_s,
+    error_kind: null,
+    error_fix: null,
+    duration_ms: null,
+    usage: null,
+    metadata: fields.metadata,
+    lease_token: null,
+  };
+}
+
+/** Lease order: higher priority first, then oldest first. */
+export function leaseOrder(
+  a: Pick<Task, 'priority' | 'task_id'>,
+  b: Pick<Task, 'priority' | 'task_id'>,
+): number {
+  return b.priority - a.priority || a.task_id - b.task_id;
+}
+
+/**
+ * A candidate found with its lease run out: hand it out again, or fail it as a poison task (it has
+ * killed or outlasted every holder so far)?
+ */
+export function reachedLeaseExpiryLimit(candidate: TaskState, policy: RetryPolicy): boolean {
+  return candidate.status === 'leased' && candidate.lease_expirations + 1 >= policy.max_lease_expirations;
+}
+
+/** What a poison task is failed with. */
+export function leaseExpiredFailure(candidate: TaskState): {
+  error: string;
+  error_kind: 'lease_expired';
+  error_fix: string;
+} {
+  return {
+    error: `lease expired ${candidate.lease_expirations + 1} times without an ack (last holder: ${candidate.worker_id})`,
+    error_kind: 'lease_expired',
+    error_fix: 'raise --lease-seconds, or use an agent that extends its lease (mittelo agent does)',
+  };
+}
+
+/** The fields a lease changes on a candidate (queued, or leased with its lease run out). */
+export interface LeaseGrant {
+  worker_id: string;
+  leased_until: number;
+  lease_token: string;
+  attempts: number;
+  lease_expirations: number;
+  available_at: 0;
+  updated_at: number;
+}
+
+export function grantLease(
+  candidate: Pick<TaskState, 'status' | 'attempts' | 'lease_expirations'>,
+  request: Pick<LeaseRequest, 'worker_id' | 'lease_seconds'>,
+  now: number,
+): LeaseGrant {
+  return {
+    worker_id: request.worker_id,
+    leased_until: now + request.lease_seconds,
+    lease_token: randomUUID(),
+    attempts: candidate.attempts + 1,
+    // A candidate still marked leased was found with its lease run out: count that.
+    lease_expirations: candidate.lease_expirations + (candidate.status === 'leased' ? 1 : 0),
+    available_at: 0,
+    updated_at: now,
+  };
+}
+
+/**
+ * Does a failed ack send the task back for another attempt? Not when the agent says the failure
+ * is final, and not once its attempts are spent.
+ */
+export function retriesAfterFailure(
+  current: TaskState,
+  request: Pick<AckRequest, 'status' | 'retryable'>,
+): boolean {
+  return (
+    request.status === 'failed' && request.retryable !== false && current.attempts < current.max_attempts
+  );
+}
+
+/** Seconds to wait before attempt n+1 after n failed ones: base * 2^(n-1), capped. */
+export function retryDelaySeconds(attemptsMade: number, policy: RetryPolicy): number {
+  return Math.min(policy.backoff_base_ms * 2 ** Math.max(0, attemptsMade - 1), policy.backoff_max_ms) / 1000;
+}
+
+/** When a released task may be leased again (0: at once). */
+export function releasedAvailableAt(now: number, delayMs: number | undefined): number {
+  const delay = (delayMs ?? 0) / 1000;
+  return delay > 0 ? now + delay : 0;
+}
+
+export function taskNotFound(taskId: number): MitteloError {
+  return new MitteloError('not_found', `task ${taskId} does not exist`, { task_id: taskId });
+}
+
+/**
+ * Throws unless the caller still holds the lease on `current`. A v0.1 caller proves nothing (no
+ * token, no worker id) and is believed as long as the task is still leased; a v1 caller's token
+ * must be the current one, so an agent whose lease ran out cannot overwrite its successor's work.
+ */
+export function checkClaim(current: TaskState, claim: LeaseClaim, action: string): void {
+  const id = claim.task_id;
+  if (current.status !== 'leased') {
+    throw new MitteloError(
+      'conflict',
+      `task ${id} is ${current.status}, not leased, so this ${action} changes nothing`,
+      {
+        task_id: id,
+        status: current.status,
+      },
+    );
+  }
+  if (claim.lease_token && claim.lease_token !== current.lease_token) {
+    throw new MitteloError(
+      'conflict',
+      `task ${id}: your lease ended and the task was leased again (now held by ${current.worker_id}); this ${action} changes nothing`,
+      { task_id: id, status: current.status, worker_id: current.worker_id },
+    );
+  }
+  if (claim.worker_id && claim.worker_id !== current.worker_id) {
+    throw new MitteloError(
+      'conflict',
+      `task ${id} is leased by ${current.worker_id}, not ${claim.worker_id}; this ${action} changes nothing`,
+      { task_id: id, status: current.status, worker_id: current.worker_id },
+    );
+  }
+}
+
+/** Whether a claim matches `current` (the fast path of ack: one conditional UPDATE). */
+export function claimHolds(current: TaskState, claim: LeaseClaim): boolean {
+  return (
+    current.status === 'leased' &&
+    (!claim.lease_token || claim.lease_token === current.lease_token) &&
+    (!claim.worker_id || claim.worker_id === current.worker_id)
+  );
+}
+
+/** Only queued or leased tasks can be canceled; a finished one says what it already is. */
+export function checkCancelable(current: Pick<TaskState, 'task_id' | 'status'>): void {
+  if (current.status === 'queued' || current.status === 'leased') return;
+  throw new MitteloError(
+    'conflict',
+    `task ${current.task_id} is already ${current.status}; only queued or leased tasks can be canceled`,
+    { task_id: current.task_id, status: current.status },
+  );
+}
