@@ -77,15 +77,16 @@ export function checkTls(pem: TlsPem, labels: TlsLabels = CODE_LABELS): CheckedT
   } catch (error) {
     refuse(`${labels.cert} is not a readable PEM certificate (${firstLine(error)})`);
   }
+  // Told by its PEM header first: OpenSSL 3 without a passphrase callback reports an encrypted
+  // key as "interrupted or cancelled", which says nothing to the user.
+  if (ENCRYPTED_KEY.test(pem.key)) refuse(encryptedKey(labels));
   let key: KeyObject | undefined;
   try {
     key = createPrivateKey(pem.key);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ERR_MISSING_PASSPHRASE' || /passphrase|encrypted/i.test(firstLine(error))) {
-      refuse(
-        `${labels.key} is encrypted with a passphrase: give the hub an unencrypted key (openssl pkey -in KEY -out KEY.plain)`,
-      );
+      refuse(encryptedKey(labels));
     }
     refuse(`${labels.key} is not a readable PEM private key (${firstLine(error)})`);
   }
@@ -114,6 +115,12 @@ export function checkTls(pem: TlsPem, labels: TlsLabels = CODE_LABELS): CheckedT
   }
   return { cert: pem.cert, key: pem.key, validTo, warnings, context: context! };
 }
+
+/** PKCS#8 (`BEGIN ENCRYPTED PRIVATE KEY`) and the older OpenSSL form (`Proc-Type: 4,ENCRYPTED`). */
+const ENCRYPTED_KEY = /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4,ENCRYPTED/m;
+
+const encryptedKey = (labels: TlsLabels) =>
+  `${labels.key} is encrypted with a passphrase: give the hub an unencrypted key (openssl pkey -in KEY -out KEY.plain)`;
 
 function firstLine(error: unknown): string {
   return ((error as Error)?.message ?? String(error)).split('\n')[0]!;
