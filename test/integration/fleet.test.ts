@@ -143,21 +143,24 @@ describe('two hubs on one PostgreSQL database', () => {
           ]),
         );
       }
-      const listed = await eventually('both agents listed by hub A', async () => {
-        const found = (await clientA.agents()).filter(
-          (a) => a.worker_id.startsWith('agent-on-') && a.connected,
+      // Each hub learns of the other's agents through the database, each on its own poll: wait
+      // for both, not for one and then expect the other.
+      for (const [client, name] of [
+        [clientA, 'hub A'],
+        [clientB, 'hub B'],
+      ] as const) {
+        const listed = await eventually(`both agents listed by ${name}`, async () => {
+          const found = (await client.agents()).filter(
+            (a) => a.worker_id.startsWith('agent-on-') && a.connected,
+          );
+          return found.length === 2 ? found : undefined;
+        });
+        assert.deepEqual(
+          listed.map((a) => a.worker_id).sort(),
+          ['agent-on-a', 'agent-on-b'],
+          `${name} lists the agents of both hubs`,
         );
-        return found.length === 2 ? found : undefined;
-      });
-      assert.deepEqual(listed.map((a) => a.worker_id).sort(), ['agent-on-a', 'agent-on-b']);
-      assert.deepEqual(
-        (await clientB.agents())
-          .filter((a) => a.worker_id.startsWith('agent-on-') && a.connected)
-          .map((a) => a.worker_id)
-          .sort(),
-        ['agent-on-a', 'agent-on-b'],
-        'hub B lists the agent connected to hub A too',
-      );
+      }
 
       const before = await clientA.stats();
       const ids = await clientB.enqueueMany(Array.from({ length: 20 }, (_, i) => `fleet task ${i}`));
