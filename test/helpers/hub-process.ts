@@ -37,8 +37,20 @@ export interface HubProcess {
   exited: Promise<number | null>;
 }
 
+/** Folders made by makeTempDir in this test process, removed when it exits. */
+const tempDirs = new Set<string>();
+process.once('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * A new folder under the system's temp folder, removed when the test process exits (tests that
+ * restart a hub on its database keep it until then; a test may remove it sooner itself).
+ */
 export function makeTempDir(prefix = 'mittelo-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
 }
 
 export interface StartHubOptions {
