@@ -9,8 +9,6 @@ export type ServerBinaries =
   | { bindir?: undefined; problem: string };
 
 export declare function findServerBinaries(env?: NodeJS.ProcessEnv): ServerBinaries;
-export declare function aptUnavailable(): string | null;
-export declare function installDebianPostgres(): string | null;
 export declare function ensureServerBinaries(options?: {
   install?: boolean;
   log?: (line: string) => void;

@@ -23,6 +23,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { aptInstall, aptUnavailable } from './apt-install.mjs';
 
 export const NOT_FOUND =
   "PostgreSQL server binaries (initdb, postgres) not found: install Debian's postgresql package or put them on PATH";
@@ -36,7 +37,6 @@ const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
 /** A port picked free can be taken by someone else before the server binds it: try a few. */
 const PORT_ATTEMPTS = 5;
-const APT_TIMEOUT_MS = 15 * 60_000;
 
 const isRoot = () => process.getuid?.() === 0;
 /** A bound for a race: unref'd, so the losing timer never keeps a finished process alive. */
@@ -83,41 +83,6 @@ export function findServerBinaries(env = process.env) {
   return { problem: NOT_FOUND };
 }
 
-/** Why apt-get may not install PostgreSQL here, or null when it may (root on Debian or Ubuntu). */
-export function aptUnavailable() {
-  if (!isRoot()) return 'not running as root';
-  let release = '';
-  try {
-    release = readFileSync('/etc/os-release', 'utf8');
-  } catch {
-    return 'no /etc/os-release';
-  }
-  const field = (name) => new RegExp(`^${name}="?([^"\\n]*)"?$`, 'm').exec(release)?.[1] ?? '';
-  const family = `${field('ID')} ${field('ID_LIKE')}`.split(/\s+/);
-  if (!family.includes('debian') && !family.includes('ubuntu')) return 'not Debian or Ubuntu';
-  if (spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status !== 0) return 'no apt-get';
-  return null;
-}
-
-/** apt-get install Debian's postgresql; null when it worked, else what failed (one line). */
-export function installDebianPostgres() {
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  // stdout is dpkg's chatter; stderr (errors) stays visible.
-  const run = (args) =>
-    spawnSync('apt-get', args, { env, stdio: ['ignore', 'ignore', 'inherit'], timeout: APT_TIMEOUT_MS });
-  for (const args of [
-    ['update', '-qq'],
-    ['install', '-y', '-qq', 'postgresql'],
-  ]) {
-    const result = run(args);
-    if (result.status !== 0) {
-      const how = result.error ? result.error.message : `exit ${result.status ?? result.signal}`;
-      return `apt-get ${args.join(' ')} failed (${how})`;
-    }
-  }
-  return null;
-}
-
 /**
  * The server binaries, installing Debian's postgresql first when they are missing, `install` is
  * true, and this is root on Debian or Ubuntu (and MITTELO_PG_BINDIR does not name a folder: then
@@ -127,7 +92,7 @@ export function ensureServerBinaries({ install = false, log = console.log, env =
   const found = findServerBinaries(env);
   if (found.bindir || !install || env.MITTELO_PG_BINDIR || aptUnavailable()) return found;
   log("== installing Debian's postgresql (the PostgreSQL store tests start a throwaway server)");
-  const failed = installDebianPostgres();
+  const failed = aptInstall(['postgresql']);
   if (failed) return { problem: `${failed}; ${NOT_FOUND}` };
   return findServerBinaries(env);
 }

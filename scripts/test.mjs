@@ -4,11 +4,13 @@
 // `npm test -- test/unit/x.test.ts` runs just those files (no lint, no type check).
 // `--tests-only` runs every test without lint and type check (`npm run coverage` uses it).
 // When a test file to run uses PostgreSQL, one throwaway server is started for the whole run (see
-// startTestPostgres below and docs/TESTING.md).
+// startTestPostgres below and docs/TESTING.md); when one drives a browser, Debian's chromium is
+// installed if missing (prepareBrowser).
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectServer, ensureServerBinaries, startCluster } from './postgres-server.mjs';
+import { ensureChromium } from './test-browser.mjs';
 
 const root = join(import.meta.dirname, '..');
 
@@ -56,6 +58,17 @@ if (only.length === 0 && !testsOnly) {
   step('type check (tsc)', process.execPath, [bin('tsc'), '-p', 'tsconfig.json', '--noEmit']);
 }
 
+/** Whether any of these files contains `pattern` (a missing file: node --test reports it itself). */
+function anyMentions(files, pattern) {
+  return files.some((file) => {
+    try {
+      return pattern.test(readFileSync(file, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
+}
+
 /**
  * PostgreSQL for the test files that use it (test/helpers/postgres.ts): one throwaway cluster for
  * the run, its superuser URL in MITTELO_TEST_PG_URL, each file making fresh databases on it
@@ -67,14 +80,7 @@ if (only.length === 0 && !testsOnly) {
 async function startTestPostgres(files, env) {
   if (env.MITTELO_TEST_PG_URL) return connectServer(env.MITTELO_TEST_PG_URL);
   // Files that mention PostgreSQL at all: a false positive costs a second, a miss a failed suite.
-  const mentions = (file) => {
-    try {
-      return /postgres/i.test(readFileSync(file, 'utf8'));
-    } catch {
-      return false; // node --test reports a missing file itself
-    }
-  };
-  if (!files.some(mentions)) return null;
+  if (!anyMentions(files, /postgres/i)) return null;
   console.log('\n== PostgreSQL for the tests');
   const binaries = ensureServerBinaries({ install: true });
   let problem = binaries.problem;
@@ -95,8 +101,24 @@ async function startTestPostgres(files, env) {
   return null;
 }
 
+/**
+ * The headless browser for the test files that drive one (playwright-core), from
+ * scripts/test-browser.mjs: Debian's chromium, installed when missing and this is root on Debian
+ * or Ubuntu. When there is none, the tests still run, with the reason in
+ * MITTELO_TEST_CHROMIUM_ERROR: the browser suite fails with that line.
+ */
+function prepareBrowser(files, env) {
+  if (!anyMentions(files, /playwright-core/)) return;
+  const browser = ensureChromium({ install: true, env });
+  if (browser.problem) {
+    console.log(`\n${browser.problem}\n(the web dashboard test will fail with this line)`);
+    env.MITTELO_TEST_CHROMIUM_ERROR = browser.problem;
+  }
+}
+
 const files = only.length ? only : testFiles(join(root, 'test'));
 const testEnv = { ...process.env };
+prepareBrowser(files, testEnv);
 const postgres = await startTestPostgres(files, testEnv);
 console.log(`\n== tests (${files.length} files)`);
 const child = spawn(

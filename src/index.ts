@@ -21,6 +21,6 @@ export {
 export type { ClientErrorCode, ErrorCode, HubErrorCode } from './errors.ts';
 export { CLIENT_ERROR_CODES, ERROR_CODES, HUB_ERROR_CODES, MitteloError } from './errors.ts';
 export { HUB_DEFAULTS, type HubConfig, type RunningHub, startHub } from './hub/start-hub.ts';
-export type { AgentInfo, HubEvent, NewTask, Stats, Task, TaskStatus } from './protocol/model.ts';
+export type { AgentInfo, HubEvent, NewTask, Pause, Stats, Task, TaskStatus } from './protocol/model.ts';
 export { SqliteStore } from './store/sqlite/sqlite-store.ts';
 export type { Store } from './store/types.ts';

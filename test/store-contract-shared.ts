@@ -83,7 +83,35 @@ const agent = (worker_id: string): AgentInfo => ({
   tasks_failed: 0,
   first_seen: 1_700_000_000,
   last_contact: 1_700_000_010.5,
+  disconnected_at: null,
 });
+
+/** A finished task as `load` stores it; tests set the id, prompt, status and times. */
+const FINISHED_TEMPLATE: Task = {
+  task_id: 0,
+  prompt: '',
+  status: 'done',
+  created_at: 0,
+  updated_at: 0,
+  leased_until: null,
+  worker_id: 'w-old',
+  result: null,
+  error: null,
+  backend: null,
+  tags: [],
+  priority: 0,
+  attempts: 1,
+  max_attempts: 1,
+  lease_expirations: 0,
+  available_at: 0,
+  timeout_s: null,
+  error_kind: null,
+  error_fix: null,
+  duration_ms: null,
+  usage: null,
+  metadata: null,
+  lease_token: null,
+};
 
 export function sharedStoreContract(
   name: string,
@@ -302,6 +330,76 @@ export function sharedStoreContract(
         b.fleet.publish({ kind: 'work' });
         await until(() => atA.length > 0, 'A hears B');
         assert.deepEqual(atA, [{ kind: 'work' }], 'A never hears its own messages');
+      }),
+    );
+
+    it(
+      'a pause given to A holds on B at once (no message needed), with its until; a resume on B lifts it for A',
+      pair(async ({ a, b, clock }) => {
+        await a.enqueue([
+          { prompt: 'codex', backend: 'codex' },
+          { prompt: 'echo', backend: 'echo' },
+        ]);
+        const pause = await a.pause({ backend: 'codex', until: clock.t + 60, reason: 'quota' });
+        assert.deepEqual(await b.pauses(), [pause]);
+        const codex = { worker_id: 'w', backend: 'codex', max_tasks: 5, lease_seconds: 60 };
+        assert.deepEqual(await leaseTasks(b, codex), []);
+        assert.equal(await b.nextWakeAt(), clock.t + 60, 'B wakes its parked leases when the pause ends');
+        const echo = await leaseTasks(b, { ...codex, backend: 'echo' });
+        assert.deepEqual(
+          echo.map((t) => t.prompt),
+          ['echo'],
+        );
+        await a.pause({ backend: null });
+        assert.deepEqual(await leaseTasks(b, { ...codex, backend: 'echo' }), []);
+        assert.equal(await b.resume(null), true);
+        assert.equal(await b.resume('codex'), true);
+        assert.deepEqual(await a.pauses(), []);
+        assert.deepEqual(
+          (await leaseTasks(a, codex)).map((t) => t.prompt),
+          ['codex'],
+        );
+      }),
+    );
+
+    it(
+      'A and B pruning at once remove each row once, and a retry racing a prune ends one way for each task',
+      pair(async ({ a, b, clock }) => {
+        const n = 6000;
+        const old = clock.t - 1000;
+        const statuses = ['done', 'canceled', 'failed'] as const;
+        const tasks: Task[] = Array.from({ length: n }, (_, i) => ({
+          ...FINISHED_TEMPLATE,
+          task_id: i + 1,
+          prompt: `task ${i}`,
+          status: statuses[i % 3]!,
+          created_at: old,
+          updated_at: old,
+        }));
+        await a.load(tasks);
+        const [queued] = await a.enqueue([{ prompt: 'still to do', priority: 10 }]);
+        const [pruneA, pruneB, retried, leased] = await Promise.all([
+          a.prune({ older_than_s: 60, statuses: ['done', 'canceled', 'failed'] }),
+          b.prune({ older_than_s: 60, statuses: ['done', 'canceled'] }),
+          b.retryFailed(),
+          leaseTasks(b, { worker_id: 'w', max_tasks: 1, lease_seconds: 60 }),
+        ]);
+        assert.deepEqual(ids(leased), [queued!.task_id], 'leasing went on during the prunes');
+        const failed = n / 3;
+        assert.equal(pruneA + pruneB + retried, n, 'every old row was pruned once or retried');
+        const left = await a.dump(0, n + 10);
+        assert.equal(left.length, 1 + retried, 'what is left: the retried tasks and the leased one');
+        for (const task of left) assert.ok(task.status === 'queued' || task.task_id === queued!.task_id);
+        assert.ok(retried <= failed);
+        for (const store of [a, b]) {
+          assert.deepEqual(await store.stats(), {
+            queued: retried,
+            leased: 1,
+            done: 0,
+            failed: 0,
+            canceled: 0,
+          });
+        }
       }),
     );
 

@@ -8,13 +8,16 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { type ErrorCode, isMitteloError } from '../src/errors.ts';
 import { type NewTask, type Stats, TASK_FIELDS, TASK_STATUSES, type Task } from '../src/protocol/model.ts';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../src/store/queue-policy.ts';
+import { PRUNE_WINDOW_ROWS } from '../src/store/prune-batches.ts';
+import { DEFAULT_RETRY_POLICY, PRUNABLE_STATUSES, type RetryPolicy } from '../src/store/queue-policy.ts';
 import type { LeaseRequest, Store } from '../src/store/types.ts';
 
 export interface ContractStoreOptions {
   /** Unix seconds; the store must read time only from here. */
   now: () => number;
   retry?: Partial<RetryPolicy>;
+  /** Open the database this store (closed by the suite) used, instead of a new one: a restart. */
+  reopen?: Store;
 }
 
 /** Opens a new, empty store for one test. The suite closes it. */
@@ -1202,10 +1205,10 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
             { prompt: 'kimi', backend: 'kimi' },
           );
           assert.deepEqual(await store.queuedByBackend(), [
-            { backend: null, queued: 2 },
-            { backend: 'codex', queued: 2 },
-            { backend: 'echo', queued: 1 },
-            { backend: 'kimi', queued: 1 },
+            { backend: null, queued: 2, scheduled: 0 },
+            { backend: 'codex', queued: 2, scheduled: 0 },
+            { backend: 'echo', queued: 1, scheduled: 0 },
+            { backend: 'kimi', queued: 1, scheduled: 0 },
           ]);
           // Leased, finished and canceled tasks are not queued; a released one is again.
           const echo = await leaseOne(store, 'w', { backend: 'echo' });
@@ -1215,20 +1218,221 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           const [kimi] = await store.list({ limit: 0, backend: 'kimi' });
           await store.cancel(kimi!.task_id);
           assert.deepEqual(await store.queuedByBackend(), [
-            { backend: null, queued: 2 },
-            { backend: 'codex', queued: 1 },
+            { backend: null, queued: 2, scheduled: 0 },
+            { backend: 'codex', queued: 1, scheduled: 0 },
           ]);
           clock.advance(1);
           await store.release({ task_id: echo.task_id, lease_token: echo.lease_token, delay_ms: 60_000 });
           assert.deepEqual(
             await store.queuedByBackend(),
             [
-              { backend: null, queued: 2 },
-              { backend: 'codex', queued: 1 },
-              { backend: 'echo', queued: 1 },
+              { backend: null, queued: 2, scheduled: 0 },
+              { backend: 'codex', queued: 1, scheduled: 0 },
+              { backend: 'echo', queued: 1, scheduled: 1 },
             ],
-            'a task waiting out a delay is still queued',
+            'a task waiting out a delay is still queued, and counted as scheduled',
           );
+          clock.advance(60);
+          assert.deepEqual((await store.queuedByBackend()).at(-1), {
+            backend: 'echo',
+            queued: 1,
+            scheduled: 0,
+          });
+        }),
+      );
+    });
+
+    describe('pause and resume', () => {
+      const worker = (backend: string | null) => ({ ...LEASE, worker_id: `w-${backend}`, backend });
+
+      it(
+        'a paused backend leases nothing to its workers; other routes go on; resume lets it through',
+        fresh(async ({ store, clock }) => {
+          const [codex, echo, any] = await enqueue(
+            store,
+            { prompt: 'codex', backend: 'codex' },
+            { prompt: 'echo', backend: 'echo' },
+            'any',
+          );
+          const pause = await store.pause({ backend: 'codex', reason: 'quota used up' });
+          assert.deepEqual(pause, {
+            backend: 'codex',
+            paused_at: clock.t,
+            until: null,
+            reason: 'quota used up',
+          });
+          assert.deepEqual(await store.pauses(), [pause]);
+          const queuedBefore = await store.queuedByBackend();
+          // A codex worker would take its own tasks and the unrouted one: it gets neither.
+          assert.deepEqual(await leaseTasks(store, { ...worker('codex'), max_tasks: 10 }), []);
+          assert.deepEqual(await store.queuedByBackend(), queuedBefore, 'queued work stays queued');
+          assert.deepEqual(ids(await leaseTasks(store, worker('echo'))), [echo!.task_id]);
+          assert.deepEqual(ids(await leaseTasks(store, worker(null))), [any!.task_id]);
+          clock.advance(1);
+          assert.equal(await store.resume('codex'), true);
+          assert.deepEqual(await store.pauses(), []);
+          assert.deepEqual(ids(await leaseTasks(store, worker('codex'))), [codex!.task_id]);
+          assert.equal(await store.resume('codex'), false, 'resuming what is not paused changes nothing');
+        }),
+      );
+
+      it(
+        'a whole-queue pause stops every lease, and a backend pause outlives its resume',
+        fresh(async ({ store }) => {
+          await enqueue(
+            store,
+            { prompt: 'codex', backend: 'codex' },
+            { prompt: 'echo', backend: 'echo' },
+            'any',
+          );
+          await store.pause({ backend: null });
+          await store.pause({ backend: 'echo' });
+          assert.deepEqual(
+            (await store.pauses()).map((p) => p.backend),
+            [null, 'echo'],
+            'the whole queue first',
+          );
+          for (const backend of [null, 'codex', 'echo']) {
+            assert.deepEqual(
+              await leaseTasks(store, { ...worker(backend), max_tasks: 10 }),
+              [],
+              `${backend}`,
+            );
+          }
+          assert.deepEqual(await store.stats(), { ...zeroStats(), queued: 3 });
+          assert.equal(await store.resume(null), true);
+          assert.deepEqual(
+            (await store.pauses()).map((p) => p.backend),
+            ['echo'],
+          );
+          assert.deepEqual(await leaseTasks(store, { ...worker('echo'), max_tasks: 10 }), []);
+          assert.equal((await leaseTasks(store, { ...worker('codex'), max_tasks: 10 })).length, 2);
+        }),
+      );
+
+      it(
+        'tasks leased before the pause are extended, acked and released as usual',
+        fresh(async ({ store, clock }) => {
+          await enqueue(store, { prompt: 'a', backend: 'codex' }, { prompt: 'b', backend: 'codex' });
+          const a = await leaseOne(store, 'w', { backend: 'codex' });
+          const b = await leaseOne(store, 'w', { backend: 'codex' });
+          await store.pause({ backend: null });
+          clock.advance(5);
+          await store.extend({ task_id: a.task_id, lease_token: a.lease_token, lease_seconds: 30 });
+          const { task } = await store.ack({
+            task_id: a.task_id,
+            lease_token: a.lease_token,
+            status: 'done',
+          });
+          assert.equal(task.status, 'done');
+          const released = await store.release({ task_id: b.task_id, lease_token: b.lease_token });
+          assert.equal(released.status, 'queued');
+          assert.deepEqual(
+            await leaseTasks(store, worker('codex')),
+            [],
+            'released work waits for the resume',
+          );
+          await assertStatsExact(store, { queued: 1, done: 1 });
+        }),
+      );
+
+      it(
+        'pausing again keeps the time it was paused since and takes the new until and reason',
+        fresh(async ({ store, clock }) => {
+          const first = await store.pause({ backend: 'codex', reason: 'first' });
+          clock.advance(10);
+          const again = await store.pause({ backend: 'codex', until: clock.t + 60, reason: 'second' });
+          assert.deepEqual(again, {
+            backend: 'codex',
+            paused_at: first.paused_at,
+            until: clock.t + 60,
+            reason: 'second',
+          });
+          assert.deepEqual(await store.pauses(), [again]);
+          clock.advance(61);
+          const later = await store.pause({ backend: 'codex' });
+          assert.equal(later.paused_at, clock.t, 'the earlier pause had ended: a new one starts now');
+          assert.equal(later.reason, null);
+        }),
+      );
+
+      it(
+        'a pause with until ends by itself then: nextWakeAt says when, and leases go on after it',
+        fresh(async ({ store, clock }) => {
+          const [task] = await enqueue(store, { prompt: 'codex', backend: 'codex' });
+          const until = clock.t + 30;
+          await store.pause({ backend: 'codex', until });
+          assert.equal(await store.nextWakeAt(), until);
+          clock.advance(29);
+          assert.deepEqual(await leaseTasks(store, worker('codex')), []);
+          clock.advance(1);
+          assert.deepEqual(await store.pauses(), [], 'an ended pause is no longer listed');
+          assert.equal(await store.nextWakeAt(), null);
+          assert.deepEqual(ids(await leaseTasks(store, worker('codex'))), [task!.task_id]);
+          assert.equal(await store.resume('codex'), false, 'it had already ended');
+        }),
+      );
+
+      it(
+        'survives reopening the store',
+        fresh(async ({ store, clock }) => {
+          await enqueue(store, { prompt: 'codex', backend: 'codex' });
+          const pause = await store.pause({ backend: 'codex', reason: 'over budget' });
+          await store.close();
+          const reopened = await open({ now: clock.now, reopen: store });
+          try {
+            assert.deepEqual(await reopened.pauses(), [pause]);
+            assert.deepEqual(await leaseTasks(reopened, worker('codex')), []);
+            assert.equal(await reopened.resume('codex'), true);
+            assert.equal((await leaseTasks(reopened, worker('codex'))).length, 1);
+          } finally {
+            await reopened.close();
+          }
+        }),
+      );
+    });
+
+    describe('delayed tasks', () => {
+      it(
+        'not_before and delay_s keep a task from being leased until due, and it is leased after',
+        fresh(async ({ store, clock }) => {
+          const start = clock.t;
+          const [later, soon, now] = await enqueue(
+            store,
+            { prompt: 'later', not_before: start + 100.5 },
+            { prompt: 'soon', delay_s: 30 },
+            { prompt: 'now', not_before: start - 10 },
+          );
+          assert.equal(later!.available_at, start + 100.5);
+          assert.equal(soon!.available_at, start + 30);
+          assert.deepEqual(
+            (await store.get(ids([later!, soon!]))).map((t) => [t.status, t.available_at]),
+            [
+              ['queued', start + 100.5],
+              ['queued', start + 30],
+            ],
+            'as stored',
+          );
+          assert.deepEqual(await store.queuedByBackend(), [{ backend: null, queued: 3, scheduled: 2 }]);
+          assert.equal(await store.nextWakeAt(), start + 30);
+          const take = async () => {
+            const tasks = await leaseTasks(store, { ...LEASE, worker_id: 'w', max_tasks: 10 });
+            for (const task of tasks) {
+              await store.ack({ task_id: task.task_id, lease_token: task.lease_token, status: 'done' });
+            }
+            return ids(tasks);
+          };
+          assert.deepEqual(await take(), [now!.task_id]);
+          clock.advance(29.5);
+          assert.deepEqual(await take(), []);
+          clock.advance(0.5);
+          assert.deepEqual(await take(), [soon!.task_id]);
+          assert.equal(await store.nextWakeAt(), start + 100.5);
+          clock.advance(70);
+          assert.deepEqual(await take(), []);
+          clock.advance(0.5);
+          assert.deepEqual(await take(), [later!.task_id]);
+          assert.deepEqual(await store.queuedByBackend(), []);
         }),
       );
     });
@@ -1386,6 +1590,170 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           } finally {
             await target.close();
           }
+        }),
+      );
+    });
+
+    describe('prune', () => {
+      /** Lease `task` and finish it as `status` (canceled: cancel it while leased). */
+      const finish = async (store: Store, task: Task, status: 'done' | 'failed' | 'canceled') => {
+        const leased = await leaseOne(store, `w-${task.task_id}`);
+        assert.equal(leased.task_id, task.task_id);
+        if (status === 'canceled') await store.cancel(task.task_id);
+        else await store.ack({ task_id: task.task_id, lease_token: leased.lease_token, status });
+      };
+
+      it(
+        'removes only finished tasks of the given statuses that finished before the cutoff, and counts them',
+        fresh(async ({ store, clock }) => {
+          const [doneOld, failedOld, canceledOld] = await enqueue(
+            store,
+            'done old',
+            'failed old',
+            'canceled old',
+          );
+          await finish(store, doneOld!, 'done');
+          await finish(store, failedOld!, 'failed');
+          await finish(store, canceledOld!, 'canceled');
+          // Queued and leased long ago: old rows, but not finished ones.
+          const [queued, leased] = await enqueue(
+            store,
+            { prompt: 'queued', priority: -2 },
+            { prompt: 'leased', priority: -1 },
+          );
+          await leaseOne(store, 'holder');
+          clock.advance(100);
+          const [doneNew] = await enqueue(store, 'done new');
+          await finish(store, doneNew!, 'done');
+          clock.advance(10);
+          await assertStatsExact(store, { queued: 1, leased: 1, done: 2, failed: 1, canceled: 1 });
+
+          assert.equal(await store.prune({ older_than_s: 50, statuses: ['done', 'canceled'] }), 2);
+          const left = await store.list({ limit: 0 });
+          assert.deepEqual(
+            ids(left).sort((x, y) => x - y),
+            [failedOld!.task_id, queued!.task_id, leased!.task_id, doneNew!.task_id],
+          );
+          await assertStatsExact(store, { queued: 1, leased: 1, done: 1, failed: 1 });
+
+          assert.equal(
+            await store.prune({ older_than_s: 50, statuses: PRUNABLE_STATUSES }),
+            1,
+            'the failed one',
+          );
+          assert.equal(
+            await store.prune({ older_than_s: 50, statuses: PRUNABLE_STATUSES }),
+            0,
+            'nothing left to prune',
+          );
+          await assertStatsExact(store, { queued: 1, leased: 1, done: 1 });
+          // 0 seconds: everything finished by now, but the newest task (the largest id) stays, so
+          // that its id is never handed out again.
+          assert.equal(await store.prune({ older_than_s: 0, statuses: PRUNABLE_STATUSES }), 0);
+          assert.equal((await getOne(store, doneNew!.task_id)).status, 'done');
+          const [next] = await enqueue(store, 'next');
+          assert.ok(next!.task_id > doneNew!.task_id);
+          assert.equal(await store.prune({ older_than_s: 0, statuses: PRUNABLE_STATUSES }), 1);
+          assert.deepEqual(
+            ids(await store.list({ limit: 0 })).sort((x, y) => x - y),
+            [queued!.task_id, leased!.task_id, next!.task_id],
+          );
+          assert.equal((await getOne(store, leased!.task_id)).status, 'leased');
+          await assertStatsExact(store, { queued: 2, leased: 1 });
+        }),
+      );
+
+      it(
+        'measures age from when a task finished, not when it was enqueued',
+        fresh(async ({ store, clock }) => {
+          const [task] = await enqueue(store, 'waited long', { prompt: 'newest', priority: -1 });
+          clock.advance(1000);
+          await finish(store, task!, 'done');
+          clock.advance(5);
+          assert.equal(await store.prune({ older_than_s: 60, statuses: ['done'] }), 0);
+          clock.advance(60);
+          assert.equal(await store.prune({ older_than_s: 60, statuses: ['done'] }), 1);
+          await assertStatsExact(store, { queued: 1 });
+        }),
+      );
+
+      it(
+        'goes through a table larger than one window, removing every row that qualifies',
+        fresh(async ({ store, clock }) => {
+          const n = 2 * PRUNE_WINDOW_ROWS + 500;
+          const base = clock.t - 10_000;
+          const statuses = ['done', 'failed', 'canceled', 'queued'] as const;
+          // Stored as they are (load), so that building thousands of finished tasks costs one call.
+          const tasks: Task[] = Array.from({ length: n }, (_, i) => {
+            const status = statuses[i % statuses.length]!;
+            const at = base + (i % 8 < 4 ? 0 : 9_990); // half of each status finished long ago
+            return {
+              task_id: i + 1,
+              prompt: `task ${i}`,
+              status,
+              created_at: base,
+              updated_at: at,
+              leased_until: null,
+              worker_id: status === 'queued' ? null : 'w',
+              result: status === 'done' ? 'ok' : null,
+              error: status === 'failed' ? 'boom' : null,
+              backend: null,
+              tags: [],
+              priority: 0,
+              attempts: status === 'queued' ? 0 : 1,
+              max_attempts: 1,
+              lease_expirations: 0,
+              available_at: 0,
+              timeout_s: null,
+              error_kind: null,
+              error_fix: null,
+              duration_ms: null,
+              usage: null,
+              metadata: null,
+              lease_token: null,
+            };
+          });
+          await store.load(tasks);
+          const old = (task: Task) => task.updated_at === base;
+          const expected = tasks.filter((t) => t.status !== 'queued' && t.status !== 'failed' && old(t));
+          assert.equal(
+            await store.prune({ older_than_s: 1000, statuses: ['done', 'canceled'] }),
+            expected.length,
+          );
+          const gone = new Set(ids(expected));
+          const left = await store.dump(0, n);
+          assert.deepEqual(
+            ids(left),
+            tasks.filter((t) => !gone.has(t.task_id)).map((t) => t.task_id),
+          );
+          const expectedStats = zeroStats();
+          for (const task of tasks) if (!gone.has(task.task_id)) expectedStats[task.status] += 1;
+          await assertStatsExact(store, expectedStats);
+        }),
+      );
+
+      it(
+        'refuses queued and leased (and no status at all, or a negative age) with nothing removed',
+        fresh(async ({ store }) => {
+          const [task] = await enqueue(store, 'finished', { prompt: 'queued', priority: -1 });
+          await finish(store, task!, 'done');
+          for (const statuses of [['done', 'queued'], ['leased'], []] as const) {
+            await refusedAndUnchanged(store, () => store.prune({ older_than_s: 0, statuses }), 'bad_request');
+          }
+          await refusedAndUnchanged(
+            store,
+            () => store.prune({ older_than_s: -1, statuses: PRUNABLE_STATUSES }),
+            'bad_request',
+          );
+          await assert.rejects(store.prune({ older_than_s: 0, statuses: ['queued'] }), /never queued/);
+        }),
+      );
+
+      it(
+        'is refused once the store is closed',
+        fresh(async ({ store }) => {
+          await store.close();
+          await refused(store.prune({ older_than_s: 0, statuses: PRUNABLE_STATUSES }), 'unavailable');
         }),
       );
     });

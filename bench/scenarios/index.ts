@@ -9,6 +9,7 @@ import { leaseAckScenario } from './lease-ack.ts';
 import { leaseAckFinishedScenario } from './lease-ack-finished.ts';
 import { memoryScenario } from './memory.ts';
 import { postgresScenario } from './postgres.ts';
+import { pruneLeaseScenario } from './prune-lease.ts';
 import { runPackScenario } from './run-pack.ts';
 import { shellCatScenario } from './shell-cat.ts';
 
@@ -17,6 +18,7 @@ export const SCENARIOS: Scenario[] = [
   enqueueManyScenario,
   leaseAckScenario,
   leaseAckFinishedScenario,
+  pruneLeaseScenario,
   memoryScenario,
   idleAgentsScenario,
   agentLatencyScenario,

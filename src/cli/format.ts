@@ -3,7 +3,8 @@
  * stats line. Machine readers use --json instead, so nothing here is a stable format.
  */
 import type { AgentInfo, Stats, Task } from '../protocol/model.ts';
-import { TASK_STATUSES } from '../protocol/model.ts';
+import { isScheduled, TASK_STATUSES } from '../protocol/model.ts';
+import { goneSince } from './agent-presence.ts';
 
 /** Text on one line (runs of whitespace become one space), cut to `width` with an ellipsis. */
 export function preview(text: string | null | undefined, width: number): string {
@@ -28,15 +29,96 @@ export function formatTime(unixSeconds: number, nowSeconds: number): string {
   return delta >= 0 ? `${iso} (${formatDuration(delta)} ago)` : `${iso} (in ${formatDuration(-delta)})`;
 }
 
-/** Columns padded to their widest cell; the last column is not padded (no trailing spaces). */
-export function formatTable(headers: string[], rows: string[][]): string {
+/** Counts as people read them: 12,345 (the same in every locale, so output stays comparable). */
+const COUNT_FORMAT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+export function formatCount(value: number): string {
+  return COUNT_FORMAT.format(value);
+}
+
+/** Bytes as people read them: 512 B, 13.4 MiB (powers of 1024, one decimal from KiB up). */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = Math.max(0, bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** Width of output that is not a terminal (a pipe, a file, CI) and says nothing else. */
+export const DEFAULT_WIDTH = 100;
+
+/**
+ * How many columns the output has: the terminal's width, else COLUMNS from the environment (as
+ * ls and other tools read it), else DEFAULT_WIDTH.
+ */
+export function outputWidth(stream: NodeJS.WriteStream = process.stdout): number {
+  if (stream.isTTY && stream.columns > 0) return stream.columns;
+  const fromEnv = Number(process.env.COLUMNS);
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULT_WIDTH;
+}
+
+export interface TableOptions {
+  /** Columns (by index) that may be cut to fit `width`; the others are always shown whole. */
+  flexible?: readonly number[];
+  /** The width to fit in (default: outputWidth()). Only flexible columns are ever cut. */
+  width?: number;
+}
+
+/** Narrowest a flexible column is cut to: its heading, and at least this much text. */
+const MIN_FLEXIBLE_WIDTH = 10;
+const GAP = 2;
+
+/**
+ * Each column's width: its widest cell, except that while the table is wider than `width` the
+ * widest flexible column loses a character (down to its heading, or MIN_FLEXIBLE_WIDTH), so
+ * nothing is cut while there is room, and what must be cut is taken from what is longest.
+ */
+export function columnWidths(
+  headers: readonly string[],
+  rows: readonly string[][],
+  options: TableOptions = {},
+): number[] {
   const widths = headers.map((header, column) =>
     Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
   );
+  const flexible = (options.flexible ?? []).filter((column) => column >= 0 && column < headers.length);
+  if (flexible.length === 0) return widths;
+  const floor = (column: number) =>
+    Math.min(widths[column]!, Math.max(headers[column]!.length, MIN_FLEXIBLE_WIDTH));
+  const floors = new Map(flexible.map((column) => [column, floor(column)]));
+  const limit = options.width ?? outputWidth();
+  let excess = widths.reduce((sum, width) => sum + width, 0) + GAP * (headers.length - 1) - limit;
+  while (excess > 0) {
+    let widest = -1;
+    for (const column of flexible) {
+      if (widths[column]! <= floors.get(column)!) continue;
+      if (widest === -1 || widths[column]! > widths[widest]!) widest = column;
+    }
+    if (widest === -1) break; // every flexible column is as narrow as it gets: the line runs over
+    widths[widest]! -= 1;
+    excess -= 1;
+  }
+  return widths;
+}
+
+/**
+ * Columns padded to their width (columnWidths); a cell wider than its column is cut with an
+ * ellipsis. The last column is not padded (no trailing spaces).
+ */
+export function formatTable(headers: string[], rows: string[][], options: TableOptions = {}): string {
+  const widths = columnWidths(headers, rows, options);
   const line = (cells: string[]) =>
     cells
-      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]!)))
-      .join('  ')
+      .map((cell, column) => {
+        const width = widths[column]!;
+        const fitted = cell.length > width ? `${cell.slice(0, Math.max(0, width - 1))}…` : cell;
+        return column === cells.length - 1 ? fitted : fitted.padEnd(width);
+      })
+      .join(' '.repeat(GAP))
       .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
 }
@@ -47,8 +129,16 @@ export function totalOf(stats: Stats): number {
 
 /** `queued 2 · leased 1 · done 40 · failed 0 · canceled 0 · total 43` */
 export function formatStatsLine(stats: Stats): string {
-  const parts = TASK_STATUSES.map((status) => `${status} ${stats[status] ?? 0}`);
-  return [...parts, `total ${totalOf(stats)}`].join(' · ');
+  const parts = TASK_STATUSES.map((status) => `${status} ${formatCount(stats[status] ?? 0)}`);
+  return [...parts, `total ${formatCount(totalOf(stats))}`].join(' · ');
+}
+
+/**
+ * The status a person is shown: `scheduled` for a queued task that is not due yet (a not_before or
+ * delay, a retry backoff), else the task's status. Only a display: on the wire it is `queued`.
+ */
+export function shownStatus(task: Pick<Task, 'status' | 'available_at'>, nowSeconds: number): string {
+  return isScheduled(task, nowSeconds) ? 'scheduled' : task.status;
 }
 
 /** The outcome of a finished task in one short string: its result, or its error and kind. */
@@ -58,41 +148,45 @@ export function outcomeOf(task: Task): string {
   return task.error_kind ? `${task.error_kind}: ${error}` : error;
 }
 
-const PROMPT_WIDTH = 40;
-const OUTCOME_WIDTH = 40;
-const WORKER_WIDTH = 20;
+/** Longest text a table cell starts from; the table cuts it further to what fits. */
+const CELL_TEXT = 500;
 
-/** The `mittelo status` table, newest first as the hub lists them. */
-export function formatTaskTable(tasks: Task[], nowSeconds: number): string {
+/** The `mittelo status` table, newest first as the hub lists them; `width`: see TableOptions. */
+export function formatTaskTable(tasks: Task[], nowSeconds: number, width?: number): string {
   const rows = tasks.map((task) => [
     String(task.task_id),
-    task.status,
+    shownStatus(task, nowSeconds),
     task.backend ?? '-',
-    task.worker_id ? preview(task.worker_id, WORKER_WIDTH) : '-',
+    task.worker_id ? preview(task.worker_id, CELL_TEXT) : '-',
     `${task.attempts}/${task.max_attempts}`,
     formatDuration(nowSeconds - task.created_at),
-    preview(task.prompt, PROMPT_WIDTH),
-    preview(outcomeOf(task), OUTCOME_WIDTH),
+    preview(task.prompt, CELL_TEXT),
+    preview(outcomeOf(task), CELL_TEXT),
   ]);
-  return formatTable(['ID', 'STATUS', 'BACKEND', 'WORKER', 'TRIES', 'AGE', 'PROMPT', 'RESULT/ERROR'], rows);
+  // Cut first what is longest of the result, the prompt and the worker id; the rest stays whole.
+  return formatTable(['ID', 'STATUS', 'BACKEND', 'WORKER', 'TRIES', 'AGE', 'PROMPT', 'RESULT/ERROR'], rows, {
+    flexible: [3, 6, 7],
+    width,
+  });
 }
 
 /**
  * The agents part of `mittelo status`: who is connected, what each runs, and for an unhealthy
  * one the reason and the fix on the lines below it.
  */
-export function formatAgentTable(agents: AgentInfo[], nowSeconds: number): string {
+export function formatAgentTable(agents: AgentInfo[], nowSeconds: number, width?: number): string {
   const rows: string[][] = [];
   const notes: string[] = [];
   for (const agent of agents) {
     rows.push([
-      preview(agent.worker_id, 40),
+      preview(agent.worker_id, CELL_TEXT),
       agent.backend ?? '-',
-      agent.connected ? 'connected' : 'gone',
-      agent.healthy ? 'ok' : 'UNHEALTHY',
+      stateOf(agent, nowSeconds),
+      // A gone agent's last health report says nothing about now.
+      goneSince(agent) !== null ? '-' : agent.healthy ? 'ok' : 'UNHEALTHY',
       agent.current_tasks.length ? agent.current_tasks.join(',') : '-',
-      String(agent.tasks_done),
-      String(agent.tasks_failed),
+      formatCount(agent.tasks_done),
+      formatCount(agent.tasks_failed),
       `${formatDuration(nowSeconds - agent.last_contact)} ago`,
     ]);
     if (!agent.healthy) {
@@ -104,8 +198,15 @@ export function formatAgentTable(agents: AgentInfo[], nowSeconds: number): strin
   const table = formatTable(
     ['AGENT', 'BACKEND', 'STATE', 'HEALTH', 'RUNNING', 'DONE', 'FAILED', 'SEEN'],
     rows,
+    { flexible: [0, 4], width },
   );
   return [table, ...notes].join('\n');
+}
+
+/** `connected`, or `disconnected 3m ago` (since its connection closed). */
+function stateOf(agent: AgentInfo, nowSeconds: number): string {
+  const since = goneSince(agent);
+  return since === null ? 'connected' : `disconnected ${formatDuration(nowSeconds - since)} ago`;
 }
 
 /** Text shown indented under a heading, kept whole (a person asked for this task in full). */
@@ -117,7 +218,7 @@ function block(title: string, text: string): string {
 /** `mittelo get`: every field of one task, then its prompt, result and error in full. */
 export function formatTaskDetail(task: Task, nowSeconds: number): string {
   const fields: Array<[string, string | null]> = [
-    ['status', task.status],
+    ['status', shownStatus(task, nowSeconds)],
     ['backend', task.backend],
     ['tags', task.tags.length ? task.tags.join(', ') : null],
     ['priority', String(task.priority)],
@@ -130,14 +231,9 @@ export function formatTaskDetail(task: Task, nowSeconds: number): string {
     ['created', formatTime(task.created_at, nowSeconds)],
     ['updated', formatTime(task.updated_at, nowSeconds)],
     ['leased until', task.leased_until === null ? null : formatTime(task.leased_until, nowSeconds)],
-    [
-      'available at',
-      task.available_at > nowSeconds && task.status === 'queued'
-        ? formatTime(task.available_at, nowSeconds)
-        : null,
-    ],
+    ['due', isScheduled(task, nowSeconds) ? formatTime(task.available_at, nowSeconds) : null],
     ['timeout', task.timeout_s === null ? null : `${task.timeout_s}s`],
-    ['duration', task.duration_ms === null ? null : `${task.duration_ms} ms`],
+    ['duration', task.duration_ms === null ? null : `${formatCount(task.duration_ms)} ms`],
     ['error kind', task.error_kind],
     ['fix', task.error_fix],
     ['usage', task.usage ? JSON.stringify(task.usage) : null],

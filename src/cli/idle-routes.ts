@@ -5,6 +5,7 @@
  * one by any agent. Tags are not counted here: the hub counts queued tasks per backend only.
  */
 import type { AgentInfo, QueuedCount } from '../protocol/model.ts';
+import { formatCount } from './format.ts';
 
 /** An agent that never said hello (a v0.1 agent, a script) counts as there while it keeps polling. */
 const HELLO_LESS_PRESENT_S = 60;
@@ -54,8 +55,8 @@ export function idleRouteLine(route: IdleRoute): string {
   const name = route.backend ?? 'any backend';
   const start = startCommand(route.backend);
   if (route.unhealthy === 0)
-    return `${name}: ${route.queued} queued, no agent connected — start one with ${start}`;
-  return `${name}: ${route.queued} queued, no healthy agent (${route.unhealthy} unhealthy) — fix it, or start one with ${start}`;
+    return `${name}: ${formatCount(route.queued)} queued, no agent connected — start one with ${start}`;
+  return `${name}: ${formatCount(route.queued)} queued, no healthy agent (${formatCount(route.unhealthy)} unhealthy) — fix it, or start one with ${start}`;
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { NewTask } from '../protocol/model.ts';
-import { describeIssues, newTaskSchema } from '../protocol/schemas.ts';
+import { describeIssues, MAX_AHEAD_S, newTaskSchema } from '../protocol/schemas.ts';
 import { CliError } from './common.ts';
 
 /** The fields a task line may set; anything else on a line is the user's own data. */
@@ -18,6 +18,8 @@ export const TASK_FIELDS = [
   'max_attempts',
   'timeout_s',
   'metadata',
+  'not_before',
+  'delay_s',
 ] as const;
 export type TaskField = (typeof TASK_FIELDS)[number];
 
@@ -29,6 +31,8 @@ const MAX_TAGS = 32;
 const PRIORITY_LIMIT = 1_000_000;
 const MAX_ATTEMPTS_LIMIT = 100;
 const TIMEOUT_LIMIT_S = 7 * 24 * 3600;
+/** Unix times past this are milliseconds, not seconds. */
+const MILLISECONDS_FROM = 1e11;
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -72,6 +76,16 @@ export function checkTaskField(field: TaskField, value: unknown): string | null 
         : `must be a number of seconds above 0 and at most ${TIMEOUT_LIMIT_S} (7 days)`;
     case 'metadata':
       return isPlainObject(value) ? null : 'must be a JSON object';
+    case 'not_before':
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+        return 'must be a Unix time in seconds (a number, 0 or more)';
+      if (value >= MILLISECONDS_FROM)
+        return `looks like milliseconds: give Unix seconds (${Math.floor(value / 1000)})`;
+      return value <= Date.now() / 1000 + MAX_AHEAD_S ? null : 'is more than a year from now';
+    case 'delay_s':
+      return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_AHEAD_S
+        ? null
+        : `must be a number of seconds from 0 to ${MAX_AHEAD_S} (a year)`;
   }
 }
 
@@ -95,9 +109,14 @@ function toNewTask(fields: Record<string, unknown>): NewTask | string {
 /** Values that --backend, --tag, --priority, ... give every task that does not set its own. */
 export type TaskDefaults = Omit<NewTask, 'prompt'>;
 
+/** When a task may first run: a line that says either leaves both defaults alone. */
+const SCHEDULE_FIELDS: readonly string[] = ['not_before', 'delay_s'];
+
 function withDefaults(task: NewTask, defaults: TaskDefaults): NewTask {
   const merged: NewTask = { ...task };
+  const ownSchedule = task.not_before !== undefined || task.delay_s !== undefined;
   for (const [field, value] of Object.entries(defaults)) {
+    if (ownSchedule && SCHEDULE_FIELDS.includes(field)) continue;
     if (value !== undefined && (merged as unknown as Record<string, unknown>)[field] === undefined) {
       Object.assign(merged, { [field]: value });
     }

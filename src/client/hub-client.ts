@@ -17,7 +17,10 @@ import type {
   HubEvent,
   LeaseRevokedEvent,
   NewTask,
+  Pause,
+  PruneResult,
   QueuedCount,
+  ResumeResult,
   Stats,
   Task,
   TaskStatus,
@@ -298,6 +301,14 @@ export class HubClient extends EventEmitter<HubClientEvents> {
   shutdown(): Promise<{ ok: true }> {
     return this.call('shutdown');
   }
+  /**
+   * Remove finished tasks that finished at least `older_than_s` ago (statuses: default every
+   * finished one). No request timeout: a large prune takes as long as it takes (the hub deletes in
+   * short batches meanwhile, so leases go on).
+   */
+  prune(params: { older_than_s: number; statuses?: TaskStatus[] }): Promise<PruneResult> {
+    return this.call('prune', params, { timeoutMs: 0 });
+  }
 
   // ---- v1 ----
   async enqueueMany(tasks: Array<NewTask | string>): Promise<number[]> {
@@ -358,6 +369,26 @@ export class HubClient extends EventEmitter<HubClientEvents> {
       throw error;
     }
     return { agents: answer.agents, queued_by_backend: answer.queued_by_backend ?? null };
+  }
+  /** Pause leasing for a backend (no backend: the whole queue); `until` in Unix seconds. */
+  async pause(params: { backend?: string; until?: number; reason?: string } = {}): Promise<Pause> {
+    return (await this.call<{ pause: Pause }>('pause', params)).pause;
+  }
+  /** Lift a backend's pause (no backend: the whole queue's); says whether one was in force. */
+  resume(params: { backend?: string } = {}): Promise<ResumeResult> {
+    return this.call('resume', params);
+  }
+  async pauses(): Promise<Pause[]> {
+    return (await this.call<{ pauses: Pause[] }>('pauses')).pauses;
+  }
+  /** The pauses in force, or null from a hub that cannot pause (older than `pause`). */
+  async pausesOrNull(): Promise<Pause[] | null> {
+    try {
+      return await this.pauses();
+    } catch (error) {
+      if (isUnknownMethod(error)) return null;
+      throw error;
+    }
   }
   reportHealth(params: {
     healthy: boolean;

@@ -8,6 +8,17 @@ export type EventCategory = 'task' | 'agent';
 
 export type EventListener = (event: HubEvent) => void;
 
+/**
+ * A route paused or resumed (`mittelo pause` / `resume`). Announced in process only, not on the
+ * wire: `mittelo hub --webhook` turns a pause into a `backend.paused` notification
+ * (src/notify/hub-watch.ts). The pause code calls `pauseChanged` once the change is stored.
+ */
+export interface PauseChange {
+  /** null: every backend. */
+  backend: string | null;
+  paused: boolean;
+}
+
 interface Subscription {
   categories: ReadonlySet<EventCategory>;
   listener: EventListener;
@@ -15,6 +26,16 @@ interface Subscription {
 
 export class EventBus {
   private readonly subscriptions = new Set<Subscription>();
+  private readonly pauseListeners = new Set<(change: PauseChange) => void>();
+
+  onPauseChange(listener: (change: PauseChange) => void): () => void {
+    this.pauseListeners.add(listener);
+    return () => this.pauseListeners.delete(listener);
+  }
+
+  pauseChanged(change: PauseChange): void {
+    for (const listener of this.pauseListeners) listener(change);
+  }
 
   subscribe(categories: Iterable<EventCategory>, listener: EventListener): () => void {
     const subscription = { categories: new Set(categories), listener };

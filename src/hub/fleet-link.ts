@@ -35,6 +35,8 @@ export interface FleetLinkParts {
   wake: () => void;
   /** A task reached a terminal status (answer `wait`s on it). */
   settled: (taskId: number) => void;
+  /** Count tasks another hub reported, in this hub's throughput history (fleet-wide charts). */
+  tally: (event: TaskEventName, count: number) => void;
   /** Take a lease from a worker connected here, if it is. */
   revoke: (workerId: string, taskId: number) => void;
   log: (line: string) => void;
@@ -163,6 +165,7 @@ export class FleetLink {
         this.parts.registry.finished(message.task_id, 'other');
         return;
       case 'tasks':
+        this.parts.tally(message.event, message.task_ids.length);
         void this.tasksFromElsewhere(message.event, message.task_ids);
         return;
       case 'agents':

@@ -15,12 +15,15 @@ import {
   methodSchemas,
 } from '../protocol/schemas.ts';
 import { ANSWER_BUDGET_BYTES, filledBudget } from '../store/answer-budget.ts';
+import { PRUNABLE_STATUSES } from '../store/queue-policy.ts';
 import type { Store } from '../store/types.ts';
 import { tokensMatch } from './auth.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { EventBus, type EventCategory, type EventListener } from './events.ts';
 import { FLEET_POLL_MS, FleetLink } from './fleet-link.ts';
+import { type HubAddresses, mitteloVersion } from './hub-info.ts';
 import { WorkerRegistry } from './registry.ts';
+import { ThroughputHistory } from './throughput-history.ts';
 
 export interface HubOptions {
   store: Store;
@@ -70,6 +73,11 @@ export const HUB_FEATURES = [
   'subscribe',
   'error_codes',
   'lease_revocations',
+  'pause',
+  'not_before',
+  'stats_history',
+  'hub_info',
+  'prune',
 ];
 
 const MAX_METADATA_BYTES = 64 * 1024;
@@ -83,6 +91,11 @@ export class Hub {
   readonly events = new EventBus();
   readonly registry: WorkerRegistry;
   readonly dispatcher: Dispatcher;
+  /** Tasks finished and enqueued per minute over the last day (`stats_history`). */
+  readonly history: ThroughputHistory;
+  private readonly startedAt = Date.now() / 1000;
+  /** Where the servers listen, once they do (`hub_info`). */
+  private addresses: HubAddresses = { tcp: null, rest: null };
   private readonly options: HubOptions;
   /** task id -> `wait` calls watching it. */
   private readonly taskWatchers = new Map<number, Set<(taskId: number) => void>>();
@@ -97,10 +110,14 @@ export class Hub {
   constructor(options: HubOptions) {
     this.options = options;
     this.store = options.store;
-    this.registry = new WorkerRegistry((agent, change) => {
-      this.events.agentEvent(`agent.${change}`, agent);
-      this.fleet?.agentsChanged();
-    });
+    this.registry = new WorkerRegistry(
+      (agent, change) => {
+        this.events.agentEvent(`agent.${change}`, agent);
+        this.fleet?.agentsChanged();
+      },
+      { quietSeconds: options.leaseSeconds },
+    );
+    this.history = new ThroughputHistory({ scope: this.store.fleet ? 'fleet' : 'hub' });
     this.dispatcher = new Dispatcher(
       this.store,
       {
@@ -115,6 +132,7 @@ export class Hub {
         // A task a lease failed (its lease kept running out) is a failure like any other.
         expired: (tasks) => {
           for (const task of tasks) this.registry.finished(task.task_id, 'other');
+          this.history.record('task.failed', tasks.length);
           this.events.taskEvents('task.failed', tasks);
           this.fleet?.tasksChanged('task.failed', tasks);
           for (const task of tasks) this.taskSettled(task.task_id);
@@ -132,10 +150,16 @@ export class Hub {
           registry: this.registry,
           wake: () => this.dispatcher.notify(),
           settled: (taskId) => this.taskSettled(taskId),
+          tally: (event, count) => this.history.record(event, count),
           revoke: (workerId, taskId) => this.revokeLease(workerId, taskId, 'canceled'),
           log,
         })
       : null;
+  }
+
+  /** The servers listen: `hub_info` says where from now on. */
+  listeningAt(addresses: HubAddresses): void {
+    this.addresses = { tcp: addresses.tcp, rest: addresses.rest };
   }
 
   get requiresToken(): boolean {
@@ -224,7 +248,6 @@ export class Hub {
 
     lease: async (params, context) => {
       const workerId = params.worker_id ?? context.workerId ?? 'worker';
-      this.registry.seen(workerId);
       const request = {
         worker_id: workerId,
         // v0.1 read 0 as "the default", and so do we.
@@ -234,6 +257,8 @@ export class Hub {
         tags: params.tags,
         max_bytes: ANSWER_BUDGET_BYTES,
       };
+      // Quiet for the long-poll, then at most a lease's length before its next call or heartbeat.
+      this.registry.seen(workerId, request.lease_seconds + (params.wait_ms ?? 0) / 1000);
       const tasks = await this.dispatcher.lease(request, params.wait_ms ?? 0, context.isAlive);
       return { tasks };
     },
@@ -248,6 +273,7 @@ export class Hub {
         this.dispatcher.notify();
       } else {
         const event = params.status === 'done' ? 'task.done' : 'task.failed';
+        this.history.record(event, 1);
         this.events.taskEvents(event, [task]);
         this.fleet?.tasksChanged(event, [task]);
         this.taskSettled(task.task_id);
@@ -327,11 +353,9 @@ export class Hub {
     },
 
     extend: async (params, context) => {
-      this.noteContact(params.worker_id ?? context.workerId);
-      const task = await this.store.extend({
-        ...params,
-        lease_seconds: params.lease_seconds || this.options.leaseSeconds,
-      });
+      const leaseSeconds = params.lease_seconds || this.options.leaseSeconds;
+      this.noteContact(params.worker_id ?? context.workerId, leaseSeconds);
+      const task = await this.store.extend({ ...params, lease_seconds: leaseSeconds });
       return { ok: true, leased_until: task.leased_until };
     },
 
@@ -392,6 +416,49 @@ export class Hub {
       return { ok: true, agent };
     },
 
+    stats_history: async (params) => this.history.series(params.minutes),
+
+    hub_info: async () => ({
+      server: 'mittelo',
+      version: mitteloVersion(),
+      protocol: PROTOCOL_VERSION,
+      started_at: this.startedAt,
+      ...this.addresses,
+    }),
+
+    // Queue control: the pause lives in the store (so it survives a restart and holds on every hub
+    // of a shared database); parked leases of a paused route stay parked, and are tried again on
+    // resume, here and (through the fleet) on the other hubs.
+    pause: async (params) => {
+      const pause = await this.store.pause({
+        backend: params.backend ?? null,
+        until: params.until,
+        reason: params.reason,
+      });
+      this.events.pauseChanged({ backend: pause.backend, paused: true });
+      return { ok: true, pause };
+    },
+
+    resume: async (params) => {
+      const resumed = await this.store.resume(params.backend ?? null);
+      if (resumed) {
+        this.events.pauseChanged({ backend: params.backend ?? null, paused: false });
+        this.dispatcher.notify();
+        this.fleet?.workAdded();
+      }
+      return { ok: true, resumed, paused: await this.store.pauses() };
+    },
+
+    pauses: async () => ({ pauses: await this.store.pauses() }),
+
+    // Retention: finished tasks only (queue-policy.ts refuses queued and leased). The store deletes
+    // in short batches, so leases and acks go on while a large prune runs.
+    prune: async (params) => {
+      const statuses = params.statuses ? [...new Set(params.statuses)] : [...PRUNABLE_STATUSES];
+      const removed = await this.store.prune({ older_than_s: params.older_than_s, statuses });
+      return { removed, older_than_s: params.older_than_s, statuses };
+    },
+
     subscribe: async (params, context) => {
       if (!context.subscribe) {
         throw new MitteloError('bad_request', 'subscribe needs a TCP connection; over HTTP use GET /events');
@@ -429,6 +496,7 @@ export class Hub {
       }
     }
     const created = await this.store.enqueue(tasks);
+    this.history.record('task.enqueued', created.length);
     this.events.taskEvents('task.enqueued', created);
     this.dispatcher.notify();
     this.fleet?.workAdded();
@@ -436,8 +504,9 @@ export class Hub {
     return created;
   }
 
-  private noteContact(workerId: string | undefined | null): void {
-    if (workerId) this.registry.seen(workerId);
+  /** `quietSeconds`: how long the worker may now stay silent (see WorkerRegistry.seen). */
+  private noteContact(workerId: string | undefined | null, quietSeconds?: number): void {
+    if (workerId) this.registry.seen(workerId, quietSeconds);
   }
 
   /** A task reached a terminal status: tell the `wait` calls that watch it. */

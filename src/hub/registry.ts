@@ -1,7 +1,12 @@
 /**
  * The worker registry: which agents the hub knows, what they run, whether they are healthy, what
- * they hold, when they were last heard from. Kept in memory: it describes live connections, and a
- * restarted hub learns it again as agents reconnect.
+ * they hold, when they were last heard from, and since when one is gone. Kept in memory: it
+ * describes live connections, and a restarted hub learns it again as agents reconnect.
+ *
+ * Gone means: the last connection that said hello as the worker closed (a killed agent's socket
+ * closes at once; one that vanished with its machine is found by the hub's TCP keepalive), or, for
+ * a worker that never said hello (v0.1), no request for longer than its last lease allowed. An
+ * open connection is trusted over silence: an unhealthy agent waits quietly for minutes.
  */
 
 import type { AgentInfo } from '../protocol/model.ts';
@@ -15,15 +20,36 @@ export interface AgentIdentity {
 
 /** Disconnected agents are forgotten after this long without contact. */
 const FORGET_AFTER_S = 15 * 60;
+/** Slack on top of the time a worker may stay silent: a slow network, a busy agent. */
+const QUIET_GRACE_S = 15;
+
+type Entry = AgentInfo & {
+  connections: number;
+  held: Set<number>;
+  /** Whether any connection ever said hello as this worker (else it is a v0.1 worker). */
+  helloed: boolean;
+  /** How long after its last contact the worker may be silent and still count as there. */
+  quietS: number;
+};
 
 export class WorkerRegistry {
-  private readonly agents = new Map<string, AgentInfo & { connections: number; held: Set<number> }>();
+  private readonly agents = new Map<string, Entry>();
   /** task id -> worker holding it, so a task re-leased after an expiry leaves its old holder. */
   private readonly holders = new Map<number, string>();
   private readonly onChange: (agent: AgentInfo, change: 'connected' | 'updated' | 'disconnected') => void;
+  /** The silence allowed after a request that says nothing of the next (the hub's lease length). */
+  private readonly quietS: number;
 
-  constructor(onChange: WorkerRegistry['onChange']) {
+  /** Unix seconds now (tests move it). */
+  private readonly now: () => number;
+
+  constructor(
+    onChange: WorkerRegistry['onChange'],
+    options: { quietSeconds?: number; now?: () => number } = {},
+  ) {
     this.onChange = onChange;
+    this.quietS = options.quietSeconds ?? 60;
+    this.now = options.now ?? (() => Date.now() / 1000);
   }
 
   /**
@@ -38,6 +64,8 @@ export class WorkerRegistry {
     if (identity.client !== undefined) agent.client = identity.client;
     if (newConnection) agent.connections += 1;
     agent.connected = true;
+    agent.helloed = true;
+    agent.disconnected_at = null;
     this.onChange(this.view(agent), 'connected');
   }
 
@@ -46,12 +74,19 @@ export class WorkerRegistry {
     if (!agent) return;
     agent.connections = Math.max(0, agent.connections - 1);
     agent.connected = agent.connections > 0;
-    if (!agent.connected) this.onChange(this.view(agent), 'disconnected');
+    if (agent.connected) return;
+    agent.disconnected_at = this.now();
+    this.onChange(this.view(agent), 'disconnected');
   }
 
-  /** Any request naming a worker id counts as contact, also from v0.1 agents that never say hello. */
-  seen(workerId: string): void {
-    this.touch(workerId);
+  /**
+   * Any request naming a worker id counts as contact, also from v0.1 agents that never say hello.
+   * `quietSeconds`: how long the worker may now be silent (a lease: its long-poll and its lease
+   * length); default the hub's lease length.
+   */
+  seen(workerId: string, quietSeconds?: number): void {
+    const agent = this.touch(workerId);
+    agent.quietS = Math.max(quietSeconds ?? this.quietS, this.quietS) + QUIET_GRACE_S;
   }
 
   setHealth(workerId: string, healthy: boolean, reason: string | null, fix: string | null): AgentInfo {
@@ -97,8 +132,8 @@ export class WorkerRegistry {
     return [...this.agents.values()].map((agent) => this.view(agent));
   }
 
-  private touch(workerId: string): AgentInfo & { connections: number; held: Set<number> } {
-    const now = Date.now() / 1000;
+  private touch(workerId: string): Entry {
+    const now = this.now();
     let agent = this.agents.get(workerId);
     if (!agent) {
       agent = {
@@ -115,8 +150,11 @@ export class WorkerRegistry {
         tasks_failed: 0,
         first_seen: now,
         last_contact: now,
+        disconnected_at: null,
         connections: 0,
         held: new Set(),
+        helloed: false,
+        quietS: this.quietS + QUIET_GRACE_S,
       };
       this.agents.set(workerId, agent);
     }
@@ -124,13 +162,19 @@ export class WorkerRegistry {
     return agent;
   }
 
-  private view(agent: AgentInfo & { connections: number; held: Set<number> }): AgentInfo {
-    const { connections: _connections, held, ...info } = agent;
-    return { ...info, current_tasks: [...held].sort((a, b) => a - b) };
+  private view(agent: Entry): AgentInfo {
+    const { connections: _connections, held, helloed, quietS, ...info } = agent;
+    // A v0.1 worker has no connection to close: it is gone once quiet for longer than allowed.
+    const silent = !helloed && this.now() - agent.last_contact > quietS;
+    return {
+      ...info,
+      current_tasks: [...held].sort((a, b) => a - b),
+      disconnected_at: silent ? agent.last_contact : agent.disconnected_at,
+    };
   }
 
   private forgetStale(): void {
-    const cutoff = Date.now() / 1000 - FORGET_AFTER_S;
+    const cutoff = this.now() - FORGET_AFTER_S;
     for (const [id, agent] of this.agents) {
       if (!agent.connected && agent.held.size === 0 && agent.last_contact < cutoff) this.agents.delete(id);
     }

@@ -12,6 +12,7 @@ import { resolveAuthLimits, type WrongTokenBackoffPolicy } from './auth-guard.ts
 import { Hub } from './hub.ts';
 import { describeListenError } from './listen-errors.ts';
 import { startRestServer } from './rest/rest-server.ts';
+import { Retention } from './retention.ts';
 import { TcpServer } from './tcp-server.ts';
 import { checkTls } from './tls.ts';
 
@@ -45,6 +46,11 @@ export interface HubConfig {
   maxUnauthenticated?: number | undefined;
   /** With a token: how addresses that send wrong tokens are slowed down (defaults in auth-guard.ts). */
   wrongTokenBackoff?: Partial<WrongTokenBackoffPolicy> | undefined;
+  /**
+   * Keep finished tasks this long (seconds), then prune them: once at start and every minute
+   * (retention.ts). Absent: finished tasks are kept until `prune` is called.
+   */
+  keepFinishedS?: number | undefined;
   /** Called with one-line diagnostics (internal errors); defaults to stderr. */
   log?: ((line: string) => void) | undefined;
 }
@@ -58,11 +64,22 @@ export const HUB_DEFAULTS = {
   maxPromptBytes: 512 * 1024,
 } as const;
 
+/** Where a running hub can be reached, as URLs (`tls://` and `https://` when it serves TLS). */
+export interface HubUrls {
+  /** `tcp://host:port` or `tls://host:port`: a valid `--hub` for every client. */
+  tcp: string;
+  /** `http://host:port` or `https://host:port` of the REST API, when it is served. */
+  rest: string | null;
+  /** The web dashboard's page (the REST server's `/`), when REST is served. */
+  dashboard: string | null;
+}
+
 export interface RunningHub {
   hub: Hub;
   store: Store;
   tcp: AddressInfo;
   rest: AddressInfo | null;
+  urls: HubUrls;
   /** Stop accepting, answer what is in flight, close the database. Idempotent. */
   stop(): Promise<void>;
   /** Settles when the hub has stopped (after `stop()` or a `shutdown` request). */
@@ -105,10 +122,15 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
     onInternalError: (error) => log(`internal error: ${(error as Error)?.stack ?? String(error)}`),
   });
   let restServer: { close(): Promise<void> } | null = null;
+  const retention =
+    config.keepFinishedS === undefined
+      ? null
+      : new Retention({ store, keepFinishedS: config.keepFinishedS, log });
 
   const stop = (): Promise<void> => {
     stopPromise ??= (async () => {
       hub.beginShutdown();
+      retention?.stop();
       await Promise.allSettled([tcpServer.close(), restServer?.close()]);
       await store.close();
       markStopped();
@@ -159,5 +181,24 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
     }
   }
 
-  return { hub, store, tcp, rest, stop, stopped };
+  retention?.start();
+  const urls = hubUrls(tcp, rest, config.tls !== undefined);
+  // `hub_info` (the dashboards' header) says where this hub listens.
+  hub.listeningAt(urls);
+  return { hub, store, tcp, rest, urls, stop, stopped };
+}
+
+/** `scheme://host:port`, with an IPv6 address in brackets. */
+function urlOf(scheme: string, address: AddressInfo): string {
+  const host = address.address.includes(':') ? `[${address.address}]` : address.address;
+  return `${scheme}://${host}:${address.port}`;
+}
+
+function hubUrls(tcp: AddressInfo, rest: AddressInfo | null, tls: boolean): HubUrls {
+  const restUrl = rest ? urlOf(tls ? 'https' : 'http', rest) : null;
+  return {
+    tcp: urlOf(tls ? 'tls' : 'tcp', tcp),
+    rest: restUrl,
+    dashboard: restUrl ? `${restUrl}/` : null,
+  };
 }

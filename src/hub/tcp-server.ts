@@ -44,6 +44,8 @@ const MAX_RESPONSE_BACKLOG = 4 * 1024 * 1024;
 
 /** How long a peer that sent an oversized line gets to read our error before we drop it. */
 const HANG_UP_GRACE_MS = 5000;
+/** Idle time before the first keepalive probe of a connection (as the client does). */
+const KEEPALIVE_IDLE_MS = 15_000;
 
 /** The first byte of a TLS connection: a handshake record. No JSON line starts with it. */
 const TLS_HANDSHAKE_BYTE = 0x16;
@@ -91,6 +93,9 @@ class Connection implements CallContext {
     this.guard = this.authenticated ? null : guard;
     this.address = addressKey(socket.remoteAddress);
     socket.setNoDelay(true);
+    // A peer that vanished without closing (its machine lost power or network) is found by the
+    // kernel's probes and the connection closed, so its agent shows as disconnected.
+    socket.setKeepAlive(true, KEEPALIVE_IDLE_MS);
     this.reader = new LineReader({
       maxLineBytes: options.maxLineBytes,
       onLine: (line) => this.onLine(line),

@@ -43,7 +43,8 @@ export const taskSchema = z
       description: 'Times a lease on this task ran out before its holder acked (the holder presumably died)',
     }),
     available_at: unixSeconds.meta({
-      description: 'Not leased before this time (retry backoff); 0 when available at once',
+      description:
+        'Not leased before this time (enqueued with not_before or delay_s, retry backoff, release delay); 0 when available at once',
     }),
     timeout_s: z.number().nullable(),
     error_kind: z.string().nullable(),
@@ -71,8 +72,41 @@ export const statsSchema = z
 export type Stats = z.infer<typeof statsSchema>;
 
 /** How many queued tasks one route has: `backend` null is the unrouted tasks (any agent may take them). */
-export const queuedCountSchema = z.object({ backend: z.string().nullable(), queued: z.number().int() });
+export const queuedCountSchema = z.object({
+  backend: z.string().nullable(),
+  queued: z.number().int(),
+  scheduled: z.number().int().optional().meta({
+    description:
+      'How many of the queued tasks are not due yet (not_before or delay_s, a retry backoff, a release delay); absent from older hubs',
+  }),
+});
 export type QueuedCount = z.infer<typeof queuedCountSchema>;
+
+/**
+ * A queued task that is not due yet: it was enqueued with `not_before` / `delay_s`, or waits out a
+ * retry backoff or a release delay. People see it as "scheduled"; on the wire it stays `queued`
+ * (the v0.1 status set does not change), with `available_at` saying when it is due.
+ */
+export function isScheduled(task: Pick<Task, 'status' | 'available_at'>, nowSeconds: number): boolean {
+  return task.status === 'queued' && task.available_at > nowSeconds;
+}
+
+/**
+ * A pause of leasing (v1, `pause` / `resume`): while it holds, agents get no new leases for its
+ * backend (null: for the whole queue); queued work stays queued and leased work finishes. It lives
+ * in the store, so it survives a restart and holds on every hub sharing the database.
+ */
+export const pauseSchema = z
+  .object({
+    backend: z.string().nullable().meta({ description: 'The paused backend; null: the whole queue' }),
+    paused_at: unixSeconds,
+    until: unixSeconds
+      .nullable()
+      .meta({ description: 'Resumes by itself at this time; null: until resumed' }),
+    reason: z.string().nullable(),
+  })
+  .meta({ description: 'A pause of leasing for one backend, or for the whole queue.' });
+export type Pause = z.infer<typeof pauseSchema>;
 
 /** What a new task may say about itself (after validation: absent and null are both undefined). */
 export interface NewTask {
@@ -83,6 +117,10 @@ export interface NewTask {
   max_attempts?: number | undefined;
   timeout_s?: number | null | undefined;
   metadata?: Record<string, unknown> | null | undefined;
+  /** Not leased before this Unix time (seconds). At most one of not_before and delay_s. */
+  not_before?: number | undefined;
+  /** Not leased before this many seconds from now, by the store's clock. */
+  delay_s?: number | undefined;
 }
 
 export const agentInfoSchema = z.object({
@@ -99,6 +137,11 @@ export const agentInfoSchema = z.object({
   tasks_failed: z.number().int(),
   first_seen: unixSeconds,
   last_contact: unixSeconds.meta({ description: 'The last request from this worker' }),
+  disconnected_at: unixSeconds.nullable().meta({
+    description:
+      'Since when the agent is gone: its last connection closed then, or (an agent that never said hello) ' +
+      'it was last heard from then and has been quiet longer than its lease allows; null while it is there',
+  }),
 });
 export type AgentInfo = z.infer<typeof agentInfoSchema>;
 
@@ -142,6 +185,46 @@ export const helloResultSchema = z.object({
 });
 export type HelloResult = z.infer<typeof helloResultSchema>;
 
+/** One minute of the hub's throughput history (`stats_history`). */
+export const throughputMinuteSchema = z.object({
+  start: unixSeconds.meta({ description: 'The minute this row counts, as Unix seconds (a multiple of 60)' }),
+  done: z.number().int(),
+  failed: z.number().int(),
+  enqueued: z.number().int(),
+});
+export type ThroughputMinute = z.infer<typeof throughputMinuteSchema>;
+
+export const statsHistorySchema = z.object({
+  bucket_s: z.literal(60),
+  now: unixSeconds.meta({ description: "The hub's clock when it answered" }),
+  since: unixSeconds.meta({ description: 'When this hub started counting (it keeps the series in memory)' }),
+  scope: z.enum(['hub', 'fleet']).meta({
+    description:
+      'hub: the tasks of this hub (its database has no other); fleet: also those the other hubs on its ' +
+      'PostgreSQL database told it about since it started',
+  }),
+  minutes: z.array(throughputMinuteSchema).meta({
+    description: 'Oldest first, the current minute last; minutes with nothing to count are left out',
+  }),
+});
+export type StatsHistory = z.infer<typeof statsHistorySchema>;
+
+export const hubInfoSchema = z.object({
+  server: z.literal('mittelo'),
+  version: z.string().meta({ description: "The hub's mittelo version (package.json)" }),
+  protocol: z.string(),
+  started_at: unixSeconds,
+  tcp: z
+    .string()
+    .nullable()
+    .meta({ description: 'Where agents connect: tcp://host:port or tls://host:port' }),
+  rest: z
+    .string()
+    .nullable()
+    .meta({ description: 'The REST API and dashboard: http(s)://host:port; null without one' }),
+});
+export type HubInfo = z.infer<typeof hubInfoSchema>;
+
 /** What each method answers (the REST routes answer the same bodies). */
 export const resultSchemas = {
   ok: z.object({ ok: z.literal(true) }),
@@ -171,6 +254,24 @@ export const resultSchemas = {
     }),
   }),
   report_health: z.object({ ok: z.literal(true), agent: agentInfoSchema }),
+  stats_history: statsHistorySchema,
+  hub_info: hubInfoSchema,
+  pause: z.object({ ok: z.literal(true), pause: pauseSchema }),
+  resume: z.object({
+    ok: z.literal(true),
+    resumed: z.boolean().meta({ description: 'false: that backend (or the whole queue) was not paused' }),
+    paused: z.array(pauseSchema).meta({ description: 'The pauses still in force' }),
+  }),
+  pauses: z.object({ pauses: z.array(pauseSchema) }),
+  prune: z.object({
+    removed: z.number().int().meta({ description: 'Finished tasks removed' }),
+    older_than_s: z.number().meta({ description: 'The age asked for, in seconds' }),
+    statuses: z
+      .array(taskStatusSchema)
+      .meta({ description: 'The statuses pruned (the default: every finished one)' }),
+  }),
 };
+export type PruneResult = z.infer<typeof resultSchemas.prune>;
 export type ListResult = z.infer<typeof resultSchemas.list>;
 export type AgentsResult = z.infer<typeof resultSchemas.agents>;
+export type ResumeResult = z.infer<typeof resultSchemas.resume>;

@@ -36,21 +36,50 @@ const leaseTokenSchema = z.string().min(1).max(100);
 const statusSchema = z.enum(TASK_STATUSES);
 const metadataSchema = z.record(z.string(), z.unknown());
 
+/**
+ * How far ahead a task may be scheduled (`not_before`, `delay_s`) or a pause set to end (`until`):
+ * a year. Anything later is a mistake (milliseconds given for seconds, most often).
+ */
+export const MAX_AHEAD_S = 365 * 24 * 3600;
+
+/** A Unix time (seconds) at most MAX_AHEAD_S from now: `field` names it in the message. */
+const unixTimeAhead = (field: string) =>
+  z
+    .number(`${field} is a Unix time in seconds`)
+    .min(0, `${field} is a Unix time in seconds (0 or more)`)
+    .refine(
+      (seconds) => seconds <= Date.now() / 1000 + MAX_AHEAD_S,
+      `${field} is more than a year from now: give a Unix time in seconds (not milliseconds)`,
+    );
+
 /** Everything a task may say about itself when it is enqueued (alone or in a batch). */
-export const newTaskSchema = z.object({
-  prompt: z.string().refine((p) => p.trim().length > 0, 'prompt must not be empty'),
-  backend: optional(nameSchema),
-  tags: optional(tagsSchema),
-  priority: optional(z.number().int().min(-1_000_000).max(1_000_000)),
-  max_attempts: optional(z.number().int().min(1).max(100)),
-  timeout_s: optional(
-    z
-      .number()
-      .positive()
-      .max(7 * 24 * 3600),
-  ),
-  metadata: optional(metadataSchema),
-});
+export const newTaskSchema = z
+  .object({
+    prompt: z.string().refine((p) => p.trim().length > 0, 'prompt must not be empty'),
+    backend: optional(nameSchema),
+    tags: optional(tagsSchema),
+    priority: optional(z.number().int().min(-1_000_000).max(1_000_000)),
+    max_attempts: optional(z.number().int().min(1).max(100)),
+    timeout_s: optional(
+      z
+        .number()
+        .positive()
+        .max(7 * 24 * 3600),
+    ),
+    metadata: optional(metadataSchema),
+    // v1: not leased before then (shown as "scheduled" until due; docs/PROTOCOL.md)
+    not_before: optional(unixTimeAhead('not_before')),
+    delay_s: optional(
+      z
+        .number('delay_s is a number of seconds')
+        .min(0, 'delay_s is a number of seconds (0 or more)')
+        .max(MAX_AHEAD_S, `delay_s may be at most a year (${MAX_AHEAD_S} s)`),
+    ),
+  })
+  .refine((task) => task.not_before === undefined || task.delay_s === undefined, {
+    message: 'give not_before (a Unix time) or delay_s (seconds from now), not both',
+    path: ['delay_s'],
+  });
 
 const claimFields = {
   task_id: taskIdSchema,
@@ -149,6 +178,48 @@ export const methodSchemas = {
   }),
   subscribe: z.object({
     events: optional(z.array(z.enum(['task', 'agent'])).min(1)),
+  }),
+  // Added after v1 was first published: what the dashboards' chart and header show.
+  stats_history: z.object({
+    minutes: optional(
+      z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 60),
+    ),
+  }),
+  hub_info: z.object({}),
+  // ---- v1 additions after v1: queue control (docs/PROTOCOL.md, "pause and resume") ----
+  pause: z.object({
+    backend: optional(nameSchema),
+    until: optional(
+      unixTimeAhead('until').refine(
+        (seconds) => seconds > Date.now() / 1000,
+        'until is in the past: give a later Unix time in seconds, or leave it out to pause until resumed',
+      ),
+    ),
+    reason: optional(z.string().max(500)),
+  }),
+  resume: z.object({ backend: optional(nameSchema) }),
+  pauses: z.object({}),
+  // ---- v1 additions after v1: retention (docs/PROTOCOL.md, "prune") ----
+  prune: z.object({
+    older_than_s: z
+      .number('older_than_s is required: the age in seconds a finished task must have to be removed')
+      .min(0, 'older_than_s is a number of seconds, 0 or more'),
+    // Any status is accepted here so that asking for queued or leased gets the store's sentence
+    // (queue-policy.ts: prune never removes unfinished work) rather than an enum dump.
+    statuses: optional(
+      z
+        .array(
+          z
+            .string()
+            .transform((s) => s.trim().toLowerCase())
+            .pipe(statusSchema),
+        )
+        .max(TASK_STATUSES.length * 2),
+    ),
   }),
 } as const;
 

@@ -4,14 +4,13 @@
  * parsing, the progress bar and the summary table; tests and users can call this directly.
  */
 
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type AgentSpec, type SharedAgentOptions, Swarm, type SwarmPlan } from '../agent/swarm.ts';
+import { batchesForHub } from '../client/enqueue-batches.ts';
 import { HubClient } from '../client/hub-client.ts';
 import { HUB_DEFAULTS, type RunningHub, startHub } from '../hub/start-hub.ts';
-import type { NewTask, Task } from '../protocol/model.ts';
+import type { HubEvent, NewTask, Task } from '../protocol/model.ts';
 import {
   type BlockedRoute,
   blockedWork,
@@ -21,6 +20,9 @@ import {
   type WorkerView,
 } from './remaining-work.ts';
 import { type ResultRecord, type RunSummary, resultRecord, summarize } from './results.ts';
+import { mergeRecords, writeRecords } from './results-file.ts';
+import { resumeTasks } from './resume.ts';
+import type { RunRecorder } from './run-manifest.ts';
 import { TaskTracker } from './task-tracker.ts';
 
 export interface HubAddress {
@@ -54,8 +56,26 @@ export interface JobOptions {
   /** How long agents may finish running tasks once the job stops (default 10 s). */
   graceMs?: number;
   onProgress?: (progress: JobProgress) => void;
+  /** Told of what happens to the run's tasks and the hub's agents (`mittelo run --notify`). */
+  observer?: JobObserver | undefined;
   /** Agent and hub diagnostics (reconnects, backends not ready). */
   log?: (line: string) => void;
+  /** Notes the run in its folder (run.json) as it goes: agents, enqueued tasks, how it ended. */
+  recorder?: RunRecorder | undefined;
+  /**
+   * Continue the interrupted run `recorder` describes (`mittelo run --resume`): its tasks are read
+   * from the hub (the finished ones count and are not run again; the unfinished ones are followed),
+   * `tasks`/`lines` are the pack's tasks it had not enqueued yet, and the results are added to its
+   * results file.
+   */
+  resume?: boolean | undefined;
+}
+
+export interface JobObserver {
+  /** Each of the run's tasks once, when it reaches done, failed or canceled. */
+  taskFinished?(task: Task): void;
+  /** The hub's agent events (the run subscribes to them only when this is given). */
+  agentEvent?(event: HubEvent): void;
 }
 
 export interface JobProgress {
@@ -82,28 +102,6 @@ const WATCH_OWN_MS = 200;
 /** How often a `--hub`'s agent list is asked for. */
 const WATCH_HUB_MS = 3000;
 
-/** enqueue_many lines stay well under the hub's default 1 MiB line limit. */
-const ENQUEUE_CHUNK_BYTES = 512 * 1024;
-const ENQUEUE_CHUNK_TASKS = 5000;
-
-export function enqueueChunks(tasks: readonly NewTask[]): NewTask[][] {
-  const chunks: NewTask[][] = [];
-  let chunk: NewTask[] = [];
-  let bytes = 0;
-  for (const task of tasks) {
-    const size = JSON.stringify(task).length + 1;
-    if (chunk.length > 0 && (bytes + size > ENQUEUE_CHUNK_BYTES || chunk.length >= ENQUEUE_CHUNK_TASKS)) {
-      chunks.push(chunk);
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push(task);
-    bytes += size;
-  }
-  if (chunk.length > 0) chunks.push(chunk);
-  return chunks;
-}
-
 export async function runJob(options: JobOptions): Promise<JobReport> {
   const started = performance.now();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -129,8 +127,10 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
 
   const client = new HubClient({ ...address, client: 'mittelo-run' });
   const finished = new Map<number, Task>();
+  const resuming = options.resume === true && options.recorder !== undefined;
+  const total = resuming ? options.recorder!.current.tasks : options.tasks.length;
   const progress: JobProgress = {
-    total: options.tasks.length,
+    total,
     enqueued: 0,
     done: 0,
     failed: 0,
@@ -149,7 +149,14 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
     else if (task.status === 'failed') progress.failed += 1;
     else progress.canceled += 1;
     report();
+    options.observer?.taskFinished?.(task);
   });
+  const agentEvent = options.observer?.agentEvent?.bind(options.observer);
+  if (agentEvent) {
+    client.on('event', (event) => {
+      if ('agent' in event) agentEvent(event);
+    });
+  }
 
   let swarm: Swarm | null = null;
   let swarmExits: Promise<unknown> = Promise.resolve();
@@ -159,7 +166,29 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
   let stopWatching = () => {};
   let records: ResultRecord[] = [];
   try {
-    await client.subscribe(['task']);
+    await client.subscribe(agentEvent ? ['task', 'agent'] : ['task']);
+    let tasks = options.tasks;
+    let lines = options.lines;
+    let open = 0;
+    if (resuming) {
+      // Before the agents start, so the tasks the interrupted run held are queued again first.
+      const recorder = options.recorder!;
+      const resumed = await resumeTasks(client, recorder.current, options, (ids, adoptedLines) =>
+        recorder.enqueued(ids, adoptedLines),
+      );
+      for (const [id, line] of resumed.lineOf) lineOf.set(id, line);
+      for (const task of resumed.finished) {
+        finished.set(task.task_id, task);
+        progress[task.status as 'done' | 'failed' | 'canceled'] += 1;
+      }
+      for (const task of resumed.open) remaining.add(task);
+      tracker.add(resumed.open.map((task) => task.task_id));
+      open = resumed.open.length;
+      progress.enqueued = resumed.lineOf.size;
+      tasks = tasks.slice(resumed.adopted);
+      lines = lines.slice(resumed.adopted);
+      report();
+    }
     if (options.specs.length > 0) {
       if (!options.plan) throw new Error('runJob: agents given without a plan (planSwarm)');
       swarm = new Swarm(
@@ -172,12 +201,16 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
         options.plan,
       );
       swarmExits = swarm.run();
+      options.recorder?.workers(new Map(swarm.agents.map((agent) => [agent.workerId, agent.backend.name])));
     }
     let next = 0;
-    for (const chunk of enqueueChunks(options.tasks)) {
+    for (const chunk of batchesForHub(tasks)) {
       const ids = await client.enqueueMany(chunk);
       for (const task of chunk) remaining.add(task);
-      for (const id of ids) lineOf.set(id, options.lines[next++] ?? next);
+      const chunkLines = lines.slice(next, next + ids.length);
+      for (const [k, id] of ids.entries()) lineOf.set(id, chunkLines[k] ?? next + k + 1);
+      next += ids.length;
+      options.recorder?.enqueued(ids, chunkLines);
       tracker.add(ids);
       progress.enqueued += ids.length;
       report();
@@ -194,7 +227,7 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
     });
     stopWatching = watch.stop;
     ended = await Promise.race([
-      tracker.untilFinished(options.tasks.length).then(() => 'finished' as const),
+      tracker.untilFinished(open + tasks.length).then(() => 'finished' as const),
       deadline(options.deadlineMs),
       aborted(options.signal),
       watch.stuck.then((routes) => {
@@ -210,16 +243,17 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
     // The agents' final acks and releases may have changed more tasks: read the open ones again,
     // so the results say where each unfinished task stands (queued, with any kind and fix).
     const unfinished = ended === 'finished' ? [] : await tracker.readOpen().catch(() => []);
-    const backendOf = await workerBackends(client, swarm);
+    const backendOf = await workerBackends(client, swarm, options.recorder?.current.workers ?? {});
     client.close();
     await embedded?.stop();
     records = [...finished.values(), ...unfinished]
       .map((task) => resultRecord(task, lineOf.get(task.task_id) ?? 0, backendOf))
       .sort((a, b) => a.line - b.line || a.task_id - b.task_id);
   }
-  await writeRecords(options.resultsPath, records);
+  await (resuming ? mergeRecords : writeRecords)(options.resultsPath, records);
+  options.recorder?.ended(ended);
   return {
-    summary: summarize(records, options.tasks.length, performance.now() - started),
+    summary: summarize(records, total, performance.now() - started),
     records,
     resultsPath: options.resultsPath,
     hub: { host: address.host, port: address.port, embedded: embedded !== null },
@@ -323,12 +357,16 @@ async function probeHub(address: HubAddress): Promise<void> {
   }
 }
 
-/** worker id -> backend, from our own agents and whatever the hub knows of others. */
+/**
+ * worker id -> backend, from our own agents (this session's, and from run.json earlier sessions')
+ * and whatever the hub knows of others.
+ */
 async function workerBackends(
   client: HubClient,
   swarm: Swarm | null,
+  earlier: Readonly<Record<string, string>>,
 ): Promise<(workerId: string) => string | null> {
-  const known = new Map<string, string>();
+  const known = new Map<string, string>(Object.entries(earlier));
   try {
     for (const agent of await client.agents()) if (agent.backend) known.set(agent.worker_id, agent.backend);
   } catch {
@@ -336,16 +374,6 @@ async function workerBackends(
   }
   for (const agent of swarm?.agents ?? []) known.set(agent.workerId, agent.backend.name);
   return (workerId) => known.get(workerId) ?? null;
-}
-
-async function writeRecords(path: string, records: readonly ResultRecord[]): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const out = createWriteStream(path);
-  for (const record of records) {
-    if (!out.write(`${JSON.stringify(record)}\n`)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
 }
 
 function deadline(ms: number | undefined): Promise<'deadline'> {

@@ -108,5 +108,6 @@ export function summarize(records: readonly ResultRecord[], total: number, wallM
   const failed = count(records, 'failed');
   const canceled = count(records, 'canceled');
   const unfinished = total - done - failed - canceled;
-  return { total, done, failed, canceled, unfinished, wall_ms: wallMs, backends };
+  // Whole milliseconds: wallMs is a difference of performance.now() readings (70.87467899999999).
+  return { total, done, failed, canceled, unfinished, wall_ms: Math.round(wallMs), backends };
 }

@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { MitteloError } from '../errors.ts';
-import type { NewTask, Task } from '../protocol/model.ts';
-import type { AckRequest, LeaseClaim, LeaseRequest } from './types.ts';
+import type { NewTask, Task, TaskStatus } from '../protocol/model.ts';
+import type { AckRequest, LeaseClaim, LeaseRequest, PruneRequest } from './types.ts';
 
 export interface RetryPolicy {
   /** Attempts for a task that does not say (1 = v0.1 behaviour: a failed ack is final). */
@@ -53,8 +53,19 @@ export function newTaskFields(task: NewTask, policy: RetryPolicy): NewTaskFields
   };
 }
 
-/** A task as a fresh insert stores it (the store supplies the id and the time). */
-export function freshTask(taskId: number, now: number, fields: NewTaskFields): Task {
+/**
+ * When a new task may first be leased: at its `not_before`, or `delay_s` after `now` (the store's
+ * clock); 0 (at once) when it says neither. (The PostgreSQL store writes the same rule in SQL,
+ * with the database's clock: postgres/enqueue.ts.)
+ */
+export function firstAvailableAt(task: Pick<NewTask, 'not_before' | 'delay_s'>, now: number): number {
+  if (task.not_before !== undefined && task.not_before > 0) return task.not_before;
+  if (task.delay_s !== undefined && task.delay_s > 0) return now + task.delay_s;
+  return 0;
+}
+
+/** A task as a fresh insert stores it (the store supplies the id, the time and when it is due). */
+export function freshTask(taskId: number, now: number, fields: NewTaskFields, availableAt = 0): Task {
   return {
     task_id: taskId,
     prompt: fields.prompt,
@@ -71,7 +82,7 @@ export function freshTask(taskId: number, now: number, fields: NewTaskFields): T
     attempts: 0,
     max_attempts: fields.max_attempts,
     lease_expirations: 0,
-    available_at: 0,
+    available_at: availableAt,
     timeout_s: fields.timeout_s,
     error_kind: null,
     error_fix: null,
@@ -217,4 +228,42 @@ export function checkCancelable(current: Pick<TaskState, 'task_id' | 'status'>):
     `task ${current.task_id} is already ${current.status}; only queued or leased tasks can be canceled`,
     { task_id: current.task_id, status: current.status },
   );
+}
+
+/*
+ * Prune's rules. It removes finished tasks only (checkPrunable), and never the task with the
+ * largest id, whatever its status and age: SQLite gives a new task the largest id + 1, so
+ * deleting that one would hand its id out a second time (a `get`, a results file or a `wait`
+ * holding it would then name another task). Every store keeps both rules in its SQL (keeping the
+ * newest costs one row), so both behave the same.
+ */
+
+/** What `prune` removes when not told: every finished status. */
+export const PRUNABLE_STATUSES: readonly TaskStatus[] = ['done', 'failed', 'canceled'];
+
+/**
+ * Prune removes finished tasks only: a queued or leased task is work still to do (or being done),
+ * so asking for one is refused with nothing removed, whatever else was asked.
+ */
+export function checkPrunable(request: PruneRequest): void {
+  const unfinished = request.statuses.filter((status) => !PRUNABLE_STATUSES.includes(status));
+  if (unfinished.length > 0) {
+    throw new MitteloError(
+      'bad_request',
+      `prune removes finished tasks only (${PRUNABLE_STATUSES.join(', ')}), never ${unfinished.join(' or ')} ones: leave ${unfinished.join(' and ')} out of the statuses; nothing was removed`,
+      { statuses: unfinished },
+    );
+  }
+  if (request.statuses.length === 0) {
+    throw new MitteloError(
+      'bad_request',
+      `prune needs at least one status (${PRUNABLE_STATUSES.join(', ')}); nothing was removed`,
+    );
+  }
+  if (!Number.isFinite(request.older_than_s) || request.older_than_s < 0) {
+    throw new MitteloError(
+      'bad_request',
+      `prune's older_than_s must be a number of seconds, 0 or more, got ${request.older_than_s}; nothing was removed`,
+    );
+  }
 }

@@ -10,6 +10,7 @@
 import type {
   AgentInfo,
   NewTask,
+  Pause,
   QueuedCount,
   Stats,
   Task,
@@ -17,7 +18,7 @@ import type {
   TaskStatus,
 } from '../protocol/model.ts';
 
-export type { NewTask, QueuedCount, Stats, Task, TaskStatus };
+export type { NewTask, Pause, QueuedCount, Stats, Task, TaskStatus };
 
 export interface LeaseRequest {
   worker_id: string;
@@ -75,6 +76,23 @@ export interface ListQuery {
   max_bytes?: number | undefined;
 }
 
+/** A pause of leasing to store (the store stamps `paused_at` with its clock). */
+export interface PauseRequest {
+  /** null: the whole queue. */
+  backend: string | null;
+  /** Unix seconds: the pause ends by itself then. */
+  until?: number | undefined;
+  reason?: string | undefined;
+}
+
+/** Which finished tasks `prune` removes (src/store/queue-policy.ts checks it). */
+export interface PruneRequest {
+  /** Only tasks that finished at least this many seconds ago, by the store's clock (>= 0). */
+  older_than_s: number;
+  /** Only tasks in these statuses: finished ones only (done, failed, canceled). */
+  statuses: readonly TaskStatus[];
+}
+
 /** What happened to a task as a result of an ack, extend, release or cancel. */
 export interface Transition {
   task: Task;
@@ -106,15 +124,17 @@ export interface Store {
   list(query: ListQuery): Promise<Task[]>;
   stats(): Promise<Stats>;
   /**
-   * Queued tasks per backend (null: unrouted), routes with none left out, ordered by backend with
-   * null first. Reads only queued rows, so it costs the same beside a million finished ones.
+   * Queued tasks per backend (null: unrouted), with how many of them are not due yet, routes with
+   * none left out, ordered by backend with null first. Reads only queued rows, so it costs the
+   * same beside a million finished ones.
    */
   queuedByBackend(): Promise<QueuedCount[]>;
   /** Every failed task back to queued with its worker, lease, result and error cleared. */
   retryFailed(taskIds?: number[]): Promise<number>;
   /**
    * The earliest future time (Unix seconds) at which a task that is not available now becomes
-   * available: a lease running out or a retry backoff ending. null when nothing is pending.
+   * available: a lease running out, a retry backoff or a task's not_before ending, or a pause
+   * reaching its `until`. null when nothing is pending.
    */
   nextWakeAt(): Promise<number | null>;
   /**
@@ -128,6 +148,27 @@ export interface Store {
    * the largest one loaded.
    */
   load(tasks: Task[]): Promise<void>;
+  /**
+   * Pause leasing for a backend (null: the whole queue): while it holds, `lease` hands nothing to a
+   * worker of that backend (a whole-queue pause: to anyone). Queued tasks stay queued; leased ones
+   * are acked as usual. Replaces a pause of the same scope; one still in force keeps its
+   * `paused_at`. Durable and, on a shared database, seen by every instance.
+   */
+  pause(request: PauseRequest): Promise<Pause>;
+  /** Lift the pause of this scope (null: the whole-queue pause only); false when none was in force. */
+  resume(backend: string | null): Promise<boolean>;
+  /** The pauses in force now (one whose `until` passed is over): the whole queue first, then by backend. */
+  pauses(): Promise<Pause[]>;
+  /**
+   * Delete finished tasks of `request.statuses` whose finish time (`updated_at`, which nothing
+   * moves once a task has finished) is at least `older_than_s` before the store's now; returns
+   * how many. The task with the largest id always stays (its id must not be handed out again;
+   * see prune's rules in queue-policy.ts). Deletes in bounded batches, each its own transaction, yielding between them, so
+   * leases and acks go on while a million rows go. Refuses queued and leased (`bad_request`). On
+   * a shared database several instances may prune at once: each row is removed (and counted)
+   * once. Stops early, with what it removed so far, when the store closes.
+   */
+  prune(request: PruneRequest): Promise<number>;
   /** Present when several hubs can share this store's database (see Fleet). */
   readonly fleet?: Fleet | undefined;
   close(): Promise<void>;

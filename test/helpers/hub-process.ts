@@ -63,14 +63,20 @@ export interface StartHubOptions {
   rest?: boolean;
   /** How long to wait for the hub to say where it listens (default HANG_GUARD_MS). */
   timeoutMs?: number;
+  /**
+   * The `mittelo` to run, as program and arguments before `hub` (default: this node and
+   * src/cli/main.ts): an installed package's bin, or bin/mittelo.js under another node.
+   */
+  command?: string[];
 }
 
 export async function startHubProcess(options: StartHubOptions = {}): Promise<HubProcess> {
   const dir = options.dir ?? makeTempDir();
   const db = options.db ?? join(dir, 'hub.db');
-  const args = [CLI_ENTRY, 'hub', '--port', '0', '--print-url', '--db', db, ...(options.args ?? [])];
+  const [program, ...entry] = options.command ?? [process.execPath, CLI_ENTRY];
+  const args = [...entry, 'hub', '--port', '0', '--print-url', '--db', db, ...(options.args ?? [])];
   if (options.rest) args.push('--rest-port', '0');
-  const child = spawn(process.execPath, args, {
+  const child = spawn(program!, args, {
     cwd: dir,
     env: { ...process.env, MITTELO_TOKEN: '', MITTELO_DB: '', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

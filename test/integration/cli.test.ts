@@ -219,16 +219,20 @@ describe('mittelo client commands', () => {
       assert.match(lines[3]!, new RegExp(`^${ids[0]}\\s+queued\\s+status-test .*alpha task$`));
       const s = await stats();
       const total = s.queued + s.leased + s.done + s.failed + s.canceled;
+      const n = (count: number) => count.toLocaleString('en-US'); // thousands separated: 12,013
       assert.equal(
         lines.at(-1),
-        `queued ${s.queued} · leased ${s.leased} · done ${s.done} · failed ${s.failed} · canceled ${s.canceled} · total ${total}`,
+        `queued ${n(s.queued)} · leased ${n(s.leased)} · done ${n(s.done)} · failed ${n(s.failed)} · canceled ${n(s.canceled)} · total ${n(total)}`,
       );
     });
 
     it('status --limit says how many more there are; --limit 0 shows all', async () => {
       const out = ok(await mittelo(['status', '--limit', '1', '--status', 'queued']));
       const total = (await stats()).queued;
-      assert.match(out, new RegExp(`\\(1 newest of ${total} shown; --limit 0 shows all\\)`));
+      assert.match(
+        out,
+        new RegExp(`\\(1 newest of ${total.toLocaleString('en-US')} shown; --limit 0 shows all\\)`),
+      );
       const all = parse<{ tasks: Task[] }>(await mittelo(['status', '--limit', '0', '--json']));
       assert.ok(all.tasks.length >= total);
     });
@@ -248,9 +252,9 @@ describe('mittelo client commands', () => {
       const json = await stats();
       const human = ok(await mittelo(['stats']));
       for (const status of ['queued', 'leased', 'done', 'failed', 'canceled'] as const) {
-        assert.match(human, new RegExp(`^${status}\\s+${json[status]}$`, 'm'));
+        assert.match(human, new RegExp(`^${status}\\s+${json[status].toLocaleString('en-US')}$`, 'm'));
       }
-      assert.match(human, /^total\s+\d+$/m);
+      assert.match(human, /^total\s+\d{1,3}(?:,\d{3})*$/m);
     });
 
     it('get shows one task in full', async () => {
@@ -287,6 +291,54 @@ describe('mittelo client commands', () => {
       assert.deepEqual(parse(await mittelo(['retry', '--task', String(ids[2]), '--json'])), { retried: 0 });
       assert.equal((await getTask(ids[2]!)).status, 'queued');
     });
+
+    it('retry of a task that does not exist exits 4 like get, and retries nothing', async () => {
+      const ran = await mittelo(['retry', '--task', '99999']);
+      assert.equal(ran.code, 4, ran.stderr);
+      assert.equal(ran.stderr, 'mittelo: task 99999 does not exist; nothing was retried\n');
+      assert.equal(ran.stdout, '');
+      const two = await mittelo(['retry', '--task', String(ids[2]), '--task', '99999', '--task', '99998']);
+      assert.equal(two.code, 4);
+      assert.equal(two.stderr, 'mittelo: tasks 99998, 99999 do not exist; nothing was retried\n');
+    });
+  });
+
+  describe('enqueue --delay and --not-before', () => {
+    it('keeps the task queued until due and shows it as scheduled in status and get', async () => {
+      const before = Date.now() / 1000;
+      const [delayed] = idsOf(
+        ok(await mittelo(['enqueue', '--prompt', 'later', '--backend', 'sched', '--delay', '90m'])),
+      );
+      const after = Date.now() / 1000;
+      const task = await getTask(delayed!);
+      assert.equal(task.status, 'queued', 'on the wire it stays queued');
+      assert.ok(
+        task.available_at >= before + 5400 - 1 && task.available_at <= after + 5400 + 1,
+        `available_at ${task.available_at}`,
+      );
+      const at = Math.floor(Date.now() / 1000) + 7200;
+      const [pinned] = idsOf(
+        ok(
+          await mittelo(['enqueue', '--prompt', 'pinned', '--backend', 'sched', '--not-before', String(at)]),
+        ),
+      );
+      assert.equal((await getTask(pinned!)).available_at, at);
+      const lines = ok(await mittelo(['status', '--backend', 'sched'])).split('\n');
+      assert.match(lines[1]!, new RegExp(`^${pinned}\\s+scheduled\\s+sched\\s`));
+      assert.match(lines[2]!, new RegExp(`^${delayed}\\s+scheduled\\s+sched\\s`));
+      assert.ok(
+        lines.some((line) => /^scheduled: 2 of [\d,]+ queued tasks are not due yet$/.test(line)),
+        lines.join('\n'),
+      );
+      const detail = ok(await mittelo(['get', String(pinned)]));
+      assert.match(detail, /^ {2}status\s+scheduled$/m);
+      assert.match(detail, /^ {2}due\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in (1h|2h)\)$/m);
+      // A --jsonl line's own not_before / delay_s wins over the flag (both together would be refused).
+      const input = `${JSON.stringify({ prompt: 'own', not_before: at })}\n${JSON.stringify({ prompt: 'flag' })}\n`;
+      const [own, flag] = idsOf(ok(await mittelo(['enqueue', '--jsonl', '-', '--delay', '60s'], { input })));
+      assert.equal((await getTask(own!)).available_at, at);
+      assert.ok((await getTask(flag!)).available_at > Date.now() / 1000 + 30);
+    });
   });
 
   it('refuses bad flags with exit 2 and sends nothing', async () => {
@@ -314,9 +366,36 @@ describe('mittelo client commands', () => {
       [['wait', '1', 'x'], /task id must be a positive integer, got "x"/],
       [['wait', '1', '--timeout-s', 'soon'], /--timeout-s must be a number of seconds/],
       [['retry', '--task', '1.5'], /--task must be a positive integer, got "1.5"/],
+      [
+        ['enqueue', '--prompt', 'x', '--delay', 'soon'],
+        /--delay must be a duration: a whole number and a unit/,
+      ],
+      [
+        ['enqueue', '--prompt', 'x', '--delay', '400d'],
+        /--delay must be a number of seconds from 0 to 31536000 \(a year\)/,
+      ],
+      [
+        ['enqueue', '--prompt', 'x', '--delay', '5m', '--not-before', '18:00'],
+        /--delay .* or --not-before .*, not both/,
+      ],
+      [
+        ['enqueue', '--prompt', 'x', '--not-before', 'tomorrow'],
+        /--not-before must be Unix seconds .* or a time of day/,
+      ],
+      [
+        ['enqueue', '--prompt', 'x', '--not-before', '1767225600000'],
+        /--not-before 1767225600000 looks like milliseconds/,
+      ],
+      [['enqueue', '--jsonl', '-'], /stdin:1: delay_s: give not_before \(a Unix time\) or delay_s/],
+      [['pause', '--for', 'ever'], /--for must be a duration/],
+      [['pause', '--for', '1h', '--until', '18:00'], /--for .* or --until .*, not both/],
+      [['pause', '--until', '1000'], /--until 1000 is in the past/],
+      [['pause', '--backend', 'two words'], /--backend must be a name/],
+      [['resume', '--backend', '!'], /--backend must be a name/],
     ];
     for (const [args, message] of cases) {
-      const ran = await mittelo(args);
+      const input = args.includes('--jsonl') ? '{"prompt": "x", "not_before": 1, "delay_s": 5}\n' : undefined;
+      const ran = await mittelo(args, input === undefined ? {} : { input });
       assert.equal(ran.code, 2, `mittelo ${args.join(' ')}: exit ${ran.code}; stderr: ${ran.stderr}`);
       assert.match(ran.stderr, message, `mittelo ${args.join(' ')}`);
       assert.equal(ran.stdout, '', `mittelo ${args.join(' ')}`);

@@ -87,6 +87,35 @@ describe('two hubs on one PostgreSQL database', () => {
     assert.equal((await clientA.get(taskId)).status, 'done', 'hub A reads what was acked through B');
   });
 
+  it('a pause given to hub A holds a lease parked on hub B; a resume through A wakes it', async () => {
+    await clientA.pause({ backend: 'route-paused', reason: 'fleet test' });
+    const raw = await RawClient.connect(hubB.port);
+    raws.push(raw);
+    const parked = raw.result('lease', {
+      worker_id: 'parked-paused',
+      wait_ms: HANG_GUARD_MS,
+      backend: 'route-paused',
+    });
+    await eventually('the lease to park on hub B', async () =>
+      (await clientB.agents()).some((a) => a.worker_id === 'parked-paused') ? true : undefined,
+    );
+    const taskId = await clientA.enqueue({ prompt: 'held back', backend: 'route-paused' });
+    // Both hubs were told of the work (B's parked lease looked); the pause kept it queued.
+    assert.deepEqual((await clientB.lease({ worker_id: 'probe-b', backend: 'route-paused' })).tasks, []);
+    assert.deepEqual(
+      (await clientB.pauses()).map((p) => [p.backend, p.reason]),
+      [['route-paused', 'fleet test']],
+    );
+    assert.equal((await clientB.get(taskId)).status, 'queued');
+    assert.equal((await clientA.resume({ backend: 'route-paused' })).resumed, true);
+    const answer = await parked;
+    assert.deepEqual(
+      answer.tasks.map((task: { task_id: number }) => task.task_id),
+      [taskId],
+    );
+    await raw.result('ack', { task_id: taskId, status: 'done', lease_token: answer.tasks[0].lease_token });
+  });
+
   it('revokes, through hub B, the lease of a task canceled through hub A', async () => {
     const raw = await RawClient.connect(hubB.port);
     raws.push(raw);
@@ -190,6 +219,41 @@ describe('two hubs on one PostgreSQL database', () => {
     } finally {
       watcher.close();
     }
+  });
+
+  it("counts the fleet's tasks in each hub's throughput history", async () => {
+    type History = { scope: string; minutes: { done: number; failed: number; enqueued: number }[] };
+    const totals = async (client: HubClient) => {
+      const history = await client.call<History>('stats_history', { minutes: 60 });
+      const sum = (field: 'done' | 'failed' | 'enqueued') =>
+        history.minutes.reduce((total, minute) => total + minute[field], 0);
+      return { scope: history.scope, done: sum('done'), failed: sum('failed'), enqueued: sum('enqueued') };
+    };
+    const before = await totals(clientA);
+    assert.equal(before.scope, 'fleet');
+    // Enqueued and finished through hub B only, on a route no agent runs.
+    const ids = await clientB.enqueueMany([
+      { prompt: 'history 1', backend: 'history-route' },
+      { prompt: 'history 2', backend: 'history-route' },
+      { prompt: 'history 3', backend: 'history-route' },
+    ]);
+    const { tasks } = await clientB.lease({
+      worker_id: 'history-worker',
+      max_tasks: 2,
+      backend: 'history-route',
+    });
+    assert.equal(tasks.length, 2);
+    await clientB.ack({ task_id: tasks[0]!.task_id, status: 'done', lease_token: tasks[0]!.lease_token });
+    await clientB.ack({ task_id: tasks[1]!.task_id, status: 'failed', lease_token: tasks[1]!.lease_token });
+    await eventually('hub A to count what hub B did', async () => {
+      const now = await totals(clientA);
+      const moved = {
+        enqueued: now.enqueued - before.enqueued,
+        done: now.done - before.done,
+        failed: now.failed - before.failed,
+      };
+      return moved.enqueued === ids.length && moved.done === 1 && moved.failed === 1 ? true : undefined;
+    });
   });
 });
 

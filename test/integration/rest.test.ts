@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { HubClient } from '../../src/client/hub-client.ts';
 import { startRestServer } from '../../src/hub/rest/rest-server.ts';
 import { type RunningHub, startHub } from '../../src/hub/start-hub.ts';
+import type { Task } from '../../src/protocol/model.ts';
 import { newTaskSchema } from '../../src/protocol/schemas.ts';
 import { type HubProcess, makeTempDir, startHubProcess, waitFor } from '../helpers/hub-process.ts';
 
@@ -339,6 +340,62 @@ describe('REST v1 routes', () => {
     }
   });
 
+  it(
+    'GET /stats/history counts tasks finished and enqueued per minute; GET /hub says version and addresses',
+    TEST_TIMEOUT,
+    async () => {
+      const before = (await call(base, 'GET', '/stats/history')).body;
+      const sum = (answer: Json, field: string) =>
+        (answer.minutes as Json[]).reduce((total, minute) => total + (minute[field] as number), 0);
+      const client = new HubClient({ port: hub.port });
+      try {
+        // Top priority, so the lease takes these two before anything older tests left queued.
+        await client.enqueueMany([
+          { prompt: 'one', backend: 'history', priority: 1_000_000 },
+          { prompt: 'two', backend: 'history', priority: 1_000_000 },
+        ]);
+        const { tasks } = await client.lease({
+          worker_id: 'history-worker',
+          max_tasks: 2,
+          backend: 'history',
+        });
+        assert.equal(tasks.length, 2);
+        const [first, second] = tasks as [Task, Task];
+        await client.ack({
+          task_id: first.task_id,
+          status: 'done',
+          result: 'ok',
+          lease_token: first.lease_token,
+        });
+        await client.ack({
+          task_id: second.task_id,
+          status: 'failed',
+          error: 'no',
+          lease_token: second.lease_token,
+        });
+      } finally {
+        client.close();
+      }
+      const after = (await call(base, 'GET', '/stats/history?minutes=5')).body;
+      assert.equal(after.bucket_s, 60);
+      assert.equal(after.scope, 'hub');
+      assert.ok(after.since <= after.now);
+      assert.equal(sum(after, 'enqueued') - sum(before, 'enqueued'), 2);
+      assert.equal(sum(after, 'done') - sum(before, 'done'), 1);
+      assert.equal(sum(after, 'failed') - sum(before, 'failed'), 1);
+      for (const minute of after.minutes as Json[]) assert.equal(minute.start % 60, 0);
+      const bad = await expectError(base, 'GET', '/stats/history?minutes=day', 400, 'bad_request');
+      assert.match(bad.error, /minutes must be an integer, got "day"/);
+      await expectError(base, 'GET', '/stats/history?minutes=0', 400, 'bad_request');
+
+      const info = (await call(base, 'GET', '/hub')).body;
+      assert.equal(info.server, 'mittelo');
+      assert.match(info.version, /^\d+\.\d+\.\d+/);
+      assert.equal(info.tcp, `tcp://${hub.host}:${hub.port}`);
+      assert.equal(info.rest, base);
+    },
+  );
+
   it('shares state with the TCP port', TEST_TIMEOUT, async () => {
     const client = new HubClient({ port: hub.port });
     try {
@@ -366,6 +423,12 @@ describe('REST v1 routes', () => {
       '/tasks/{task_id}': ['get'],
       '/tasks/{task_id}/cancel': ['post'],
       '/agents': ['get'],
+      '/pause': ['post'],
+      '/resume': ['post'],
+      '/pauses': ['get'],
+      '/tasks/prune': ['post'],
+      '/stats/history': ['get'],
+      '/hub': ['get'],
       '/events': ['get'],
       '/shutdown': ['post'],
       '/openapi.json': ['get'],
@@ -382,6 +445,13 @@ describe('REST v1 routes', () => {
     assert.deepEqual(newTask.required, ['prompt']);
     const listParams = (doc.paths['/tasks'].get.parameters as Json[]).map((p) => p.name);
     for (const name of ['status', 'limit']) assert.ok(listParams.includes(name), name);
+    // A pause is one shared component, the answer of all three queue-control routes.
+    assert.deepEqual(Object.keys(doc.components.schemas.Pause.properties).sort(), [
+      'backend',
+      'paused_at',
+      'reason',
+      'until',
+    ]);
     // Every $ref points at something that exists.
     for (const target of JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/(\w+)\/(\w+)"/g)) {
       assert.ok(doc.components[target[1]!]?.[target[2]!], `dangling ${target[0]}`);
@@ -483,6 +553,11 @@ describe('REST auth', () => {
     ['GET', '/tasks/1'],
     ['POST', '/tasks/1/cancel'],
     ['GET', '/agents'],
+    ['POST', '/pause', { backend: 'sneaky' }],
+    ['POST', '/resume'],
+    ['GET', '/pauses'],
+    ['GET', '/stats/history'],
+    ['GET', '/hub'],
     ['GET', '/events'],
     ['GET', '/openapi.json'],
     ['POST', '/shutdown'],
@@ -523,6 +598,7 @@ describe('REST auth', () => {
       await expectError(base, 'GET', '/no/such/route', 401, 'unauthorized');
 
       assert.deepEqual(await snapshot(base, TOKEN), before);
+      assert.deepEqual((await call(base, 'GET', '/pauses', { token: TOKEN })).body, { pauses: [] });
       assert.equal(hub.child.exitCode, null, 'an unauthorized POST /shutdown did not stop the hub');
     },
   );

@@ -272,11 +272,11 @@ describe('routes with queued work and no agent', () => {
       /^shell: 1 queued, no healthy agent \(1 unhealthy\) — fix it, or start one with `mittelo agent --backend shell`$/m,
     );
     const json = JSON.parse((await runCli(['status', '--json', ...at])).stdout) as {
-      queued_by_backend: Array<{ backend: string | null; queued: number }>;
+      queued_by_backend: Array<{ backend: string | null; queued: number; scheduled?: number }>;
     };
     assert.deepEqual(json.queued_by_backend, [
-      { backend: 'codex', queued: 1 },
-      { backend: 'shell', queued: 1 },
+      { backend: 'codex', queued: 1, scheduled: 0 },
+      { backend: 'shell', queued: 1, scheduled: 0 },
     ]);
 
     const echo = startCli(['agent', '--backend', 'echo', ...at]);

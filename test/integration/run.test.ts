@@ -109,6 +109,19 @@ describe('mittelo run', () => {
     assert.match(ran.stderr, /1 of 3 task\(s\) did not succeed/);
   });
 
+  it('holds back a pack line with delay_s until it is due, then runs it', async () => {
+    const { cwd, pack } = workspace(['{"prompt": "later", "delay_s": 1.5}', '{"prompt": "now"}']);
+    const out = join(cwd, 'out.jsonl');
+    const ran = await runCli(['run', pack, '--agent', 'echo=1', '--out', out], { cwd });
+    assert.equal(ran.code, 0, ran.stderr);
+    const [later, now] = readResults(out);
+    assert.equal(now!.status, 'done');
+    assert.equal(later!.status, 'done');
+    assert.equal(later!.result, 'echo:later');
+    // Not a timing bound: a task can't finish before it is due.
+    assert.ok(later!.latency_ms >= 1500, `finished ${later!.latency_ms} ms after enqueue, before it was due`);
+  });
+
   it('refuses a malformed pack with file and line before anything starts', async () => {
     const { cwd, pack } = workspace([
       '{"prompt": "fine"}',

@@ -3,9 +3,11 @@
  * token, real agent processes, tasks enqueued over TCP and from the page. Checks the token prompt,
  * live updates without reloading (rows, counters, agents), filters and search, retry, cancel,
  * enqueue and the task detail, that the token never appears in a URL, and saves a screenshot to
- * test-artifacts/dashboard.png.
+ * test-artifacts/dashboard.png. Also: the header's hub address and version, a killed agent shown as
+ * disconnected, a page opened later drawing the hub's history, and the page at 420 px wide.
  *
- * Needs Debian's `chromium` (.ci/run installs it); without it this test fails rather than skips.
+ * Needs Debian's `chromium` (`npm test` installs it when root on Debian or Ubuntu; MITTELO_TEST_CHROMIUM
+ * names another browser); without it this test fails rather than skips, saying what to install.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { chromiumMissing, chromiumPath } from '../../scripts/test-browser.mjs';
 import { HubClient } from '../../src/client/hub-client.ts';
 import { type CliProcess, startCli } from '../helpers/cli-process.ts';
 import { HANG_GUARD_MS, type HubProcess, REPO_ROOT, startHubProcess } from '../helpers/hub-process.ts';
@@ -23,12 +26,13 @@ interface PageElement {
   getAttribute(name: string): string | null;
 }
 declare const document: {
+  documentElement: { scrollWidth: number };
   querySelector(selector: string): PageElement | null;
   querySelectorAll(selector: string): ArrayLike<PageElement>;
 };
 declare const window: { notReloaded?: boolean };
 
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = chromiumPath();
 const TOKEN = 'dashboard-t0ken-s3cret';
 /** A bound on waiting for the page (a hang guard, not a timing assertion). */
 const WAIT_MS = HANG_GUARD_MS;
@@ -44,6 +48,7 @@ describe('web dashboard in headless Chromium', { timeout: 600_000 }, () => {
   const requestUrls: string[] = [];
   const pageErrors: string[] = [];
   const ids: Record<string, number> = {};
+  let echoAgent: CliProcess | undefined;
 
   /** Wait until `selector`'s text (trimmed) is `text`; on timeout say what was there instead. */
   async function waitForText(selector: string, text: string, timeoutMs = WAIT_MS): Promise<void> {
@@ -84,10 +89,8 @@ describe('web dashboard in headless Chromium', { timeout: 600_000 }, () => {
   }
 
   before(async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium), as .ci/run does`,
-    );
+    // scripts/test.mjs tried to install it, and says why it could not.
+    assert.ok(existsSync(CHROMIUM), process.env.MITTELO_TEST_CHROMIUM_ERROR ?? chromiumMissing(CHROMIUM));
     hub = await startHubProcess({ rest: true, args: ['--token', TOKEN] });
     client = new HubClient({ host: hub.host, port: hub.port, token: TOKEN, reconnect: false });
     browser = await chromium.launch({
@@ -185,12 +188,19 @@ describe('web dashboard in headless Chromium', { timeout: 600_000 }, () => {
     });
   });
 
+  it("shows the hub's address and version in the header", async () => {
+    const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string })
+      .version;
+    await waitForText('[data-testid="hub-address"]', `tcp://${hub.host}:${hub.port}`);
+    await waitForText('[data-testid="hub-version"]', `mittelo ${version}`);
+  });
+
   it('shows a task enqueued over TCP, and turns it done live when an agent runs it', async () => {
     ids.echo = await client.enqueue('hello from the protocol');
     await waitForText(statusOf(ids.echo), 'queued');
     await waitForText(counter('queued'), '1');
 
-    startAgent('web-echo', ['--backend', 'echo']);
+    echoAgent = startAgent('web-echo', ['--backend', 'echo']);
     await waitForText(statusOf(ids.echo), 'done');
     await waitForText(counter('done'), '1');
     await waitForText(counter('queued'), '0');
@@ -330,6 +340,39 @@ describe('web dashboard in headless Chromium', { timeout: 600_000 }, () => {
     );
   });
 
+  it('shows a killed agent as disconnected, with since when, not as healthy', async () => {
+    const row = 'tr[data-worker-id="web-echo"]';
+    await waitForText(`${row} .health`, 'healthy');
+    echoAgent!.kill('SIGKILL');
+    await echoAgent!.exit(WAIT_MS);
+    await waitForText(`${row} .health`, 'disconnected');
+    assert.match(
+      (await page.locator(`${row} .since`).textContent()) ?? '',
+      /^since \S.* \((just now|\d+ s ago)\)$/,
+    );
+    const [listed] = (await client.agents()).filter((agent) => agent.worker_id === 'web-echo');
+    assert.equal(listed?.connected, false);
+    assert.equal(typeof listed?.disconnected_at, 'number');
+  });
+
+  it('shows a pause with its reason and a scheduled task; Resume on the page lifts the pause', async () => {
+    await client.pause({ backend: 'claude_code', reason: 'quota used up' });
+    const pause = '.queue-control .pause[data-pause="claude_code"]';
+    await page.locator(pause).waitFor();
+    assert.match(
+      (await page.locator(pause).textContent()) ?? '',
+      /^Paused: claude_code since \d\d:\d\d — quota used up\s*Resume$/,
+    );
+    ids.scheduled = await client.enqueue({ prompt: 'not before an hour from now', delay_s: 3600 });
+    await waitForText(statusOf(ids.scheduled), 'scheduled');
+    await waitForText('[data-testid="scheduled"]', '1 queued task is scheduled: not due yet');
+    assert.equal((await client.get(ids.scheduled)).status, 'queued', 'on the wire it is queued');
+
+    await page.locator(`${pause} button`, { hasText: 'Resume' }).click();
+    await page.locator(pause).waitFor({ state: 'detached' });
+    assert.deepEqual(await client.pauses(), []);
+  });
+
   it('never reloaded, never put the token in a URL, threw no errors; saves a screenshot', async () => {
     assert.equal(await page.evaluate(() => window.notReloaded), true);
     const leaked = requestUrls.filter((url) => url.includes(TOKEN) || /token=/i.test(url));
@@ -347,6 +390,56 @@ describe('web dashboard in headless Chromium', { timeout: 600_000 }, () => {
     });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     assert.ok(existsSync(SCREENSHOT));
+  });
+
+  it('a page opened now draws the history of tasks finished before, and fits a 420 px screen', async () => {
+    const history = (await (
+      await fetch(`${hub.restUrl}/stats/history?minutes=60`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      })
+    ).json()) as { minutes: Array<{ done: number; failed: number }> };
+    const finished = history.minutes.reduce((sum, minute) => sum + minute.done + minute.failed, 0);
+    const stats = await client.stats();
+    assert.ok(finished >= stats.done + stats.failed && finished > 0, `history counts ${finished} finished`);
+
+    const context = await browser!.newContext({ viewport: { width: 420, height: 900 } });
+    try {
+      const fresh = await context.newPage();
+      fresh.setDefaultTimeout(WAIT_MS);
+      fresh.on('pageerror', (error) => pageErrors.push(error.message));
+      await fresh.goto(`${hub.restUrl}/`);
+      await fresh.locator('input[type="password"]').fill(TOKEN);
+      await fresh.getByRole('button', { name: 'Open the dashboard' }).click();
+      await fresh.waitForFunction(
+        (want) => document.querySelector('[data-testid="finished"]')?.textContent?.trim() === want,
+        finished.toLocaleString('en'),
+      );
+      // Drawn, not only counted: the finished line rises above the baseline somewhere.
+      const points = (await fresh.locator('polyline.line-total').getAttribute('points')) ?? '';
+      const heights = points.split(' ').map((point) => Number(point.split(',')[1]));
+      assert.ok(
+        heights.some((y) => y < 100),
+        `the line is flat: ${points.slice(0, 200)}`,
+      );
+      await fresh.locator('[data-testid="history-since"]').waitFor();
+
+      // At 420 px nothing makes the page scroll sideways: tables scroll in their own box, controls wrap.
+      await fresh.locator('tr[data-task-id]').first().waitFor();
+      const pageWidth = () => fresh.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok((await pageWidth()) <= 420, `the page is ${await pageWidth()} px wide`);
+      await fresh.locator('tr[data-task-id] td.prompt').first().click();
+      await fresh.locator('aside.detail [data-field="prompt"]').waitFor();
+      assert.ok((await pageWidth()) <= 420, `with a task open the page is ${await pageWidth()} px wide`);
+      const enqueue = await fresh.locator('form.enqueue button[type="submit"]').boundingBox();
+      assert.ok(enqueue && enqueue.x + enqueue.width <= 420, 'the enqueue button is on screen');
+      mkdirSync(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
+      await fresh.screenshot({
+        path: join(REPO_ROOT, 'test-artifacts', 'dashboard-420px.png'),
+        fullPage: true,
+      });
+    } finally {
+      await context.close();
+    }
   });
 
   it('stays fast with 100,000 tasks: counts, pages and searches on the hub', async () => {

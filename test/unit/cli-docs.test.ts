@@ -20,12 +20,18 @@
  *   spans, and `mittelo NAME --flag` lines in code blocks, are checked against NAME wherever they
  *   are. Every other `--flag` (other sections, sample output) exists on some command. An
  *   environment column agrees with `.env`, and so does the Environment variables table.
+ * - A command's heading names its arguments as `--help` does: `## \`mittelo wait ID...\`` for
+ *   `wait <ids...>` (one word per argument, `...` on a variadic one, `[WORD]` for an optional one).
+ *
+ * What is compared is commander's model of the CLI, and a test checks that it is exactly what
+ * each `--help` prints (options and subcommands), so "in --help" and "in the model" are one.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Command, Option } from 'commander';
+import { builtInBackendNames } from '../../src/backends/registry.ts';
 import { buildProgram } from '../../src/cli/main.ts';
 import { REPO_ROOT } from '../helpers/hub-process.ts';
 
@@ -371,6 +377,22 @@ function documenting(entry: Entry, flag: string): Mention[] {
   return found;
 }
 
+/** `--help` text by section ('Options', 'Commands', …): the term column of each entry. */
+function helpSections(help: string): Map<string, string[]> {
+  const found = new Map<string, string[]>();
+  let current: string[] | null = null;
+  for (const line of help.split('\n')) {
+    const title = /^([A-Z][A-Za-z ]*):$/.exec(line);
+    if (title) {
+      current = [];
+      found.set(title[1]!, current);
+    } else if (current && /^ {2}\S/.test(line)) {
+      current.push(line.trim().split(/ {2,}/)[0]!);
+    }
+  }
+  return found;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const report = (problems: string[]) =>
@@ -466,6 +488,97 @@ describe(`${DOC} and \`mittelo --help\` in step`, () => {
       report(problems);
     });
   }
+
+  it('`--help` of every command prints exactly the options and subcommands compared here', () => {
+    const problems: string[] = [];
+    for (const cli of clis) {
+      const printed = helpSections(cli.command.helpInformation());
+      const flags = new Set((printed.get('Options') ?? []).flatMap((term) => flagsIn(term)));
+      const expected = new Set([...cli.options.map((option) => option.long!), ...UNIVERSAL]);
+      const missing = [...expected].filter((flag) => !flags.has(flag));
+      const extra = [...flags].filter((flag) => !expected.has(flag));
+      if (missing.length || extra.length) {
+        problems.push(
+          `\`${cli.title} --help\` prints options ${[...flags].join(', ')}; this test reads ` +
+            `${[...expected].join(', ')} from commander: fix collectCommands`,
+        );
+      }
+      const commands = (printed.get('Commands') ?? []).map((term) => term.split(/\s+/)[0]!);
+      const subs = clis
+        .filter((other) => other.path.startsWith(cli.path ? `${cli.path} ` : '') && other !== cli)
+        .filter((other) => !other.path.slice(cli.path.length).trim().includes(' '))
+        .map((other) => other.command.name());
+      const notPrinted = subs.filter((name) => !commands.includes(name));
+      const notRead = commands.filter((name) => name !== 'help' && !subs.includes(name));
+      if (notPrinted.length || notRead.length) {
+        problems.push(
+          `\`${cli.title} --help\` lists commands ${commands.join(', ') || 'none'}; this test reads ` +
+            `${subs.join(', ') || 'none'}: fix collectCommands`,
+        );
+      }
+    }
+    report(problems);
+  });
+
+  it("every command's heading names its arguments as `--help` does", () => {
+    const problems: string[] = [];
+    for (const section of sections) {
+      const heading = /^`(mittelo[^`]*)`/.exec(section.title);
+      const cli = heading ? ownerOf(heading[1]!).cli : undefined;
+      if (!heading || !cli || cli === root) continue;
+      const words = heading[1]!
+        .trim()
+        .split(/\s+/)
+        .slice(1 + cli.path.split(' ').length);
+      const written = words.filter((word) => !word.startsWith('-') && !word.startsWith('[-'));
+      const args = cli.command.registeredArguments;
+      const wanted = args.map((arg) => {
+        const word = arg
+          .name()
+          .replace(/[A-Z]/g, (c) => `_${c}`)
+          .toUpperCase();
+        const shown = `${word}${arg.variadic ? '...' : ''}`;
+        return arg.required ? shown : `[${shown}]`;
+      });
+      const fits =
+        written.length === args.length &&
+        written.every((word, k) => {
+          const arg = args[k]!;
+          const bare = word.replace(/^\[|\]$/g, '');
+          return bare.endsWith('...') === arg.variadic && word.startsWith('[') === !arg.required;
+        });
+      if (!fits) {
+        problems.push(
+          `${where(section.start)}: the heading "## ${section.title}" names the arguments ` +
+            `${written.join(' ') || '(none)'}, but \`${cli.title} --help\` takes ${cli.command.usage()}: ` +
+            `write "## \`${cli.title}${wanted.length ? ` ${wanted.join(' ')}` : ''}\`" (words of your choosing, one per argument)`,
+        );
+      }
+    }
+    report(problems);
+  });
+
+  it('`mittelo agent --backend` names every built-in backend (here and in docs/AGENTS.md)', () => {
+    const problems: string[] = [];
+    const agentLines = [...(entries.get('agent')?.lines ?? [])].sort((a, b) => a - b);
+    const inCli = agentLines
+      .map((i) => lines[i]!.text)
+      .join(' ')
+      .replace(/\s+/g, ' ');
+    const backendRow =
+      readFileSync(join(REPO_ROOT, 'docs', 'AGENTS.md'), 'utf8')
+        .split('\n')
+        .find((line) => line.startsWith('| `--backend <name>`')) ?? '';
+    for (const name of builtInBackendNames()) {
+      if (!inCli.includes(`\`${name}\``))
+        problems.push(`${DOC} ## \`mittelo agent\`: name \`${name}\` among --backend's values`);
+      if (!backendRow.includes(`\`${name}\``))
+        problems.push(
+          `docs/AGENTS.md: name \`${name}\` in the \`--backend <name>\` row of \`mittelo agent\`'s flags`,
+        );
+    }
+    report(problems);
+  });
 
   it('every section or table row about a command is about one that exists', () => {
     report([...staleEntries, ...unknownCommands]);

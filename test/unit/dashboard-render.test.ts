@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { handleKey } from '../../src/cli/dashboard/keys.ts';
 import { type DashboardView, renderDashboard } from '../../src/cli/dashboard/render.ts';
 import { NO_FILTER, nextBackend, nextStatus, type Snapshot } from '../../src/cli/dashboard/snapshot.ts';
+import { shortClock } from '../../src/cli/queue-control-lines.ts';
 import type { AgentInfo, Task } from '../../src/protocol/model.ts';
 
 const NOW = 1_800_000_000;
@@ -53,6 +54,7 @@ function agent(workerId: string, fields: Partial<AgentInfo> = {}): AgentInfo {
     tasks_failed: 0,
     first_seen: NOW - 100,
     last_contact: NOW - 1,
+    disconnected_at: null,
     ...fields,
   };
 }
@@ -73,6 +75,7 @@ function snapshot(fields: Partial<Snapshot> = {}): Snapshot {
       }),
     ],
     queued_by_backend: null,
+    pauses: null,
     tasks: [
       task(3, { status: 'failed', backend: 'codex', error: 'x', error_kind: 'auth' }),
       task(2),
@@ -114,6 +117,21 @@ describe('dashboard render', () => {
     assert.match(lines[table + 2]!, /^w-1 +echo +connected +ok/);
     assert.equal(lines[table + 3], 'w-2: codex: not logged in');
     assert.equal(lines[table + 4], '  fix: run `codex login`');
+  });
+
+  it('shows a disconnected agent as disconnected since when, last, and not as healthy or unhealthy', () => {
+    const agents = [
+      agent('w-0', { connected: false, disconnected_at: NOW - 90, healthy: false, reason: 'old news' }),
+      agent('w-1'),
+      // A hub older than disconnected_at says only `connected`.
+      agent('w-9', { connected: false, disconnected_at: undefined, last_contact: NOW - 5 }),
+    ];
+    const lines = renderDashboard(view({ snapshot: snapshot({ agents }) }), BIG);
+    assert.ok(lines.includes('agents: 3 (1 connected, 0 unhealthy)'), lines.join('\n'));
+    const table = lines.findIndex((line) => line.startsWith('AGENT'));
+    assert.match(lines[table + 1]!, /^w-1 +echo +connected +ok/);
+    assert.match(lines[table + 2]!, /^w-0 +echo +disconnected 1m ago +- /);
+    assert.match(lines[table + 3]!, /^w-9 +echo +disconnected 5s ago +- /);
   });
 
   it('shows the filter, and counts only what the filter can count', () => {
@@ -226,6 +244,43 @@ describe('dashboard render', () => {
       ),
       'a disconnected agent takes nothing',
     );
+  });
+
+  it('shows what is paused and how many queued tasks are scheduled under the counts, and scheduled rows', () => {
+    const paused = snapshot({
+      pauses: [
+        { backend: null, paused_at: NOW - 60, until: null, reason: null },
+        { backend: 'codex', paused_at: NOW - 30, until: NOW + 3600, reason: 'quota\nused up' },
+      ],
+      queued_by_backend: [
+        { backend: null, queued: 2, scheduled: 1 },
+        { backend: 'codex', queued: 3, scheduled: 0 },
+      ],
+      tasks: [
+        task(5, { status: 'queued', worker_id: null, available_at: NOW + 90 }),
+        task(4, { status: 'queued' }),
+      ],
+    });
+    const lines = renderDashboard(view({ snapshot: paused }), BIG);
+    const counts = lines.findIndex((line) => line.startsWith('queued 2 · '));
+    const clock = (seconds: number) => shortClock(seconds, NOW);
+    assert.match(clock(NOW), /^\d\d:\d\d$/, 'today: the time alone');
+    assert.match(clock(NOW - 3 * 86_400), /^[A-Z][a-z]{2} \d{1,2} \d\d:\d\d$/, 'another day: with its date');
+    assert.deepEqual(lines.slice(counts + 1, counts + 4), [
+      `paused: the whole queue (since ${clock(NOW - 60)})`,
+      `paused: codex (since ${clock(NOW - 30)}, until ${clock(NOW + 3600)}, reason: quota used up)`,
+      'scheduled: 1 of 5 queued tasks is not due yet',
+    ]);
+    assert.ok(
+      lines.some((line) => /^5 +scheduled +- /.test(line)),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((line) => /^4 +queued +- /.test(line)),
+      lines.join('\n'),
+    );
+    const none = renderDashboard(view(), BIG);
+    assert.ok(!none.some((line) => /^(paused|scheduled): /.test(line)), 'nothing is said when nothing waits');
   });
 
   it('never lets text from the hub reach the terminal as control codes', () => {

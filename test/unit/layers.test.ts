@@ -58,7 +58,7 @@ interface Rule {
   except?: RegExp;
 }
 
-const LAYERS = 'agent|backends|cli|client|doctor|hub|protocol|run|smoke|store|web';
+const LAYERS = 'agent|backends|cli|client|doctor|hub|notify|protocol|run|smoke|store|web';
 const below = (...allowed: string[]) => new RegExp(`^src/(?!(?:${allowed.join('|')})/)(?:${LAYERS})/`);
 
 const RULES: Rule[] = [
@@ -99,6 +99,11 @@ const RULES: Rule[] = [
     forbidden: below('agent', 'client', 'backends', 'protocol'),
   },
   {
+    name: 'notifications take events and deliver them: no hub, store, client or agent code',
+    files: /^src\/notify\//,
+    forbidden: below('notify', 'protocol', 'backends'),
+  },
+  {
     name: 'run and smoke use the hub through startHub and the client, never the store',
     files: /^src\/(?:run|smoke)\//,
     forbidden: /^src\/store\//,
@@ -110,10 +115,10 @@ const RULES: Rule[] = [
     except: /^src\/store\/open-store\.ts$/,
   },
   {
-    name: 'the CLI uses no store code, except to open one for copying a queue between stores',
+    name: "the CLI uses no store code, except to open one for copying a queue between stores, or to count a run's database (mittelo runs)",
     files: /^src\/cli\//,
     forbidden: /^src\/store\//,
-    except: /^src\/store\/(?:open-store|copy-queue)\.ts$/,
+    except: /^src\/store\/(?:open-store|copy-queue|inspect-database)\.ts$/,
   },
   {
     name: 'only process-runner.ts spawns processes among the backends',

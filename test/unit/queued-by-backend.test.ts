@@ -46,8 +46,8 @@ describe('queuedByBackend on SQLite', () => {
     const reopened = new SqliteStore({ path });
     try {
       assert.deepEqual(await reopened.queuedByBackend(), [
-        { backend: null, queued: 1 },
-        { backend: 'codex', queued: 2 },
+        { backend: null, queued: 1, scheduled: 0 },
+        { backend: 'codex', queued: 2, scheduled: 0 },
       ]);
     } finally {
       await reopened.close();

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { batchesForHub } from '../../src/cli/commands/enqueue.ts';
 import { CliError, EXIT } from '../../src/cli/common.ts';
 import { checkTaskField, parseJsonlTasks, readInput, singleTask } from '../../src/cli/read-tasks.ts';
+import { batchesForHub } from '../../src/client/enqueue-batches.ts';
 import type { NewTask } from '../../src/protocol/model.ts';
 import { makeTempDir } from '../helpers/hub-process.ts';
 
@@ -74,6 +74,22 @@ describe('parseJsonlTasks', () => {
     ]);
   });
 
+  it('keeps not_before and delay_s (pack lines of `mittelo run` too); a line that sets either keeps its own', () => {
+    const at = Math.floor(Date.now() / 1000) + 600;
+    const text = jsonl({ prompt: 'a', not_before: at }, { prompt: 'b', delay_s: 1.5 }, { prompt: 'c' });
+    assert.deepEqual(parseJsonlTasks(text, 'pack.jsonl').tasks, [
+      { prompt: 'a', not_before: at },
+      { prompt: 'b', delay_s: 1.5 },
+      { prompt: 'c' },
+    ]);
+    // --delay 60 as the default: a line with its own not_before or delay_s does not also get it.
+    assert.deepEqual(parseJsonlTasks(text, 'f', { delay_s: 60 }).tasks, [
+      { prompt: 'a', not_before: at },
+      { prompt: 'b', delay_s: 1.5 },
+      { prompt: 'c', delay_s: 60 },
+    ]);
+  });
+
   const badLines: Array<[string, unknown, string]> = [
     ['not JSON', '{"prompt": "a"', 'not valid JSON'],
     ['an array', [1, 2], 'each line must be a JSON object like {"prompt": "..."}, got an array'],
@@ -91,6 +107,31 @@ describe('parseJsonlTasks', () => {
     ['zero attempts', { prompt: 'p', max_attempts: 0 }, 'max_attempts must be an integer from 1 to 100'],
     ['a negative timeout', { prompt: 'p', timeout_s: -1 }, 'timeout_s must be a number of seconds'],
     ['metadata as an array', { prompt: 'p', metadata: [1] }, 'metadata must be a JSON object'],
+    [
+      'a string not_before',
+      { prompt: 'p', not_before: 'tomorrow' },
+      'not_before must be a Unix time in seconds',
+    ],
+    [
+      'not_before in milliseconds',
+      { prompt: 'p', not_before: 1767225600000 },
+      'not_before looks like milliseconds',
+    ],
+    [
+      'not_before in two years',
+      { prompt: 'p', not_before: Date.now() / 1000 + 2 * 365 * 86_400 },
+      'not_before is more than a year from now',
+    ],
+    [
+      'a negative delay',
+      { prompt: 'p', delay_s: -3 },
+      'delay_s must be a number of seconds from 0 to 31536000',
+    ],
+    [
+      'both not_before and delay_s',
+      { prompt: 'p', not_before: 1, delay_s: 1 },
+      'delay_s: give not_before (a Unix time) or delay_s',
+    ],
   ];
   for (const [what, line, message] of badLines) {
     it(`names the file and line of a line with ${what}`, () => {
@@ -210,6 +251,15 @@ describe('batchesForHub', () => {
     for (const batch of batchesForHub(tasks(1000, 'y'.repeat(50)), 5000, 1024)) {
       assert.ok(Buffer.byteLength(JSON.stringify(batch)) <= 1024 + batch.length);
     }
+  });
+
+  it('counts UTF-8 bytes, not characters', () => {
+    // 100 three-byte characters: 300 bytes of prompt, so two such tasks do not fit in 400.
+    const wide = tasks(3, '€'.repeat(100));
+    assert.deepEqual(
+      batchesForHub(wide, 5000, 400).map((b) => b.length),
+      [1, 1, 1],
+    );
   });
 
   it('sends nothing for no tasks', () => {

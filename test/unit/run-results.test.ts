@@ -1,7 +1,6 @@
-/** The pieces of `mittelo run` that are plain data: result records, the summary, enqueue chunks. */
+/** The pieces of `mittelo run` that are plain data: result records and the summary (enqueue batches: read-tasks.test.ts). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { enqueueChunks } from '../../src/run/job.ts';
 import { percentile, type ResultRecord, summarize } from '../../src/run/results.ts';
 
 function record(
@@ -57,22 +56,5 @@ describe('summarize', () => {
     assert.equal(percentile(values, 95), 95);
     assert.equal(percentile(values, 100), 100);
     assert.equal(percentile([], 50), null);
-  });
-});
-
-describe('enqueueChunks', () => {
-  it('splits by count and by bytes, keeping order and every task', () => {
-    const small = Array.from({ length: 12_001 }, (_, i) => ({ prompt: `t${i}` }));
-    const chunks = enqueueChunks(small);
-    assert.deepEqual(
-      chunks.map((c) => c.length),
-      [5000, 5000, 2001],
-    );
-    assert.deepEqual(chunks.flat(), small);
-    const big = Array.from({ length: 5 }, () => ({ prompt: 'x'.repeat(200 * 1024) }));
-    assert.deepEqual(
-      enqueueChunks(big).map((c) => c.length),
-      [2, 2, 1],
-    );
   });
 });

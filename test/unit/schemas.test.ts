@@ -172,6 +172,58 @@ describe('method schemas', () => {
       refused('wait', { task_ids: [1], mode: 'some' }, /^mode: /, /all/, /any/);
     });
 
+    it('takes not_before or delay_s (null: absent), and refuses both, negative, non-numbers and over a year', () => {
+      const now = Date.now() / 1000;
+      assert.deepEqual(accepted('enqueue', { prompt: 'p', not_before: now + 60.5 }), {
+        prompt: 'p',
+        not_before: now + 60.5,
+      });
+      assert.deepEqual(accepted('enqueue', { prompt: 'p', delay_s: 0.25, not_before: null }), {
+        prompt: 'p',
+        delay_s: 0.25,
+      });
+      refused(
+        'enqueue',
+        { prompt: 'p', not_before: now + 60, delay_s: 5 },
+        /^delay_s: give not_before .* not both$/,
+      );
+      refused(
+        'enqueue',
+        { prompt: 'p', delay_s: -1 },
+        /^delay_s: delay_s is a number of seconds \(0 or more\)$/,
+      );
+      refused('enqueue', { prompt: 'p', delay_s: '30' }, /^delay_s: delay_s is a number of seconds$/);
+      refused('enqueue', { prompt: 'p', delay_s: 366 * 86_400 }, /^delay_s: delay_s may be at most a year/);
+      refused('enqueue', { prompt: 'p', not_before: -1 }, /^not_before: .*0 or more/);
+      refused(
+        'enqueue',
+        { prompt: 'p', not_before: Date.now() },
+        /^not_before: .*more than a year.*not milliseconds/,
+      );
+      refused(
+        'enqueue_many',
+        { tasks: [{ prompt: 'ok' }, { prompt: 'p', delay_s: 1, not_before: 1 }] },
+        /^tasks\.1\.delay_s: give not_before/,
+      );
+    });
+
+    it('pause takes a backend, a future until and a reason; resume a backend; null is absent', () => {
+      const until = Date.now() / 1000 + 3600;
+      assert.deepEqual(accepted('pause', {}), {});
+      assert.deepEqual(accepted('pause', { backend: 'codex', until, reason: 'quota' }), {
+        backend: 'codex',
+        until,
+        reason: 'quota',
+      });
+      assert.deepEqual(accepted('pause', { backend: null, until: null, reason: null }), {});
+      assert.deepEqual(accepted('resume', { backend: null }), {});
+      refused('pause', { until: Date.now() / 1000 - 1 }, /^until: until is in the past/);
+      refused('pause', { until: Date.now() }, /^until: .*more than a year/);
+      refused('pause', { backend: 'two words' }, /^backend: /);
+      refused('pause', { reason: 'x'.repeat(501) }, /^reason: /);
+      refused('resume', { backend: '' }, /^backend: /);
+    });
+
     it('describes params that are not an object at all', () => {
       refused('stats', 'nope', /^params: /);
     });

@@ -20,7 +20,11 @@ let opened = 0;
 
 storeContract(
   'SqliteStore',
-  async (options) => new SqliteStore({ path: join(contractRoot, `store-${++opened}`, 'hub.db'), ...options }),
+  async ({ reopen, ...options }) =>
+    new SqliteStore({
+      path: reopen ? (reopen as SqliteStore).path : join(contractRoot, `store-${++opened}`, 'hub.db'),
+      ...options,
+    }),
   async () => rmSync(contractRoot, { recursive: true, force: true }),
 );
 

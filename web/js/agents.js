@@ -4,7 +4,7 @@
 // above the table (as `mittelo status` does, src/cli/idle-routes.ts), worked out from one answer
 // (agents and counts of the same moment), so an agent event alone never shows a stale route.
 import { useEffect, useState } from 'preact/hooks';
-import { ago, count } from './format.js';
+import { ago, clock, clockTime, count } from './format.js';
 import { html } from './html.js';
 import { useLive, useNow, useThrottled } from './live.js';
 
@@ -12,10 +12,14 @@ const POLL_MS = 5000;
 /** An agent that never said hello (v0.1) counts as there while it keeps polling. */
 const HELLO_LESS_PRESENT_S = 60;
 
-/** `{agents, idle}`: the agents (null until loaded) and the routes with queued work and no healthy agent. */
+/**
+ * `{agents, idle, scheduled}`: the agents (null until loaded), the routes with queued work and no
+ * healthy agent, and how many queued tasks are not due yet (queue-control.js shows them).
+ */
 export function useLiveAgents(api, live) {
   const [agents, setAgents] = useState(null);
   const [idle, setIdle] = useState([]);
+  const [scheduled, setScheduled] = useState(0);
   const load = () =>
     api.agentsReport().then(
       (answer) => {
@@ -23,6 +27,7 @@ export function useLiveAgents(api, live) {
         // An older hub does not count queued tasks per backend: then nothing is said.
         const queued = answer.queued_by_backend ?? [];
         setIdle(idleRoutes(queued, answer.agents, Date.now() / 1000));
+        setScheduled(queued.reduce((sum, route) => sum + (route.scheduled ?? 0), 0));
       },
       () => {
         // the connection state says why; keep what is shown
@@ -47,7 +52,7 @@ export function useLiveAgents(api, live) {
     // Any task event (enqueued too) changes the queued counts; an agent event who can take them.
     if (updates.length > 0 || events.some((event) => event.task)) refresh();
   });
-  return { agents, idle };
+  return { agents, idle, scheduled };
 }
 
 /** Routes with queued tasks that no healthy agent there can take (see src/cli/idle-routes.ts). */
@@ -85,12 +90,32 @@ function IdleRoutes({ routes }) {
   `;
 }
 
+/**
+ * Since when the agent is gone (the hub's Unix seconds), null while it is there: its connection
+ * closed, or (no hello) it went quiet for longer than its lease allows. Hubs older than
+ * `disconnected_at` say only `connected`.
+ */
+export function goneSince(agent) {
+  if (agent.disconnected_at !== undefined) return agent.disconnected_at;
+  return agent.connected ? null : agent.last_contact;
+}
+
 function order(a, b) {
-  if (a.connected !== b.connected) return a.connected ? -1 : 1;
+  const aGone = goneSince(a) !== null;
+  const bGone = goneSince(b) !== null;
+  if (aGone !== bGone) return aGone ? 1 : -1;
   return a.worker_id.localeCompare(b.worker_id);
 }
 
-function Health({ agent }) {
+/** Health while the agent is there; a gone agent is "disconnected", whatever it last reported. */
+function Health({ agent, now }) {
+  const since = goneSince(agent);
+  if (since !== null) {
+    return html`
+      <span class="health gone">disconnected</span>
+      <div class="since" title=${clock(since)}>since ${clockTime(since)} (${ago(since, now)})</div>
+    `;
+  }
   if (agent.healthy) return html`<span class="health ok">healthy</span>`;
   return html`
     <span class="health bad">unhealthy</span>
@@ -106,7 +131,7 @@ export function AgentsTable({ agents, idle, onSelectTask }) {
     <section class="panel agents" aria-label="Agents">
       <header class="panel-head">
         <h2>Agents</h2>
-        ${list && html`<span class="muted">${list.filter((a) => a.connected).length} connected</span>`}
+        ${list && html`<span class="muted">${list.filter((a) => goneSince(a) === null).length} connected</span>`}
       </header>
       <${IdleRoutes} routes=${idle} />
       ${
@@ -124,7 +149,7 @@ export function AgentsTable({ agents, idle, onSelectTask }) {
                       <tr>
                         <th>Worker</th>
                         <th>Backend</th>
-                        <th>Health</th>
+                        <th>State</th>
                         <th>Current task</th>
                         <th>Last contact</th>
                         <th class="num">Done</th>
@@ -134,13 +159,13 @@ export function AgentsTable({ agents, idle, onSelectTask }) {
                     <tbody>
                       ${list.map(
                         (agent) => html`
-                          <tr key=${agent.worker_id} data-worker-id=${agent.worker_id} class=${agent.connected ? '' : 'gone'}>
+                          <tr key=${agent.worker_id} data-worker-id=${agent.worker_id} class=${goneSince(agent) === null ? '' : 'gone'}>
                             <td>
-                              <span class=${`dot ${agent.connected ? 'on' : 'off'}`} title=${agent.connected ? 'connected' : 'disconnected'}></span>
+                              <span class=${`dot ${goneSince(agent) === null ? 'on' : 'off'}`} title=${goneSince(agent) === null ? 'connected' : 'disconnected'}></span>
                               ${agent.worker_id}
                             </td>
                             <td>${agent.backend ?? '—'}</td>
-                            <td><${Health} agent=${agent} /></td>
+                            <td><${Health} agent=${agent} now=${now} /></td>
                             <td>
                               ${
                                 agent.current_tasks.length === 0
@@ -152,7 +177,7 @@ export function AgentsTable({ agents, idle, onSelectTask }) {
                               }
                             </td>
                             <td title=${new Date(agent.last_contact * 1000).toLocaleString()}>
-                              ${ago(agent.last_contact, now)}${agent.connected ? '' : ' (disconnected)'}
+                              ${ago(agent.last_contact, now)}
                             </td>
                             <td class="num" data-col="done">${count(agent.tasks_done)}</td>
                             <td class="num" data-col="failed">${count(agent.tasks_failed)}</td>

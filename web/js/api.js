@@ -70,5 +70,12 @@ export function createApi({ onUnauthorized }) {
     agents: async () => (await request('GET', '/agents')).agents,
     /** The whole answer: `agents`, and `queued_by_backend` (absent from older hubs). */
     agentsReport: () => request('GET', '/agents'),
+    /** The pauses in force (GET /pauses), and lifting one (null: the whole queue's). */
+    pauses: async () => (await request('GET', '/pauses')).pauses,
+    resume: (backend) => request('POST', '/resume', backend ? { backend } : {}),
+    /** Tasks finished and enqueued per minute, the last day (docs/REST.md, GET /stats/history). */
+    statsHistory: () => request('GET', '/stats/history'),
+    /** The hub's version and addresses (GET /hub). */
+    hubInfo: () => request('GET', '/hub'),
   };
 }

@@ -20,6 +20,12 @@ export function clock(seconds) {
   return new Date(seconds * 1000).toLocaleString();
 }
 
+/** The time of day only (12:03:04), for times that are recent. */
+export function clockTime(seconds) {
+  if (!seconds) return '—';
+  return new Date(seconds * 1000).toLocaleTimeString();
+}
+
 export function duration(ms) {
   if (ms === null || ms === undefined) return '—';
   if (ms < 1000) return `${Math.round(ms)} ms`;

@@ -7,7 +7,9 @@ import { createApi } from './api.js';
 import { Counters, useLiveStats } from './counters.js';
 import { followEvents } from './events.js';
 import { html } from './html.js';
+import { HubIdentity } from './hub-info.js';
 import { createLive } from './live.js';
+import { QueueControl, usePauses } from './queue-control.js';
 import { TaskDetail } from './task-detail.js';
 import { TaskList } from './tasks.js';
 import { Throughput } from './throughput.js';
@@ -85,7 +87,8 @@ function Dashboard({ api, onUnauthorized, onSignOut }) {
   const [selectedId, setSelectedId] = useState(null);
   const [notices, setNotices] = useState([]);
   const stats = useLiveStats(api, live);
-  const { agents, idle } = useLiveAgents(api, live);
+  const { agents, idle, scheduled } = useLiveAgents(api, live);
+  const pauses = usePauses(api, live);
 
   useEffect(
     () =>
@@ -109,6 +112,7 @@ function Dashboard({ api, onUnauthorized, onSignOut }) {
   return html`
     <header class="top">
       <h1>Mittelö</h1>
+      <${HubIdentity} api=${api} live=${live} />
       <span class=${`connection connection-${connection}`} role="status" data-testid="connection">
         ${CONNECTION_TEXT[connection]}
       </span>
@@ -116,13 +120,23 @@ function Dashboard({ api, onUnauthorized, onSignOut }) {
       ${currentToken() && html`<button type="button" class="small" onClick=${onSignOut}>Forget token</button>`}
     </header>
     <main class="dashboard">
+      <${QueueControl}
+        pauses=${pauses.pauses}
+        scheduled=${scheduled}
+        api=${api}
+        notify=${notify}
+        onResumed=${() => {
+          pauses.reload();
+          live.reload();
+        }}
+      />
       <div class="overview">
         <${Counters}
           stats=${stats}
           selected=${query.status}
           onPick=${(status) => setQuery({ ...query, status })}
         />
-        <${Throughput} live=${live} />
+        <${Throughput} api=${api} live=${live} />
       </div>
       <${AgentsTable} agents=${agents} idle=${idle} onSelectTask=${setSelectedId} />
       <section class="panel actions" aria-label="Actions">

@@ -5,6 +5,7 @@ import { TaskActions } from './actions.js';
 import { clock, duration, usageValue } from './format.js';
 import { html } from './html.js';
 import { useLive } from './live.js';
+import { shownStatus } from './queue-control.js';
 import { StatusBadge } from './tasks.js';
 
 export function TaskDetail({ api, live, taskId, onClose, notify, onDone }) {
@@ -29,7 +30,7 @@ export function TaskDetail({ api, live, taskId, onClose, notify, onDone }) {
     <aside class="panel detail" aria-label=${`Task ${taskId}`} data-task-id=${taskId}>
       <header class="panel-head">
         <h2>Task #${taskId}</h2>
-        ${task && html`<${StatusBadge} status=${task.status} />`}
+        ${task && html`<${StatusBadge} status=${shownStatus(task, Date.now())} />`}
         <span class="spacer"></span>
         ${task && html`<${TaskActions} api=${api} task=${task} notify=${notify} onDone=${onDone} />`}
         <button type="button" class="small" onClick=${onClose} aria-label="Close the task detail">✕</button>

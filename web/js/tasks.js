@@ -7,6 +7,7 @@ import { STATUSES } from './counters.js';
 import { ago, count, firstLine } from './format.js';
 import { html } from './html.js';
 import { useDebounced, useLive, useNow, useThrottled } from './live.js';
+import { shownStatus } from './queue-control.js';
 
 const PAGE = 50;
 const POLL_MS = 10_000;
@@ -118,7 +119,7 @@ export function TaskList({ api, live, stats, query, onQuery, selectedId, onSelec
                             onClick=${() => onSelect(task.task_id)}
                           >
                             <td class="num">${task.task_id}</td>
-                            <td><${StatusBadge} status=${task.status} /></td>
+                            <td><${StatusBadge} status=${shownStatus(task, now)} /></td>
                             <td>${task.backend ?? html`<span class="muted">any</span>`}</td>
                             <td class="prompt" title=${firstLine(task.prompt, 500)}>${firstLine(task.prompt)}</td>
                             <td class="nowrap">${task.worker_id ?? ''}</td>

@@ -1,7 +1,7 @@
 /** `mittelo agent`: one agent leasing tasks from a hub and running them through one backend. */
 import { Command, Option } from 'commander';
 import { Agent } from '../../agent/agent.ts';
-import { createBackend } from '../../backends/registry.ts';
+import { builtInBackendNames, createBackend } from '../../backends/registry.ts';
 import {
   type AgentFlags,
   addAgentOptions,
@@ -29,7 +29,7 @@ export function agentCommand(): Command {
   const command = new Command('agent')
     .description('run one agent: lease tasks from the hub, run each through a backend, ack the result')
     .addOption(
-      new Option('--backend <name>', 'echo, shell, or a folder backend')
+      new Option('--backend <name>', `${builtInBackendNames().join(', ')}, or a folder backend`)
         .env('MITTELO_BACKEND')
         .default('echo'),
     )

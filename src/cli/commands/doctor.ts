@@ -8,7 +8,7 @@ import { Command, Option } from 'commander';
 import { doctorReport } from '../../doctor/report.ts';
 import { HUB_DEFAULTS } from '../../hub/start-hub.ts';
 import { CliError, EXIT, jsonOption, printJson } from '../common.ts';
-import { formatTable } from '../format.ts';
+import { formatCount, formatTable } from '../format.ts';
 import { formatBackendRow } from './backend-check.ts';
 
 export function doctorCommand(): Command {
@@ -43,7 +43,7 @@ export function doctorCommand(): Command {
           const ready = backends.filter((row) => row.ready).length;
           lines.push(
             '',
-            `${ready} of ${backends.length} backends ready; details: mittelo backend-check --backend NAME`,
+            `${formatCount(ready)} of ${formatCount(backends.length)} backends ready; details: mittelo backend-check --backend NAME`,
           );
         }
         process.stdout.write(`${lines.join('\n')}\n`);

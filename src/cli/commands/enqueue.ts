@@ -4,6 +4,7 @@
  * that each stay well inside the hub's request limits.
  */
 import { Command, Option } from 'commander';
+import { batchesForHub } from '../../client/enqueue-batches.ts';
 import type { HubClient } from '../../client/hub-client.ts';
 import { isMitteloError, MitteloError } from '../../errors.ts';
 import type { NewTask } from '../../protocol/model.ts';
@@ -15,6 +16,7 @@ import {
   withConnectionOptions,
   withHub,
 } from '../common.ts';
+import { parseDuration } from '../duration.ts';
 import { noAgentNote } from '../idle-routes.ts';
 import {
   checkTaskField,
@@ -24,6 +26,7 @@ import {
   type TaskDefaults,
   type TaskField,
 } from '../read-tasks.ts';
+import { parseMoment } from '../time-flags.ts';
 
 interface EnqueueFlags extends ConnectionFlags {
   prompt?: string;
@@ -34,38 +37,9 @@ interface EnqueueFlags extends ConnectionFlags {
   priority?: string;
   maxAttempts?: string;
   timeoutS?: string;
+  delay?: string;
+  notBefore?: string;
   json?: boolean;
-}
-
-/** At most this many tasks per `enqueue_many` call. */
-export const MAX_TASKS_PER_CALL = 5000;
-/** Request lines stay under this, well inside the hub's default 1 MiB line limit. */
-export const MAX_BYTES_PER_CALL = 768 * 1024;
-
-/**
- * Split tasks into `enqueue_many` batches of at most `maxTasks` tasks and about `maxBytes` of
- * JSON. A single task larger than `maxBytes` goes alone (the hub then judges it).
- */
-export function batchesForHub(
-  tasks: NewTask[],
-  maxTasks = MAX_TASKS_PER_CALL,
-  maxBytes = MAX_BYTES_PER_CALL,
-): NewTask[][] {
-  const batches: NewTask[][] = [];
-  let current: NewTask[] = [];
-  let bytes = 0;
-  for (const task of tasks) {
-    const size = Buffer.byteLength(JSON.stringify(task)) + 1;
-    if (current.length > 0 && (current.length >= maxTasks || bytes + size > maxBytes)) {
-      batches.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(task);
-    bytes += size;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
 }
 
 const INTEGER = /^-?\d+$/;
@@ -99,6 +73,15 @@ function defaultsFromFlags(flags: EnqueueFlags): TaskDefaults {
   set('priority', '--priority', flags.priority, integer(flags.priority));
   set('max_attempts', '--max-attempts', flags.maxAttempts, integer(flags.maxAttempts));
   set('timeout_s', '--timeout-s', flags.timeoutS, number(flags.timeoutS));
+  if (flags.delay !== undefined && flags.notBefore !== undefined) {
+    throw new CliError('use --delay (from now) or --not-before (a time), not both');
+  }
+  if (flags.delay !== undefined)
+    set('delay_s', '--delay', flags.delay, parseDuration(flags.delay, '--delay'));
+  if (flags.notBefore !== undefined) {
+    const at = parseMoment(flags.notBefore, '--not-before', Date.now() / 1000);
+    set('not_before', '--not-before', flags.notBefore, at);
+  }
   return defaults;
 }
 
@@ -219,6 +202,18 @@ export function enqueueCommand(): Command {
     .addOption(new Option('--priority <n>', 'higher is leased first (default 0)'))
     .addOption(new Option('--max-attempts <n>', 'attempts before the task is failed for good (1-100)'))
     .addOption(new Option('--timeout-s <seconds>', 'how long an agent should let the backend run'))
+    .addOption(
+      new Option(
+        '--delay <duration>',
+        'not leased before this long from now (30s, 5m, 2h, 1d); shown as scheduled',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--not-before <time>',
+        'not leased before this time (Unix seconds, 2026-03-01T09:00, or 18:30); shown as scheduled',
+      ),
+    )
     .addOption(jsonOption())
     .action(async (flags: EnqueueFlags) => {
       const input = await readTasks(flags);

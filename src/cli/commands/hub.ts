@@ -1,9 +1,12 @@
 /** `mittelo hub`: run the hub in the foreground until Ctrl-C, SIGTERM or a `shutdown` request. */
 import { Command, Option } from 'commander';
 import { isLoopbackHost } from '../../hub/auth.ts';
-import { HUB_DEFAULTS, startHub } from '../../hub/start-hub.ts';
+import { HUB_DEFAULTS, type HubUrls, startHub } from '../../hub/start-hub.ts';
 import { readTlsFiles } from '../../hub/tls.ts';
+import { watchHub } from '../../notify/hub-watch.ts';
 import { CliError, parsePort, parsePositiveInt } from '../common.ts';
+import { parseDuration } from '../duration.ts';
+import { NOTIFY_FLUSH_MS, notifyCmdOption, notifyTargetsFrom, openNotifications } from '../notify-flags.ts';
 
 export function hubCommand(): Command {
   return new Command('hub')
@@ -63,6 +66,13 @@ export function hubCommand(): Command {
       ),
     )
     .addOption(
+      new Option(
+        '--webhook <url>',
+        'POST a JSON event to this URL when a task fails for good, a backend turns unhealthy, or one is paused',
+      ).env('MITTELO_WEBHOOK'),
+    )
+    .addOption(notifyCmdOption())
+    .addOption(
       new Option('--max-attempts <n>', 'attempts for tasks that do not set max_attempts').default('1'),
     )
     .addOption(
@@ -78,6 +88,12 @@ export function hubCommand(): Command {
         String(HUB_DEFAULTS.maxPromptBytes),
       ),
     )
+    .addOption(
+      new Option(
+        '--keep-finished <duration>',
+        'prune finished tasks once they are older than this (30s, 15m, 2h, 7d, 2w): at start, then every minute; default: keep them',
+      ).env('MITTELO_KEEP_FINISHED'),
+    )
     .action(async (flags) => {
       const leaseSeconds = Number(flags.leaseSeconds);
       if (!(leaseSeconds > 0))
@@ -87,6 +103,11 @@ export function hubCommand(): Command {
           `${flags.tlsCert ? '--tls-cert' : '--tls-key'} needs ${flags.tlsCert ? '--tls-key' : '--tls-cert'} too: TLS takes the certificate and its private key; nothing was started`,
         );
       }
+      const keepFinishedS =
+        flags.keepFinished === undefined || flags.keepFinished === ''
+          ? undefined
+          : parseDuration(flags.keepFinished, '--keep-finished');
+      const notifyTargets = notifyTargetsFrom(flags.webhook, flags.notifyCmd, '--webhook');
       // Read and checked before anything starts: a bad file is one line and exit 2.
       const tls = flags.tlsCert ? readTlsFiles(flags.tlsCert, flags.tlsKey) : undefined;
       for (const warning of tls?.warnings ?? []) process.stderr.write(`mittelo hub: warning: ${warning}\n`);
@@ -108,6 +129,7 @@ export function hubCommand(): Command {
           backoff_base_ms: parsePositiveInt(flags.retryBackoffMs, '--retry-backoff-ms', { allowZero: true }),
         },
         tls: tls ? { cert: tls.cert, key: tls.key } : undefined,
+        keepFinishedS,
       });
       const token = Boolean(flags.token);
       const exposed = [running.tcp.address, ...(running.rest ? [running.rest.address] : [])].find(
@@ -118,20 +140,19 @@ export function hubCommand(): Command {
           `mittelo hub: warning: listening on ${exposed} without TLS: the token (and every task) travels in clear text; serve TLS with --tls-cert FILE --tls-key FILE, or listen on 127.0.0.1 only\n`,
         );
       }
-      const hostForUrl = (address: string) => (address.includes(':') ? `[${address}]` : address);
       if (flags.printUrl) {
-        process.stdout.write(
-          `MITTELO_HUB ${tls ? 'tls' : 'tcp'}://${hostForUrl(running.tcp.address)}:${running.tcp.port}\n`,
-        );
-        if (running.rest) {
-          process.stdout.write(
-            `MITTELO_REST ${tls ? 'https' : 'http'}://${hostForUrl(running.rest.address)}:${running.rest.port}\n`,
-          );
-        }
-      } else {
-        const where = `${tls ? 'tls://' : ''}${hostForUrl(running.tcp.address)}:${running.tcp.port}`;
-        process.stderr.write(`mittelo hub listening on ${where} (db ${flags.db})\n`);
+        process.stdout.write(`MITTELO_HUB ${running.urls.tcp}\n`);
+        if (running.urls.rest) process.stdout.write(`MITTELO_REST ${running.urls.rest}\n`);
       }
+      process.stderr.write(`${startupLine(running.urls, flags.db)}\n`);
+      const notifications = openNotifications(notifyTargets, (line) =>
+        process.stderr.write(`mittelo hub: ${line}\n`),
+      );
+      const unwatch = notifications
+        ? watchHub(running.hub, { source: 'hub', hub: running.urls.tcp }, (event) =>
+            notifications.push(event),
+          )
+        : () => {};
       let signals = 0;
       const onSignal = () => {
         signals += 1;
@@ -141,9 +162,22 @@ export function hubCommand(): Command {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       await running.stopped;
+      unwatch();
+      await notifications?.close(NOTIFY_FLUSH_MS);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     });
+}
+
+/**
+ * The one line a starting hub prints: every address it serves, as URLs a person can paste (the
+ * TCP one is a valid --hub; the dashboard one opens in a browser).
+ */
+export function startupLine(urls: HubUrls, db: string): string {
+  const served = [urls.tcp];
+  if (urls.rest) served.push(`REST ${urls.rest}`);
+  if (urls.dashboard) served.push(`dashboard ${urls.dashboard}`);
+  return `mittelo hub listening on ${served.join(' · ')} (db ${db})`;
 }
 
 /** `a, b,,c` -> ['a', 'b', 'c']; absent -> none. */

@@ -8,8 +8,12 @@ import { doctorCommand } from './doctor.ts';
 import { enqueueCommand } from './enqueue.ts';
 import { getCommand } from './get.ts';
 import { matrixCommand } from './matrix.ts';
+import { pauseCommand } from './pause.ts';
+import { pruneCommand } from './prune.ts';
+import { resumeCommand } from './resume.ts';
 import { retryCommand } from './retry.ts';
 import { runCommand } from './run.ts';
+import { runsCommand } from './runs.ts';
 import { shutdownCommand } from './shutdown.ts';
 import { smokeCommand } from './smoke.ts';
 import { statsCommand } from './stats.ts';
@@ -22,6 +26,7 @@ import { waitCommand } from './wait.ts';
 export function clientCommands(): Command[] {
   return [
     runCommand(),
+    runsCommand(),
     agentCommand(),
     swarmCommand(),
     enqueueCommand(),
@@ -32,6 +37,9 @@ export function clientCommands(): Command[] {
     waitCommand(),
     cancelCommand(),
     retryCommand(),
+    pruneCommand(),
+    pauseCommand(),
+    resumeCommand(),
     shutdownCommand(),
     backendCheckCommand(),
     doctorCommand(),

@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { runMatrix } from '../../smoke/matrix.ts';
 import { jsonOption, printJson } from '../common.ts';
-import { formatTable } from '../format.ts';
+import { formatCount, formatTable } from '../format.ts';
 import {
   artifactsLine,
   includeExcludeOptions,
@@ -41,7 +41,7 @@ export function matrixCommand(): Command {
         row.backend,
         row.preflight,
         row.result,
-        row.latency_ms === null ? '-' : `${row.latency_ms} ms`,
+        row.latency_ms === null ? '-' : `${formatCount(row.latency_ms)} ms`,
         row.kind ?? '-',
         row.fix ?? '-',
       ]);

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import type { Stats } from '../../protocol/model.ts';
 import { TASK_STATUSES } from '../../protocol/model.ts';
 import { type ConnectionFlags, jsonOption, printJson, withConnectionOptions, withHub } from '../common.ts';
-import { totalOf } from '../format.ts';
+import { formatCount, totalOf } from '../format.ts';
 
 interface StatsFlags extends ConnectionFlags {
   json?: boolean;
@@ -23,8 +23,8 @@ export function statsCommand(): Command {
         ...TASK_STATUSES.map((status): [string, number] => [status, answer.stats[status] ?? 0]),
         ['total', totalOf(answer.stats)],
       ];
-      const width = Math.max(...rows.map(([, n]) => String(n).length));
-      const lines = rows.map(([name, n]) => `${name.padEnd(8)}  ${String(n).padStart(width)}`);
+      const width = Math.max(...rows.map(([, n]) => formatCount(n).length));
+      const lines = rows.map(([name, n]) => `${name.padEnd(8)}  ${formatCount(n).padStart(width)}`);
       process.stdout.write(`${lines.join('\n')}\n`);
     });
   return withConnectionOptions(command);

@@ -10,8 +10,9 @@ import {
   withConnectionOptions,
   withHub,
 } from '../common.ts';
-import { formatAgentTable, formatStatsLine, formatTaskTable, totalOf } from '../format.ts';
+import { formatAgentTable, formatCount, formatStatsLine, formatTaskTable, totalOf } from '../format.ts';
 import { idleRouteLine, idleRoutes } from '../idle-routes.ts';
+import { pauseLines, scheduledLine } from '../queue-control-lines.ts';
 import { checkTaskField } from '../read-tasks.ts';
 
 interface StatusFlags extends ConnectionFlags {
@@ -52,9 +53,10 @@ export function statusCommand(): Command {
         await withHub(flags, (client) => printJsonPages(client, query));
         return;
       }
-      const { answer, report } = await withHub(flags, async (client) => ({
+      const { answer, report, pauses } = await withHub(flags, async (client) => ({
         answer: await collectPages(client, query),
         report: await client.agentsReportOrNull(),
+        pauses: await client.pausesOrNull(),
       }));
       const agents = report?.agents ?? null;
       const queued = report?.queued_by_backend ?? null;
@@ -65,13 +67,22 @@ export function statusCommand(): Command {
       // The hub counts per status only, so "of how many" is known unless --backend narrows it.
       const matching = flags.backend ? null : status ? stats[status] : totalOf(stats);
       if (matching !== null && tasks.length < matching) {
-        lines.push(`(${tasks.length} newest of ${matching} shown; --limit 0 shows all)`);
+        lines.push(
+          `(${formatCount(tasks.length)} newest of ${formatCount(matching)} shown; --limit 0 shows all)`,
+        );
       }
       if (agents && agents.length > 0) lines.push('', formatAgentTable(agents, now));
       // Work that waits for an agent nobody has started (or whose backend is not ready).
       const idle = agents && queued ? idleRoutes(queued, agents, now) : [];
-      if (idle.length > 0) lines.push('', ...idle.map(idleRouteLine));
-      if ((agents && agents.length > 0) || idle.length > 0) lines.push('');
+      // Why queued work is not handed out: paused routes, and tasks not due yet.
+      const scheduled = queued ? scheduledLine(queued) : null;
+      const notes = [
+        ...idle.map(idleRouteLine),
+        ...pauseLines(pauses ?? [], now),
+        ...(scheduled ? [scheduled] : []),
+      ];
+      if (notes.length > 0) lines.push('', ...notes);
+      if ((agents && agents.length > 0) || notes.length > 0) lines.push('');
       lines.push(formatStatsLine(stats));
       process.stdout.write(`${lines.join('\n')}\n`);
     });
@@ -119,6 +130,8 @@ async function printJsonPages(client: HubClient, query: ListQuery): Promise<void
     rest.agents = report.agents;
     if (report.queued_by_backend) rest.queued_by_backend = report.queued_by_backend;
   }
+  const pauses = await client.pausesOrNull();
+  if (pauses) rest.pauses = pauses;
   const tail = JSON.stringify(rest, null, 2);
   out.write(`${tail.slice(2)}\n`);
 }

@@ -3,7 +3,7 @@
  * every finished task is done and 1 when one failed, was canceled, or the time ran out.
  */
 import { Command, Option } from 'commander';
-import type { HubClient } from '../../client/hub-client.ts';
+import type { ClientEvent, HubClient } from '../../client/hub-client.ts';
 import type { Task } from '../../protocol/model.ts';
 import { TERMINAL_STATUSES } from '../../protocol/model.ts';
 import {
@@ -17,6 +17,7 @@ import {
   withHub,
 } from '../common.ts';
 import { formatTable, outcomeOf, preview } from '../format.ts';
+import { progressView } from '../progress.ts';
 
 interface WaitFlags extends ConnectionFlags {
   timeoutS?: string;
@@ -52,6 +53,57 @@ async function waitUntil(
 }
 
 const isFinished = (task: Task) => TERMINAL_STATUSES.includes(task.status);
+
+/**
+ * waitUntil with progress on stderr (progress.ts: a bar on a terminal, plain lines elsewhere).
+ * The counts start from a first look (`wait` with no timeout) and move with the hub's task
+ * events; each answer sets them again, so a missed event only shows late, never wrong at the end.
+ */
+async function waitShowingProgress(
+  client: HubClient,
+  ids: number[],
+  mode: 'all' | 'any',
+  timeoutMs: number,
+): Promise<WaitAnswer> {
+  const wanted = new Set(ids);
+  const finished = new Map<number, Task['status']>();
+  const view = progressView(process.stderr, ids.length, { label: 'wait', finalLine: 'if-started' });
+  const show = () => {
+    const counts = { total: ids.length, done: 0, failed: 0, canceled: 0 };
+    for (const status of finished.values()) {
+      if (status === 'done') counts.done += 1;
+      else if (status === 'failed') counts.failed += 1;
+      else counts.canceled += 1;
+    }
+    view.update(counts);
+  };
+  const note = (task: Task) => {
+    if (!wanted.has(task.task_id)) return;
+    if (isFinished(task)) finished.set(task.task_id, task.status);
+    else finished.delete(task.task_id); // retried since
+  };
+  const onEvent = (event: ClientEvent) => {
+    if (!('task' in event) || !wanted.has(event.task.task_id)) return;
+    note(event.task);
+    show();
+  };
+  client.on('event', onEvent);
+  try {
+    // A hub without events (v0.1) still answers: the counts then move with each answer only.
+    await client.subscribe(['task']).catch(() => {});
+    const first = await client.wait(ids, { timeout_ms: 0, mode });
+    for (const task of first.tasks) note(task);
+    show();
+    if (!first.timed_out) return first;
+    const answer = await waitUntil(client, ids, mode, timeoutMs);
+    for (const task of answer.tasks) note(task);
+    show();
+    return answer;
+  } finally {
+    client.off('event', onEvent);
+    view.stop();
+  }
+}
 
 /** Why the wait did not succeed, or null when it did. */
 function failureOf(tasks: Task[], mode: 'all' | 'any', timeoutS: number | undefined): string | null {
@@ -94,16 +146,21 @@ export function waitCommand(): Command {
       }
       const mode = flags.any ? 'any' : 'all';
       const timeoutMs = timeoutS === undefined ? Number.POSITIVE_INFINITY : timeoutS * 1000;
-      const answer = await withHub(flags, (client) => waitUntil(client, ids, mode, timeoutMs));
+      // `--timeout-s 0` looks once: nothing to show progress of.
+      const answer = await withHub(flags, (client) =>
+        timeoutMs === 0
+          ? waitUntil(client, ids, mode, timeoutMs)
+          : waitShowingProgress(client, ids, mode, timeoutMs),
+      );
       if (flags.json) {
         printJson(answer);
       } else {
         const rows = answer.tasks.map((task) => [
           String(task.task_id),
           task.status,
-          isFinished(task) ? preview(outcomeOf(task), 60) : '(not finished)',
+          isFinished(task) ? preview(outcomeOf(task), 500) : '(not finished)',
         ]);
-        process.stdout.write(`${formatTable(['ID', 'STATUS', 'RESULT/ERROR'], rows)}\n`);
+        process.stdout.write(`${formatTable(['ID', 'STATUS', 'RESULT/ERROR'], rows, { flexible: [2] })}\n`);
       }
       const failure = failureOf(answer.tasks, mode, timeoutS);
       if (failure) throw new CliError(failure, EXIT.failure);

@@ -5,8 +5,17 @@
  * cursor or change the terminal.
  */
 import type { AgentInfo } from '../../protocol/model.ts';
-import { formatAgentTable, formatDuration, formatStatsLine, formatTaskTable, totalOf } from '../format.ts';
+import { goneSince } from '../agent-presence.ts';
+import {
+  formatAgentTable,
+  formatCount,
+  formatDuration,
+  formatStatsLine,
+  formatTaskTable,
+  totalOf,
+} from '../format.ts';
 import { idleRouteLine, idleRoutes } from '../idle-routes.ts';
+import { pauseLines, scheduledLine } from '../queue-control-lines.ts';
 import type { DashboardFilter, Snapshot } from './snapshot.ts';
 
 export type ConnectionState = 'connecting' | 'connected' | 'unreachable' | 'error';
@@ -75,9 +84,9 @@ function footerLine(keys: { search: string | null }): string {
   return 'keys: q quit · s status · b backend · / search · r refresh';
 }
 
-/** Problems first: unhealthy, then connected, then the rest, each by worker id. */
+/** Problems first: unhealthy, then healthy, then the disconnected (whatever their last health), each by worker id. */
 function agentOrder(a: AgentInfo, b: AgentInfo): number {
-  const rank = (agent: AgentInfo) => (agent.healthy ? 2 : 0) + (agent.connected ? 0 : 1);
+  const rank = (agent: AgentInfo) => (goneSince(agent) !== null ? 2 : agent.healthy ? 1 : 0);
   return rank(a) - rank(b) || a.worker_id.localeCompare(b.worker_id);
 }
 
@@ -85,7 +94,7 @@ function agentOrder(a: AgentInfo, b: AgentInfo): number {
  * The agents section in at most `budget` lines (a table with fewer agents and a "more" line).
  * Routes with queued work and no healthy agent come right under the title: they are why work waits.
  */
-function agentLines(snapshot: Snapshot, now: number, budget: number): string[] {
+function agentLines(snapshot: Snapshot, now: number, budget: number, width: number): string[] {
   const { agents } = snapshot;
   if (agents === null) return ['agents: not reported (a v0.1 hub keeps no agent list)'];
   const idle = snapshot.queued_by_backend
@@ -93,11 +102,11 @@ function agentLines(snapshot: Snapshot, now: number, budget: number): string[] {
     : [];
   if (agents.length === 0) return ['agents: none — start one with `mittelo agent`', ...idle].slice(0, budget);
   const sorted = [...agents].sort(agentOrder);
-  const connected = agents.filter((agent) => agent.connected).length;
-  const unhealthy = agents.filter((agent) => !agent.healthy).length;
+  const connected = agents.filter((agent) => goneSince(agent) === null).length;
+  const unhealthy = agents.filter((agent) => !agent.healthy && goneSince(agent) === null).length;
   const title = `agents: ${agents.length} (${connected} connected, ${unhealthy} unhealthy)`;
   for (let shown = sorted.length; shown >= 1; shown -= 1) {
-    const lines = [title, ...idle, ...formatAgentTable(sorted.slice(0, shown), now).split('\n')];
+    const lines = [title, ...idle, ...formatAgentTable(sorted.slice(0, shown), now, width).split('\n')];
     if (shown < sorted.length) lines.push(`… ${sorted.length - shown} more agent(s)`);
     if (lines.length <= budget) return lines;
   }
@@ -105,7 +114,13 @@ function agentLines(snapshot: Snapshot, now: number, budget: number): string[] {
 }
 
 /** The tasks section in at most `budget` lines: the newest rows that fit. */
-function taskLines(snapshot: Snapshot, filter: DashboardFilter, now: number, budget: number): string[] {
+function taskLines(
+  snapshot: Snapshot,
+  filter: DashboardFilter,
+  now: number,
+  budget: number,
+  width: number,
+): string[] {
   const { tasks, stats } = snapshot;
   const asked = snapshot.filter;
   const updating = sameFilter(asked, filter) ? '' : ' (updating for the new filter…)';
@@ -119,10 +134,19 @@ function taskLines(snapshot: Snapshot, filter: DashboardFilter, now: number, bud
   const rows = Math.max(0, Math.min(tasks.length, budget - 2));
   // The hub counts per status only, so "of how many" is known unless backend or search narrows.
   const matching = asked.backend || asked.search ? null : asked.status ? stats[asked.status] : totalOf(stats);
-  const count = matching !== null && matching > rows ? `${rows} of ${matching}` : String(rows);
+  const count =
+    matching !== null && matching > rows
+      ? `${formatCount(rows)} of ${formatCount(matching)}`
+      : formatCount(rows);
   const title = `tasks, newest first: ${count}${updating}`;
   if (rows === 0) return [title];
-  return [title, ...formatTaskTable(tasks.slice(0, rows), now).split('\n')];
+  return [title, ...formatTaskTable(tasks.slice(0, rows), now, width).split('\n')];
+}
+
+/** Under the counts: what is paused, and how many queued tasks are not due yet. */
+function queueControlLines(snapshot: Snapshot, now: number): string[] {
+  const scheduled = snapshot.queued_by_backend ? scheduledLine(snapshot.queued_by_backend) : null;
+  return [...pauseLines(snapshot.pauses ?? [], now), ...(scheduled ? [scheduled] : [])];
 }
 
 function sameFilter(a: DashboardFilter, b: DashboardFilter): boolean {
@@ -153,13 +177,17 @@ export function renderDashboard(view: DashboardView, size: ScreenSize): string[]
       const age = formatDuration(view.now - snapshot.taken_at);
       top.push(`STALE: the snapshot below is from ${clockTime(snapshot.taken_at)} (${age} ago)`);
     }
-    top.push(formatStatsLine(snapshot.stats), filterLine(view.filter));
+    top.push(
+      formatStatsLine(snapshot.stats),
+      ...queueControlLines(snapshot, view.now),
+      filterLine(view.filter),
+    );
     const room = size.height - top.length - footer.length;
     // Agents get half the room (less the two blank separator lines), or what tasks leave over.
     const tasksWant = snapshot.tasks.length + 2;
     const agentRoom = Math.max(1, Math.floor((room - 2) / 2), room - 2 - tasksWant);
-    const agents = agentLines(snapshot, view.now, agentRoom);
-    const tasks = taskLines(snapshot, view.filter, view.now, room - 2 - agents.length);
+    const agents = agentLines(snapshot, view.now, agentRoom, size.width);
+    const tasks = taskLines(snapshot, view.filter, view.now, room - 2 - agents.length, size.width);
     body.push('', ...agents, '', ...tasks);
   } else {
     top.push(filterLine(view.filter));

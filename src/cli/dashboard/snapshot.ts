@@ -3,7 +3,7 @@
  * the filter, fetched together so a screen never mixes answers from different moments by much.
  */
 import type { HubClient } from '../../client/hub-client.ts';
-import type { AgentInfo, QueuedCount, Stats, Task, TaskStatus } from '../../protocol/model.ts';
+import type { AgentInfo, Pause, QueuedCount, Stats, Task, TaskStatus } from '../../protocol/model.ts';
 import { TASK_STATUSES } from '../../protocol/model.ts';
 
 /** What the task list is narrowed to; null means no narrowing. */
@@ -28,6 +28,8 @@ export interface Snapshot {
   agents: AgentInfo[] | null;
   /** Queued tasks per backend (null: unrouted); null from a hub that does not count them. */
   queued_by_backend: QueuedCount[] | null;
+  /** The pauses in force; null from a hub that cannot pause. */
+  pauses: Pause[] | null;
   /** Newest first. */
   tasks: Task[];
 }
@@ -37,7 +39,7 @@ export async function takeSnapshot(
   filter: DashboardFilter,
   limit: number,
 ): Promise<Snapshot> {
-  const [listed, report] = await Promise.all([
+  const [listed, report, pauses] = await Promise.all([
     client.list({
       limit,
       ...(filter.status ? { status: filter.status } : {}),
@@ -45,6 +47,7 @@ export async function takeSnapshot(
       ...(filter.search ? { search: filter.search } : {}),
     }),
     client.agentsReportOrNull(),
+    client.pausesOrNull(),
   ]);
   return {
     hub: client.where,
@@ -53,6 +56,7 @@ export async function takeSnapshot(
     stats: listed.stats,
     agents: report?.agents ?? null,
     queued_by_backend: report?.queued_by_backend ?? null,
+    pauses,
     tasks: listed.tasks,
   };
 }

@@ -12,6 +12,7 @@ import {
   agentSchema,
   errorSchema,
   hubEventSchema,
+  pauseSchema,
   responseSchemas,
   statsSchema,
   taskSchema,
@@ -42,6 +43,7 @@ const PARAMETER_DESCRIPTIONS: Record<string, string> = {
   limit: 'Most tasks to return, newest first; default 50; <= 0 = no limit',
   before_id: 'Only tasks with a smaller id (the next page of a newest-first listing)',
   search: 'Case-insensitive substring of the prompt',
+  minutes: 'How many of the last minutes (the current one included); default and most 1440 (a day)',
 };
 
 const pascal = (name: string) =>
@@ -124,6 +126,7 @@ export function buildOpenApiDocument(
   results.add(taskSchema, { id: 'Task' });
   results.add(statsSchema, { id: 'Stats' });
   results.add(agentSchema, { id: 'Agent' });
+  results.add(pauseSchema, { id: 'Pause' });
   results.add(hubEventSchema, { id: 'HubEvent' });
   results.add(errorSchema, { id: 'Error' });
   for (const route of routes) {

@@ -9,6 +9,7 @@ import { HUB_ERROR_CODES } from '../../errors.ts';
 export {
   agentInfoSchema as agentSchema,
   hubEventSchema,
+  pauseSchema,
   resultSchemas as responseSchemas,
   statsSchema,
   taskSchema,

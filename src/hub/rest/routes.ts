@@ -125,6 +125,60 @@ export const CALL_ROUTES: readonly CallRoute[] = [
     input: 'none',
     response: responseSchemas.agents,
   },
+  // ---- after v1: queue control (docs/REST.md, "Pause and resume") ----
+  {
+    method: 'POST',
+    path: '/pause',
+    summary: 'Pause leasing for a backend (or the whole queue): queued work stays, leased work finishes',
+    hubMethod: 'pause',
+    input: 'body',
+    response: responseSchemas.pause,
+    example: { backend: 'claude_code', reason: 'quota used up' },
+  },
+  {
+    method: 'POST',
+    path: '/resume',
+    summary: 'Lift the pause of a backend (or of the whole queue)',
+    hubMethod: 'resume',
+    input: 'body',
+    response: responseSchemas.resume,
+    example: { backend: 'claude_code' },
+  },
+  {
+    method: 'GET',
+    path: '/pauses',
+    summary: 'The pauses in force',
+    hubMethod: 'pauses',
+    input: 'none',
+    response: responseSchemas.pauses,
+  },
+  // ---- after v1: retention (docs/REST.md, "Prune finished tasks") ----
+  {
+    method: 'POST',
+    path: '/tasks/prune',
+    summary: 'Remove finished tasks older than older_than_s (statuses: default done, failed, canceled)',
+    hubMethod: 'prune',
+    input: 'body',
+    response: responseSchemas.prune,
+    example: { older_than_s: 604800, statuses: ['done', 'canceled'] },
+  },
+  // ---- after v1: what the dashboards' chart and header show ----
+  {
+    method: 'GET',
+    path: '/stats/history',
+    summary: "Tasks finished (done, failed) and enqueued per minute over the last day, from the hub's memory",
+    hubMethod: 'stats_history',
+    input: 'query',
+    response: responseSchemas.stats_history,
+  },
+  {
+    method: 'GET',
+    path: '/hub',
+    summary: "The hub's version, start time and addresses",
+    hubMethod: 'hub_info',
+    input: 'none',
+    response: responseSchemas.hub_info,
+  },
 ];
 
 export interface RestAppOptions {
@@ -217,9 +271,16 @@ async function paramsFor(route: CallRoute, c: Context, maxBodyBytes: number): Pr
   }
 }
 
+/** Query parameters that are numbers (every other query value is a string), and what they mean. */
+const INTEGER_QUERY: Readonly<Record<string, string>> = {
+  limit: 'limit <= 0 means no limit',
+  minutes: 'how many of the last minutes, 1 to 1440',
+};
+
 /**
- * `GET /tasks?status=&limit=&backend=&before_id=&search=`. Query values are strings; `limit` is
- * the one number among them. Empty values count as absent (`?status=` lists every status).
+ * `GET /tasks?status=&limit=&backend=&before_id=&search=`, `GET /stats/history?minutes=`. Query
+ * values are strings but for the integers of INTEGER_QUERY. Empty values count as absent
+ * (`?status=` lists every status).
  */
 function paramsFromQuery(route: CallRoute, c: Context): Record<string, unknown> {
   const params: Record<string, unknown> = {};
@@ -227,15 +288,16 @@ function paramsFromQuery(route: CallRoute, c: Context): Record<string, unknown> 
     if (value.trim() === '') continue;
     params[name] = value;
   }
-  if (typeof params.limit === 'string') {
-    const limit = params.limit.trim();
-    if (!/^[-+]?\d+$/.test(limit)) {
+  for (const [name, meaning] of Object.entries(INTEGER_QUERY)) {
+    const value = params[name];
+    if (typeof value !== 'string') continue;
+    if (!/^[-+]?\d+$/.test(value.trim())) {
       throw new MitteloError(
         'bad_request',
-        `bad query for ${route.method} ${route.path}: limit must be an integer, got "${params.limit}" (limit <= 0 means no limit)`,
+        `bad query for ${route.method} ${route.path}: ${name} must be an integer, got "${value}" (${meaning})`,
       );
     }
-    params.limit = Number(limit);
+    params[name] = Number(value.trim());
   }
   return params;
 }

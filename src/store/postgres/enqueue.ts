@@ -24,15 +24,18 @@ export const ENQUEUE_BATCH_ROWS = 5000;
 export function enqueueQuery(db: Db) {
   return {
     name: 'enqueue',
+    // available_at: queue-policy.ts's firstAvailableAt, with the database's clock.
     text: `INSERT INTO ${db.s}.tasks
-        (prompt, status, created_at, updated_at, backend, tags, priority, max_attempts, timeout_s, metadata)
+        (prompt, status, created_at, updated_at, backend, tags, priority, max_attempts, timeout_s, metadata,
+          available_at)
       SELECT r.prompt, 'queued', c.now, c.now, r.backend, r.tags, r.priority, r.max_attempts, r.timeout_s,
-        r.metadata::json
+        r.metadata::json,
+        CASE WHEN r.not_before > 0 THEN r.not_before WHEN r.delay_s > 0 THEN c.now + r.delay_s ELSE 0 END
       FROM (SELECT ${NOW(2)} AS now) AS c,
         json_to_recordset($1::json) AS r(i int, prompt text, backend text, tags text[], priority int,
-          max_attempts int, timeout_s float8, metadata text)
+          max_attempts int, timeout_s float8, metadata text, not_before float8, delay_s float8)
       ORDER BY r.i
-      RETURNING task_id, created_at`,
+      RETURNING task_id, created_at, available_at`,
   };
 }
 
@@ -61,8 +64,9 @@ async function insert(
 ): Promise<void> {
   if (prepared.length === 0) return;
   const rows: object[] = [];
-  for (const { fields } of prepared) {
-    for (const f of fields) {
+  for (const { item, fields } of prepared) {
+    for (const [index, f] of fields.entries()) {
+      const task = item.tasks[index]!;
       rows.push({
         i: rows.length,
         prompt: f.prompt,
@@ -72,14 +76,16 @@ async function insert(
         max_attempts: f.max_attempts,
         timeout_s: f.timeout_s,
         metadata: jsonText(f.metadata),
+        not_before: task.not_before ?? null,
+        delay_s: task.delay_s ?? null,
       });
     }
   }
-  let stored: { task_id: number; created_at: number }[];
+  let stored: { task_id: number; created_at: number; available_at: number }[];
   for (let attempt = 0; ; attempt += 1) {
     try {
       stored = await db.withClient(async (client) => {
-        const result = await client.query<{ task_id: number; created_at: number }>({
+        const result = await client.query<{ task_id: number; created_at: number; available_at: number }>({
           ...query,
           values: [JSON.stringify(rows), db.clock()],
         });
@@ -101,10 +107,15 @@ async function insert(
   }
   onWrite();
   // Ids are handed out in the SELECT's order (ORDER BY r.i), so ascending ids are the rows in order.
-  const ids = stored.map((row) => row.task_id).sort((a, b) => a - b);
+  const inOrder = [...stored].sort((a, b) => a.task_id - b.task_id);
   const createdAt = stored[0]?.created_at ?? 0;
   let next = 0;
   for (const { item, fields } of prepared) {
-    settle(item, { value: fields.map((f) => freshTask(ids[next++]!, createdAt, f)) });
+    settle(item, {
+      value: fields.map((f) => {
+        const row = inOrder[next++]!;
+        return freshTask(row.task_id, createdAt, f, row.available_at);
+      }),
+    });
   }
 }

@@ -9,7 +9,9 @@
  *    worker's backend, and leased tasks whose lease ran out (unrouted or this backend); queued ones
  *    only once available (retry backoff), and only tasks whose tags are all among the worker's
  *    (`tags <@ worker_tags`). The best of the three by priority, then age, are the candidates.
- *    (FOR UPDATE is not allowed on a UNION, hence one locking CTE per branch.)
+ *    (FOR UPDATE is not allowed on a UNION, hence one locking CTE per branch.) None at all while
+ *    the worker's backend or the whole queue is paused: the pauses table is read in the same
+ *    statement, so a pause given through any hub holds here at once.
  * 2. The queue policy decides each candidate (reachedLeaseExpiryLimit, leaseExpiredFailure,
  *    grantLease); the candidates go to the route's requests in arrival order, each up to its
  *    max_tasks and byte budget (at least one task), as in SQLite.
@@ -35,20 +37,28 @@ export function leaseQueries(db: Db) {
   const s = db.s;
   const now = NOW(1);
   const fits = 'tags <@ $3::text[]';
+  // Not paused: neither the worker's backend nor the whole queue (one look at the pauses per
+  // statement, evaluated once, not per row).
+  const open = 'NOT EXISTS (SELECT 1 FROM paused)';
   return {
     pick: {
       name: 'lease-pick',
-      text: `WITH unrouted AS (
+      text: `WITH paused AS (
+          SELECT 1 FROM ${s}.pauses
+          WHERE backend IN ('', COALESCE($2::text, '')) AND (until IS NULL OR until > ${now}) LIMIT 1
+        ), unrouted AS (
           SELECT ${TASK_COLUMNS} FROM ${s}.tasks
-          WHERE status = 'queued' AND backend IS NULL AND available_at <= ${now} AND ${fits}
+          WHERE status = 'queued' AND backend IS NULL AND available_at <= ${now} AND ${fits} AND ${open}
           ORDER BY priority DESC, task_id LIMIT $4 FOR UPDATE SKIP LOCKED
         ), routed AS (
           SELECT ${TASK_COLUMNS} FROM ${s}.tasks
           WHERE status = 'queued' AND backend IS NOT NULL AND backend = $2 AND available_at <= ${now} AND ${fits}
+            AND ${open}
           ORDER BY backend, priority DESC, task_id LIMIT $4 FOR UPDATE SKIP LOCKED
         ), expired AS (
           SELECT ${TASK_COLUMNS} FROM ${s}.tasks
           WHERE status = 'leased' AND leased_until < ${now} AND (backend IS NULL OR backend = $2) AND ${fits}
+            AND ${open}
           ORDER BY priority DESC, task_id LIMIT $4 FOR UPDATE SKIP LOCKED
         )
         SELECT c.*, ${now} AS now FROM (

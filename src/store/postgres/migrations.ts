@@ -120,6 +120,20 @@ const MIGRATIONS: Migration[] = [
       );`;
     },
   },
+  {
+    version: 2,
+    description: 'pauses of leasing (mittelo pause / resume)',
+    // One row per paused scope: a backend, or '' for the whole queue ('' is no backend name, and a
+    // primary key cannot be NULL). until NULL: until resumed. Every hub's lease reads it in its
+    // transaction, so a pause given to one hub holds on all of them.
+    sql: (schema) => `
+      CREATE TABLE ${ident(schema)}.pauses (
+        backend text PRIMARY KEY,
+        paused_at double precision NOT NULL,
+        until double precision,
+        reason text
+      );`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -20,8 +20,9 @@
  */
 import pg from 'pg';
 import { MitteloError } from '../../errors.ts';
-import type { NewTask, QueuedCount, Stats, Task } from '../../protocol/model.ts';
-import { type RetryPolicy, resolveRetryPolicy } from '../queue-policy.ts';
+import type { NewTask, Pause, QueuedCount, Stats, Task } from '../../protocol/model.ts';
+import { pruneInWindows } from '../prune-batches.ts';
+import { checkPrunable, type RetryPolicy, resolveRetryPolicy } from '../queue-policy.ts';
 import { FaultEpisodes } from '../sqlite/storage-faults.ts';
 import type {
   AckRequest,
@@ -29,6 +30,8 @@ import type {
   LeaseRequest,
   LeaseResult,
   ListQuery,
+  PauseRequest,
+  PruneRequest,
   ReleaseRequest,
   Store,
   Transition,
@@ -61,6 +64,8 @@ import { PostgresFleet } from './fleet.ts';
 import { type LeaseItem, leaseQueries, runLeases } from './lease.ts';
 import { loadQueries, loadTasks } from './load.ts';
 import { ident, migrate, SCHEMA_VERSION, schemaVersion } from './migrations.ts';
+import { pause, pauseQueries, pauses, resume } from './pauses.ts';
+import { pruneQuery, pruneWindow } from './prune.ts';
 import { dumpTasks, getTasks, listTasks, nextWakeAt, queuedByBackend, readQueries, stats } from './reads.ts';
 import { TurnBatch } from './turn-batch.ts';
 
@@ -210,6 +215,8 @@ export class PostgresStore implements Store {
       lease: leaseQueries(this.db),
       reads: readQueries(this.db),
       load: loadQueries(this.db),
+      pauses: pauseQueries(this.db),
+      prune: pruneQuery(this.db),
       retryAll: {
         name: 'retry-all',
         text: `UPDATE ${this.db.s}.tasks SET status = 'queued', worker_id = NULL, leased_until = NULL,
@@ -322,6 +329,47 @@ export class PostgresStore implements Store {
 
   nextWakeAt(): Promise<number | null> {
     return this.guard(() => nextWakeAt(this.db, this.sql.reads));
+  }
+
+  pause(request: PauseRequest): Promise<Pause> {
+    return this.guard(() =>
+      this.faulted(this.write((client) => pause(client, this.db, this.sql.pauses, request))),
+    );
+  }
+
+  resume(backend: string | null): Promise<boolean> {
+    return this.guard(() =>
+      this.faulted(this.write((client) => resume(client, this.db, this.sql.pauses, backend))),
+    );
+  }
+
+  pauses(): Promise<Pause[]> {
+    return this.guard(() => pauses(this.db, this.sql.pauses));
+  }
+
+  /** Window by window (prune-batches.ts), each one statement (prune.ts) in its own transaction. */
+  prune(request: PruneRequest): Promise<number> {
+    return this.guard(async () => {
+      checkPrunable(request);
+      let cutoff: number | null = null;
+      return this.faulted(
+        pruneInWindows(
+          (afterId, windowRows) =>
+            this.write(async (client) => {
+              const step = await pruneWindow(client, this.db, this.sql.prune, {
+                afterId,
+                windowRows,
+                statuses: request.statuses,
+                olderThanS: request.older_than_s,
+                cutoff,
+              });
+              cutoff = step.cutoff;
+              return step;
+            }),
+          () => this.closed,
+        ),
+      );
+    });
   }
 
   dump(afterId: number, limit: number): Promise<Task[]> {

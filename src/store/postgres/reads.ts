@@ -46,13 +46,20 @@ export function readQueries(db: Db) {
         ) AS counted
         ORDER BY backend COLLATE "C" NULLS FIRST`,
     },
+    // Of those, the ones not due yet: read from the index of delayed rows.
+    scheduledByBackend: {
+      name: 'scheduled-by-backend',
+      text: `SELECT backend, count(*)::int AS n FROM ${s}.tasks
+        WHERE status = 'queued' AND available_at > 0 AND available_at > ${NOW(1)} GROUP BY backend`,
+    },
     // Only ends still ahead count: one already past is available now (SQLite does the same).
     nextWakeAt: {
       name: 'next-wake-at',
       text: `SELECT LEAST(
           (SELECT min(leased_until) FROM ${s}.tasks WHERE status = 'leased' AND leased_until >= ${NOW(1)}),
           (SELECT min(available_at) FROM ${s}.tasks
-            WHERE status = 'queued' AND available_at > 0 AND available_at > ${NOW(1)})) AS t`,
+            WHERE status = 'queued' AND available_at > 0 AND available_at > ${NOW(1)}),
+          (SELECT min(until) FROM ${s}.pauses WHERE until > ${NOW(1)})) AS t`,
     },
   };
 }
@@ -77,8 +84,16 @@ export async function stats(db: Db, queries: ReturnType<typeof readQueries>): Pr
   return counted;
 }
 
-export async function queuedByBackend(db: Db, queries: ReturnType<typeof readQueries>) {
-  return db.read<QueuedCount>(queries.queuedByBackend);
+export async function queuedByBackend(
+  db: Db,
+  queries: ReturnType<typeof readQueries>,
+): Promise<QueuedCount[]> {
+  const [queued, scheduled] = await Promise.all([
+    db.read<{ backend: string | null; queued: number }>(queries.queuedByBackend),
+    db.read<{ backend: string | null; n: number }>({ ...queries.scheduledByBackend, values: [db.clock()] }),
+  ]);
+  const due = new Map(scheduled.map((row) => [row.backend, row.n]));
+  return queued.map((row) => ({ ...row, scheduled: due.get(row.backend) ?? 0 }));
 }
 
 export async function nextWakeAt(db: Db, queries: ReturnType<typeof readQueries>) {

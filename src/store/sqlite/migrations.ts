@@ -61,6 +61,19 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX tasks_failed ON tasks(task_id) WHERE status = 'failed';
       CREATE INDEX tasks_canceled ON tasks(task_id) WHERE status = 'canceled';`,
   },
+  {
+    version: 3,
+    description: 'pauses of leasing (mittelo pause / resume)',
+    // One row per paused scope: a backend, or '' for the whole queue (a primary key cannot be
+    // NULL in every database; '' is no backend name). until NULL: until resumed.
+    sql: `
+      CREATE TABLE pauses (
+        backend TEXT PRIMARY KEY NOT NULL,
+        paused_at REAL NOT NULL,
+        until REAL,
+        reason TEXT
+      );`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

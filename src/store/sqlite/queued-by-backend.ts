@@ -1,7 +1,9 @@
 /**
  * Queued tasks per backend, for the "work waiting with no agent to take it" lines of `status`, the
- * dashboards and `run`. One covering scan of the partial index on queued rows (`tasks_ready`, whose
- * first column is the backend): finished rows are never read, and no table row is either.
+ * dashboards and `run`, with how many of them are not due yet ("scheduled"). One covering scan of
+ * the partial index on queued rows (`tasks_ready`, whose first column is the backend): finished
+ * rows are never read, and no table row is either. The scheduled ones are counted from the index
+ * of delayed rows, so they cost in proportion to the tasks waiting on the clock only.
  */
 import type Database from 'better-sqlite3';
 import type { QueuedCount } from '../../protocol/model.ts';
@@ -11,15 +13,30 @@ import type { QueuedCount } from '../../protocol/model.ts';
 const SQL = `SELECT backend, COUNT(*) AS queued FROM tasks INDEXED BY tasks_ready
   WHERE status = 'queued' GROUP BY backend ORDER BY backend`;
 
-const statements = new WeakMap<Database.Database, Database.Statement>();
+const SCHEDULED_SQL = `SELECT backend, COUNT(*) AS n FROM tasks INDEXED BY tasks_delayed
+  WHERE status = 'queued' AND available_at > 0 AND available_at > ? GROUP BY backend`;
 
-export function countQueuedByBackend(db: Database.Database): QueuedCount[] {
-  let statement = statements.get(db);
-  if (!statement) {
-    statement = db.prepare(SQL);
-    statements.set(db, statement);
+const statements = new WeakMap<
+  Database.Database,
+  { queued: Database.Statement; scheduled: Database.Statement }
+>();
+
+export function countQueuedByBackend(db: Database.Database, now: number): QueuedCount[] {
+  let prepared = statements.get(db);
+  if (!prepared) {
+    prepared = { queued: db.prepare(SQL), scheduled: db.prepare(SCHEDULED_SQL) };
+    statements.set(db, prepared);
   }
-  return statement.all() as QueuedCount[];
+  const scheduled = new Map(
+    (prepared.scheduled.all(now) as { backend: string | null; n: number }[]).map((row) => [
+      row.backend,
+      row.n,
+    ]),
+  );
+  return (prepared.queued.all() as { backend: string | null; queued: number }[]).map((row) => ({
+    ...row,
+    scheduled: scheduled.get(row.backend) ?? 0,
+  }));
 }
 
 /** The statement's text, for tests that check its query plan. */

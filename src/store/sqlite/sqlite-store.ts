@@ -8,12 +8,16 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { MitteloError } from '../../errors.ts';
-import type { NewTask, Stats, Task } from '../../protocol/model.ts';
+import type { NewTask, Pause, Stats, Task } from '../../protocol/model.ts';
 import { TASK_STATUSES } from '../../protocol/model.ts';
 import { taskAnswerBytes } from '../answer-budget.ts';
+import { type PauseRow, pauseFromRow, pauseHolds, pauseScope } from '../pause-row.ts';
+import { pruneInWindows } from '../prune-batches.ts';
 import {
   checkCancelable,
   checkClaim,
+  checkPrunable,
+  firstAvailableAt,
   freshTask,
   grantLease,
   leaseExpiredFailure,
@@ -34,6 +38,8 @@ import type {
   LeaseRequest,
   LeaseResult,
   ListQuery,
+  PauseRequest,
+  PruneRequest,
   ReleaseRequest,
   Store,
   Transition,
@@ -41,6 +47,7 @@ import type {
 import { FileIdentity } from './file-identity.ts';
 import { GroupCommit } from './group-commit.ts';
 import { countByStatus, describeOpenError, openDatabase, STATUS_INDEX } from './open-database.ts';
+import { SqlitePruneWindow } from './prune.ts';
 import { countQueuedByBackend } from './queued-by-backend.ts';
 import { jsonOrNull, rowToTask, TASK_COLUMNS, type TaskRow } from './rows.ts';
 import { StatusCounts } from './status-counts.ts';
@@ -90,6 +97,7 @@ export class SqliteStore implements Store {
   private readonly sql;
   private readonly listStatements = new Map<string, Database.Statement>();
   private readonly leaseStatements = new Map<number, LeaseQueries>();
+  private readonly pruneWindow: SqlitePruneWindow;
 
   // Each write is a better-sqlite3 transaction function: a savepoint inside the group batch.
   private readonly insertTasks: (tasks: NewTask[]) => Task[];
@@ -134,8 +142,10 @@ export class SqliteStore implements Store {
     const db = this.db;
     this.sql = {
       insert: db.prepare(
-        `INSERT INTO tasks (prompt, status, created_at, updated_at, backend, tags, priority, max_attempts, timeout_s, metadata)
-         VALUES (@prompt, 'queued', @now, @now, @backend, @tags, @priority, @max_attempts, @timeout_s, @metadata)`,
+        `INSERT INTO tasks (prompt, status, created_at, updated_at, backend, tags, priority, max_attempts, timeout_s,
+           metadata, available_at)
+         VALUES (@prompt, 'queued', @now, @now, @backend, @tags, @priority, @max_attempts, @timeout_s, @metadata,
+           @available_at)`,
       ),
       grantLease: db.prepare(
         `UPDATE tasks SET status = 'leased', worker_id = @worker_id, leased_until = @leased_until,
@@ -209,22 +219,45 @@ export class SqliteStore implements Store {
         `SELECT MIN(available_at) AS t FROM tasks INDEXED BY tasks_delayed
          WHERE status = 'queued' AND available_at > 0 AND available_at > ?`,
       ),
+      // Pauses (a handful of rows at most). Pausing a scope again keeps the time it was paused
+      // since, unless that pause had already ended.
+      pause: db.prepare(
+        `INSERT INTO pauses (backend, paused_at, until, reason) VALUES (@backend, @now, @until, @reason)
+         ON CONFLICT (backend) DO UPDATE SET
+           paused_at = CASE WHEN pauses.until IS NULL OR pauses.until > excluded.paused_at
+             THEN pauses.paused_at ELSE excluded.paused_at END,
+           until = excluded.until, reason = excluded.reason
+         RETURNING backend, paused_at, until, reason`,
+      ),
+      resume: db.prepare('DELETE FROM pauses WHERE backend = ? RETURNING until'),
+      pauses: db.prepare(
+        'SELECT backend, paused_at, until, reason FROM pauses WHERE until IS NULL OR until > ? ORDER BY backend',
+      ),
+      // Whether a lease for this backend is paused: by its own pause or by the whole queue's.
+      paused: db.prepare(
+        `SELECT 1 FROM pauses WHERE backend IN ('', @backend) AND (until IS NULL OR until > @now) LIMIT 1`,
+      ),
+      nextPauseEnd: db.prepare('SELECT MIN(until) AS t FROM pauses WHERE until > ?'),
     };
+
+    this.pruneWindow = new SqlitePruneWindow(db);
 
     this.insertTasks = (tasks: NewTask[]) => {
       const now = this.now();
       return tasks.map((task) => {
         const fields = newTaskFields(task, this.policy);
+        const availableAt = firstAvailableAt(task, now);
         const { lastInsertRowid } = this.sql.insert.run({
           ...fields,
           now,
           tags: jsonOrNull(fields.tags),
           metadata: jsonOrNull(fields.metadata),
+          available_at: availableAt,
         });
         // Built here rather than read back (RETURNING): everything but the id is what we wrote,
         // and enqueue_many of 10,000 tasks spends most of its time on exactly this.
         this.counts.move(null, 'queued');
-        return freshTask(Number(lastInsertRowid), now, fields);
+        return freshTask(Number(lastInsertRowid), now, fields, availableAt);
       });
     };
     this.enqueueTx = db.transaction(this.insertTasks);
@@ -404,14 +437,36 @@ export class SqliteStore implements Store {
     return this.read(() => this.counts.current());
   }
 
+  pause(request: PauseRequest): Promise<Pause> {
+    return this.write(() => {
+      const row = this.sql.pause.get({
+        backend: pauseScope(request.backend),
+        now: this.now(),
+        until: request.until ?? null,
+        reason: request.reason ?? null,
+      }) as PauseRow;
+      return pauseFromRow(row);
+    });
+  }
+
+  resume(backend: string | null): Promise<boolean> {
+    return this.write(() => {
+      const row = this.sql.resume.get(pauseScope(backend)) as { until: number | null } | undefined;
+      return row !== undefined && pauseHolds(row.until, this.now());
+    });
+  }
+
+  pauses(): Promise<Pause[]> {
+    return this.read(() => (this.sql.pauses.all(this.now()) as PauseRow[]).map(pauseFromRow));
+  }
+
   nextWakeAt(): Promise<number | null> {
     return this.read(() => {
       const now = this.now();
-      const leaseEnd = (this.sql.nextLeaseEnd.get(now) as { t: number | null }).t;
-      const backoffEnd = (this.sql.nextBackoffEnd.get(now) as { t: number | null }).t;
-      if (leaseEnd === null) return backoffEnd;
-      if (backoffEnd === null) return leaseEnd;
-      return Math.min(leaseEnd, backoffEnd);
+      const ends = [this.sql.nextLeaseEnd, this.sql.nextBackoffEnd, this.sql.nextPauseEnd]
+        .map((statement) => (statement.get(now) as { t: number | null }).t)
+        .filter((end): end is number => end !== null);
+      return ends.length > 0 ? Math.min(...ends) : null;
     });
   }
 
@@ -481,6 +536,7 @@ export class SqliteStore implements Store {
   private leaseNow(request: LeaseRequest, expiredFailures: Task[]): Task[] {
     const granted: Task[] = [];
     const now = this.now();
+    if (this.sql.paused.get({ backend: pauseScope(request.backend), now })) return granted;
     const budget = request.max_bytes ?? Number.POSITIVE_INFINITY;
     let bytes = 0;
     // Poison tasks found among the candidates are failed, not handed out; look again for the rest.
@@ -621,9 +677,28 @@ export class SqliteStore implements Store {
     return row;
   }
 
+  /**
+   * Window by window (prune-batches.ts), each window one write of its own group batch: a lease
+   * arriving meanwhile waits for at most one window's DELETE. Finish times are compared with the
+   * clock as it was when the prune began.
+   */
+  prune(request: PruneRequest): Promise<number> {
+    try {
+      checkPrunable(request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const cutoff = this.now() - request.older_than_s;
+    return pruneInWindows(
+      (afterId, windowRows) =>
+        this.write(() => this.pruneWindow.step(afterId, windowRows, cutoff, request.statuses, this.counts)),
+      () => this.closed,
+    );
+  }
+
   /** Queued tasks per backend: one covering scan of the queued rows' index (queued-by-backend.ts). */
   queuedByBackend(): Promise<ReturnType<typeof countQueuedByBackend>> {
-    return this.read(() => countQueuedByBackend(this.db));
+    return this.read(() => countQueuedByBackend(this.db, this.now()));
   }
 }
 

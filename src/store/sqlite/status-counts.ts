@@ -56,6 +56,14 @@ export class StatusCounts {
     write.set(to, (write.get(to) ?? 0) + n);
   }
 
+  /** `n` tasks in `status` were deleted (prune). Only valid inside `track`. */
+  removed(status: TaskStatus, n: number): void {
+    if (n === 0) return;
+    const write = this.write;
+    if (!write) throw new Error('StatusCounts.removed outside of a tracked write');
+    write.set(status, (write.get(status) ?? 0) - n);
+  }
+
   committedBatch(): void {
     for (const [status, n] of this.batch) this.committed[status] += n;
     this.batch = new Map();
