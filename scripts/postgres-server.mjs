@@ -6,10 +6,8 @@
 // the project supports. Types: postgres-server.d.mts.
 import { spawn, spawnSync } from 'node:child_process';
 import {
-  accessSync,
   chownSync,
   closeSync,
-  constants,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -24,6 +22,7 @@ import os from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { aptInstall, aptUnavailable } from './apt-install.mjs';
+import { executable } from './executable.mjs';
 
 export const NOT_FOUND =
   "PostgreSQL server binaries (initdb, postgres) not found: install Debian's postgresql package or put them on PATH";
@@ -41,15 +40,6 @@ const PORT_ATTEMPTS = 5;
 const isRoot = () => process.getuid?.() === 0;
 /** A bound for a race: unref'd, so the losing timer never keeps a finished process alive. */
 const deadline = (ms) => sleep(ms, undefined, { ref: false });
-
-function executable(path) {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const hasServer = (dir) =>
   Boolean(dir) && executable(join(dir, 'initdb')) && executable(join(dir, 'postgres'));

@@ -2,8 +2,8 @@
 // (playwright's own browser download needs hosts these machines cannot reach). scripts/test.mjs
 // installs it when missing and this is root on Debian or Ubuntu, like PostgreSQL. Plain
 // JavaScript for the same reason as apt-install.mjs. Types: test-browser.d.mts.
-import { accessSync, constants } from 'node:fs';
 import { aptInstall, aptUnavailable } from './apt-install.mjs';
+import { executable } from './executable.mjs';
 
 export const DEBIAN_CHROMIUM = '/usr/bin/chromium';
 
@@ -15,15 +15,6 @@ export const chromiumPath = (env = process.env, debian = DEBIAN_CHROMIUM) =>
 export const chromiumMissing = (path) =>
   `${path} is missing: install Debian's chromium (apt-get install -y chromium; \`npm test\` does it when ` +
   'run as root on Debian or Ubuntu), or set MITTELO_TEST_CHROMIUM to a Chromium or Chrome binary';
-
-function executable(path) {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The browser, installing Debian's chromium first when it is missing, `install` is true, this is

@@ -16,6 +16,7 @@ import { after, describe, it } from 'node:test';
 import { type ErrorCode, isMitteloError } from '../src/errors.ts';
 import type { AgentInfo, Task } from '../src/protocol/model.ts';
 import type { FleetMessage, Store } from '../src/store/types.ts';
+import { makeAgent, makeTask } from './helpers/fixtures.ts';
 import type { ContractStoreOptions } from './store-contract.ts';
 import { leaseTasks } from './store-contract.ts';
 
@@ -69,49 +70,24 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
-const agent = (worker_id: string): AgentInfo => ({
-  worker_id,
-  backend: 'echo',
-  tags: ['gpu'],
-  client: 'mittelo-agent/1',
-  connected: true,
-  healthy: true,
-  reason: null,
-  fix: null,
-  current_tasks: [3, 4],
-  tasks_done: 2,
-  tasks_failed: 0,
-  first_seen: 1_700_000_000,
-  last_contact: 1_700_000_010.5,
-  disconnected_at: null,
-});
+const agent = (worker_id: string): AgentInfo =>
+  makeAgent(worker_id, {
+    tags: ['gpu'],
+    client: 'mittelo-agent/1',
+    current_tasks: [3, 4],
+    first_seen: 1_700_000_000,
+    last_contact: 1_700_000_010.5,
+  });
 
 /** A finished task as `load` stores it; tests set the id, prompt, status and times. */
-const FINISHED_TEMPLATE: Task = {
-  task_id: 0,
+const FINISHED_TEMPLATE: Task = makeTask(0, {
   prompt: '',
-  status: 'done',
   created_at: 0,
   updated_at: 0,
-  leased_until: null,
   worker_id: 'w-old',
   result: null,
-  error: null,
-  backend: null,
-  tags: [],
-  priority: 0,
-  attempts: 1,
-  max_attempts: 1,
-  lease_expirations: 0,
-  available_at: 0,
-  timeout_s: null,
-  error_kind: null,
-  error_fix: null,
   duration_ms: null,
-  usage: null,
-  metadata: null,
-  lease_token: null,
-};
+});
 
 export function sharedStoreContract(
   name: string,

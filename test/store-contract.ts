@@ -11,6 +11,7 @@ import { type NewTask, type Stats, TASK_FIELDS, TASK_STATUSES, type Task } from 
 import { PRUNE_WINDOW_ROWS } from '../src/store/prune-batches.ts';
 import { DEFAULT_RETRY_POLICY, PRUNABLE_STATUSES, type RetryPolicy } from '../src/store/queue-policy.ts';
 import type { LeaseRequest, Store } from '../src/store/types.ts';
+import { makeTask } from './helpers/fixtures.ts';
 
 export interface ContractStoreOptions {
   /** Unix seconds; the store must read time only from here. */
@@ -1687,31 +1688,17 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           const tasks: Task[] = Array.from({ length: n }, (_, i) => {
             const status = statuses[i % statuses.length]!;
             const at = base + (i % 8 < 4 ? 0 : 9_990); // half of each status finished long ago
-            return {
-              task_id: i + 1,
+            return makeTask(i + 1, {
               prompt: `task ${i}`,
               status,
               created_at: base,
               updated_at: at,
-              leased_until: null,
               worker_id: status === 'queued' ? null : 'w',
               result: status === 'done' ? 'ok' : null,
               error: status === 'failed' ? 'boom' : null,
-              backend: null,
-              tags: [],
-              priority: 0,
               attempts: status === 'queued' ? 0 : 1,
-              max_attempts: 1,
-              lease_expirations: 0,
-              available_at: 0,
-              timeout_s: null,
-              error_kind: null,
-              error_fix: null,
               duration_ms: null,
-              usage: null,
-              metadata: null,
-              lease_token: null,
-            };
+            });
           });
           await store.load(tasks);
           const old = (task: Task) => task.updated_at === base;

@@ -19,3 +19,8 @@ export function round(value: number, places = 2): number {
   const scale = 10 ** places;
   return Math.round(value * scale) / scale;
 }
+
+/** A count of rows as report labels say it: 1000000 -> `1M`, 100000 -> `100k`. */
+export function rowsLabel(count: number): string {
+  return count >= 1_000_000 ? `${count / 1_000_000}M` : `${count / 1000}k`;
+}

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { BenchContext } from '../lib/context.ts';
 import { copyDatabase, finishedTasksTemplate } from '../lib/finished-tasks-db.ts';
 import { hubload, type Scenario, tasksPerSecond } from '../lib/measure.ts';
-import { median } from '../lib/numbers.ts';
+import { median, rowsLabel } from '../lib/numbers.ts';
 import { notApplicable } from '../lib/v01-baseline.ts';
 
 /** Within 20% of the empty table. */
@@ -37,7 +37,7 @@ async function run(ctx: BenchContext): Promise<void> {
   }
   const emptyMedian = median(empty);
   const fullMedian = median(full);
-  const rows = finished >= 1_000_000 ? `${finished / 1_000_000}M` : `${finished / 1000}k`;
+  const rows = rowsLabel(finished);
   const v01 = notApplicable('slows as done rows pile up (no index; issue text, not same-run)');
 
   ctx.report({ label: 'lease+ack, empty table', value: emptyMedian, unit: 'tasks/s', better: 'higher' });

@@ -13,7 +13,7 @@ import type { BenchContext } from '../lib/context.ts';
 import { copyDatabase, finishedTasksTemplate } from '../lib/finished-tasks-db.ts';
 import type { BenchHub } from '../lib/hub-process.ts';
 import { hubload, type Scenario } from '../lib/measure.ts';
-import { round } from '../lib/numbers.ts';
+import { round, rowsLabel } from '../lib/numbers.ts';
 import { MB, peakRssBytes, resetPeakRss, rssBytes } from '../lib/proc-stats.ts';
 import type { Baseline } from '../lib/report.ts';
 import { notApplicable, recorded, V01_RECORDED } from '../lib/v01-baseline.ts';
@@ -84,7 +84,7 @@ async function run(ctx: BenchContext): Promise<void> {
 
   const stored = ctx.size(1_000_000, 100_000);
   const n = ctx.size(20_000, 2_000);
-  const rows = stored >= 1_000_000 ? `${stored / 1_000_000}M` : `${stored / 1000}k`;
+  const rows = rowsLabel(stored);
   const template = await finishedTasksTemplate(ctx.tempRoot, stored);
   /** RSS after a lease+ack round on a fresh copy of the database with `stored` done tasks. */
   const storedTasksRss = (entry: string | undefined) => {

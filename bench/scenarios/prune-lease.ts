@@ -11,7 +11,7 @@ import type { BenchContext } from '../lib/context.ts';
 import { copyDatabase, finishedTasksTemplate } from '../lib/finished-tasks-db.ts';
 import type { BenchHub } from '../lib/hub-process.ts';
 import type { Scenario } from '../lib/measure.ts';
-import { percentile, round } from '../lib/numbers.ts';
+import { percentile, round, rowsLabel } from '../lib/numbers.ts';
 import { notApplicable } from '../lib/v01-baseline.ts';
 
 /** Round trips before each phase, not timed. */
@@ -98,7 +98,7 @@ async function run(ctx: BenchContext): Promise<void> {
     );
   }
   const p = (phase: Phase, q: number) => percentile(phase.latencies, q);
-  const rows = finished >= 1_000_000 ? `${finished / 1_000_000}M` : `${finished / 1000}k`;
+  const rows = rowsLabel(finished);
   const rate = (finished / (during.pruneMs ?? 1)) * 1000;
   ctx.keep({
     rows: finished,

@@ -169,6 +169,11 @@ export function jsonOption(): Option {
   return new Option('--json', 'print machine-readable JSON');
 }
 
+/** An option's argParser for a flag that may be given again: each value is added to the list. */
+export function repeatable(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 export function parsePort(value: string, flag: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {

@@ -2,23 +2,17 @@
  * The `mittelo` command: one file per subcommand under commands/, wired together here.
  * Every failure ends in one line on stderr and an exit code from EXIT (common.ts).
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { mitteloVersion } from '../hub/hub-info.ts';
 import { copyCommand } from './commands/copy.ts';
 import { hubCommand } from './commands/hub.ts';
 import { clientCommands } from './commands/index.ts';
 import { EXIT, reportFailure } from './common.ts';
 
-/** The version in package.json (two folders up from both src/cli and dist/cli). */
-function packageVersion(): string {
-  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
-}
-
 export function buildProgram(): Command {
   const program = new Command('mittelo')
     .description('Mittelö: a durable task hub and a swarm of coding agents working its queue')
-    .version(packageVersion())
+    .version(mitteloVersion())
     .showSuggestionAfterError()
     .exitOverride();
   program.addCommand(hubCommand());

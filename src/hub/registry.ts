@@ -23,6 +23,29 @@ const FORGET_AFTER_S = 15 * 60;
 /** Slack on top of the time a worker may stay silent: a slow network, a busy agent. */
 const QUIET_GRACE_S = 15;
 
+/**
+ * A worker as the hub first knows it, from its first request at `now`: no backend or client yet,
+ * not connected, healthy, nothing done.
+ */
+export function newAgentInfo(workerId: string, now: number): AgentInfo {
+  return {
+    worker_id: workerId,
+    backend: null,
+    tags: [],
+    client: null,
+    connected: false,
+    healthy: true,
+    reason: null,
+    fix: null,
+    current_tasks: [],
+    tasks_done: 0,
+    tasks_failed: 0,
+    first_seen: now,
+    last_contact: now,
+    disconnected_at: null,
+  };
+}
+
 type Entry = AgentInfo & {
   connections: number;
   held: Set<number>;
@@ -137,20 +160,7 @@ export class WorkerRegistry {
     let agent = this.agents.get(workerId);
     if (!agent) {
       agent = {
-        worker_id: workerId,
-        backend: null,
-        tags: [],
-        client: null,
-        connected: false,
-        healthy: true,
-        reason: null,
-        fix: null,
-        current_tasks: [],
-        tasks_done: 0,
-        tasks_failed: 0,
-        first_seen: now,
-        last_contact: now,
-        disconnected_at: null,
+        ...newAgentInfo(workerId, now),
         connections: 0,
         held: new Set(),
         helloed: false,

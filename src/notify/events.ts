@@ -33,16 +33,21 @@ export interface RunCost {
   output_tokens: number | null;
 }
 
+/** How a run's tasks ended, and how long it took: in `run.finished` and in the run's summary. */
+export interface RunCounts {
+  total: number;
+  done: number;
+  failed: number;
+  canceled: number;
+  /** Tasks that had not finished when the run ended (deadline, no agent able to take them, Ctrl-C). */
+  unfinished: number;
+  wall_ms: number;
+}
+
 export interface RunFinished extends Envelope<'run.finished'> {
-  run: {
+  run: RunCounts & {
     /** finished, deadline, stuck or interrupted (as `mittelo run --json`). */
     ended: string;
-    total: number;
-    done: number;
-    failed: number;
-    canceled: number;
-    unfinished: number;
-    wall_ms: number;
     /** The results file. */
     results: string;
     cost: RunCost;

@@ -2,6 +2,7 @@
  * What a run keeps of each task (one JSON line per task in the results file) and the summary
  * printed at the end: counts and duration percentiles per backend.
  */
+import type { RunCounts } from '../notify/events.ts';
 import { type Task, TERMINAL_STATUSES } from '../protocol/model.ts';
 
 export interface ResultRecord {
@@ -60,14 +61,7 @@ export interface BackendSummary {
   p95_ms: number | null;
 }
 
-export interface RunSummary {
-  total: number;
-  done: number;
-  failed: number;
-  canceled: number;
-  /** Tasks that had not finished when the run ended (deadline, no agent able to take them, Ctrl-C). */
-  unfinished: number;
-  wall_ms: number;
+export interface RunSummary extends RunCounts {
   backends: BackendSummary[];
 }
 

@@ -5,59 +5,9 @@ import { handleKey } from '../../src/cli/dashboard/keys.ts';
 import { type DashboardView, renderDashboard } from '../../src/cli/dashboard/render.ts';
 import { NO_FILTER, nextBackend, nextStatus, type Snapshot } from '../../src/cli/dashboard/snapshot.ts';
 import { shortClock } from '../../src/cli/queue-control-lines.ts';
-import type { AgentInfo, Task } from '../../src/protocol/model.ts';
+import { makeAgent as agent, FIXTURE_NOW as NOW, makeTask as task } from '../helpers/fixtures.ts';
 
-const NOW = 1_800_000_000;
 const BIG = { width: Number.POSITIVE_INFINITY, height: Number.POSITIVE_INFINITY };
-
-function task(id: number, fields: Partial<Task> = {}): Task {
-  return {
-    task_id: id,
-    prompt: `prompt ${id}`,
-    status: 'done',
-    created_at: NOW - 60,
-    updated_at: NOW - 30,
-    leased_until: null,
-    worker_id: 'w-1',
-    result: `result ${id}`,
-    error: null,
-    backend: null,
-    tags: [],
-    priority: 0,
-    attempts: 1,
-    max_attempts: 1,
-    lease_expirations: 0,
-    available_at: 0,
-    timeout_s: null,
-    error_kind: null,
-    error_fix: null,
-    duration_ms: 5,
-    usage: null,
-    metadata: null,
-    lease_token: null,
-    ...fields,
-  };
-}
-
-function agent(workerId: string, fields: Partial<AgentInfo> = {}): AgentInfo {
-  return {
-    worker_id: workerId,
-    backend: 'echo',
-    tags: [],
-    client: 'mittelo-agent',
-    connected: true,
-    healthy: true,
-    reason: null,
-    fix: null,
-    current_tasks: [],
-    tasks_done: 2,
-    tasks_failed: 0,
-    first_seen: NOW - 100,
-    last_contact: NOW - 1,
-    disconnected_at: null,
-    ...fields,
-  };
-}
 
 function snapshot(fields: Partial<Snapshot> = {}): Snapshot {
   return {

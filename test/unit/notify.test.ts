@@ -13,9 +13,10 @@ import { EventBus } from '../../src/hub/events.ts';
 import { commandSender } from '../../src/notify/command.ts';
 import { backendPaused, runCost, taskFailed } from '../../src/notify/events.ts';
 import { HubEventNotices, watchHub } from '../../src/notify/hub-watch.ts';
-import { Notifier } from '../../src/notify/notifier.ts';
+import { Notifier, type NotifierOptions, type Sender } from '../../src/notify/notifier.ts';
 import { webhookSender } from '../../src/notify/webhook.ts';
 import type { AgentInfo, Task } from '../../src/protocol/model.ts';
+import { FIXTURE_NOW, makeAgent, makeTask } from '../helpers/fixtures.ts';
 import { makeTempDir, waitFor } from '../helpers/hub-process.ts';
 
 const cleanups: Array<() => unknown> = [];
@@ -59,53 +60,39 @@ async function deadPort(): Promise<number> {
   return port;
 }
 
+/** A notifier sending to `sender`, with the lines it logs kept in `lines`. */
+function loggedNotifier(sender: Sender, options: Omit<NotifierOptions, 'sender' | 'log'> = {}) {
+  const lines: string[] = [];
+  return { notifier: new Notifier({ sender, log: (line) => lines.push(line), ...options }), lines };
+}
+
+/** A task that failed for want of a codex login. */
 function failedTask(id: number, fields: Partial<Task> = {}): Task {
-  return {
-    task_id: id,
-    prompt: `prompt ${id}`,
+  return makeTask(id, {
     status: 'failed',
-    created_at: 1_800_000_000,
-    updated_at: 1_800_000_010,
-    leased_until: null,
-    worker_id: 'w-1',
+    created_at: FIXTURE_NOW,
+    updated_at: FIXTURE_NOW + 10,
     result: null,
     error: 'codex: not logged in',
     backend: 'codex',
     tags: ['ts'],
-    priority: 0,
-    attempts: 1,
-    max_attempts: 1,
-    lease_expirations: 0,
-    available_at: 0,
-    timeout_s: null,
     error_kind: 'auth',
     error_fix: 'codex login',
     duration_ms: 12,
-    usage: null,
     metadata: { ticket: 7 },
-    lease_token: null,
     ...fields,
-  };
+  });
 }
 
+/** A connected codex agent that has done nothing yet. */
 function agent(workerId: string, fields: Partial<AgentInfo> = {}): AgentInfo {
-  return {
-    worker_id: workerId,
+  return makeAgent(workerId, {
     backend: 'codex',
-    tags: [],
-    client: 'mittelo-agent',
-    connected: true,
-    healthy: true,
-    reason: null,
-    fix: null,
-    current_tasks: [],
     tasks_done: 0,
-    tasks_failed: 0,
-    first_seen: 1_800_000_000,
-    last_contact: 1_800_000_000,
-    disconnected_at: null,
+    first_seen: FIXTURE_NOW,
+    last_contact: FIXTURE_NOW,
     ...fields,
-  };
+  });
 }
 
 const origin = { source: 'hub' as const, hub: 'tcp://127.0.0.1:8765' };
@@ -113,8 +100,7 @@ const origin = { source: 'hub' as const, hub: 'tcp://127.0.0.1:8765' };
 describe('webhook notifications', () => {
   it('POSTs each event as JSON, in order, with the documented shape', async () => {
     const hook = await receiver();
-    const lines: string[] = [];
-    const notifier = new Notifier({ sender: webhookSender(hook.url), log: (line) => lines.push(line) });
+    const { notifier, lines } = loggedNotifier(webhookSender(hook.url));
     notifier.push(taskFailed(failedTask(3, { prompt: 'x'.repeat(5000) }), origin));
     notifier.push(backendPaused('codex', origin));
     await notifier.close(10_000);
@@ -141,12 +127,7 @@ describe('webhook notifications', () => {
 
   it('retries a server that answers 500, then 200, and says nothing', async () => {
     const hook = await receiver((count) => (count === 1 ? 500 : 200));
-    const lines: string[] = [];
-    const notifier = new Notifier({
-      sender: webhookSender(hook.url),
-      log: (line) => lines.push(line),
-      backoffMs: 10,
-    });
+    const { notifier, lines } = loggedNotifier(webhookSender(hook.url), { backoffMs: 10 });
     notifier.push(backendPaused(null, origin));
     await notifier.close(10_000);
     assert.equal(hook.requests(), 2);
@@ -157,12 +138,7 @@ describe('webhook notifications', () => {
 
   it('does not retry a 404 (the URL is wrong), and says so once', async () => {
     const hook = await receiver(() => 404);
-    const lines: string[] = [];
-    const notifier = new Notifier({
-      sender: webhookSender(hook.url),
-      log: (line) => lines.push(line),
-      backoffMs: 10,
-    });
+    const { notifier, lines } = loggedNotifier(webhookSender(hook.url), { backoffMs: 10 });
     notifier.push(backendPaused(null, origin));
     notifier.push(backendPaused(null, origin));
     await notifier.close(10_000);
@@ -174,13 +150,7 @@ describe('webhook notifications', () => {
   it('a dead URL is logged once per outage, push never waits, and its recovery is logged once', async () => {
     let failing = true;
     const hook = await receiver(() => (failing ? 503 : 200));
-    const lines: string[] = [];
-    const notifier = new Notifier({
-      sender: webhookSender(hook.url),
-      log: (line) => lines.push(line),
-      attempts: 2,
-      backoffMs: 5,
-    });
+    const { notifier, lines } = loggedNotifier(webhookSender(hook.url), { attempts: 2, backoffMs: 5 });
     for (let i = 0; i < 5; i += 1) notifier.push(backendPaused(`b${i}`, origin));
     await waitFor(() => hook.requests() === 10, 'two attempts at each of five events');
     assert.equal(lines.length, 1, lines.join('\n'));
@@ -199,13 +169,10 @@ describe('webhook notifications', () => {
     );
 
     // Nothing listens at all: the connection is refused, named in the one line.
-    const refused: string[] = [];
-    const dead = new Notifier({
-      sender: webhookSender(`http://127.0.0.1:${await deadPort()}/`),
-      log: (line) => refused.push(line),
-      attempts: 2,
-      backoffMs: 5,
-    });
+    const { notifier: dead, lines: refused } = loggedNotifier(
+      webhookSender(`http://127.0.0.1:${await deadPort()}/`),
+      { attempts: 2, backoffMs: 5 },
+    );
     const started = Date.now();
     for (let i = 0; i < 20; i += 1) dead.push(backendPaused(null, origin));
     assert.ok(Date.now() - started < 1000, 'push only queues');
@@ -264,11 +231,9 @@ describe('--notify-cmd', () => {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const out = join(dir, 'events.jsonl');
     const names = join(dir, 'names.txt');
-    const lines: string[] = [];
-    const notifier = new Notifier({
-      sender: commandSender(`cat >> '${out}'; echo "$MITTELO_EVENT" >> '${names}'`),
-      log: (line) => lines.push(line),
-    });
+    const { notifier, lines } = loggedNotifier(
+      commandSender(`cat >> '${out}'; echo "$MITTELO_EVENT" >> '${names}'`),
+    );
     notifier.push(taskFailed(failedTask(9), origin));
     notifier.push(backendPaused('codex', origin));
     await notifier.close(20_000);
@@ -289,11 +254,9 @@ describe('--notify-cmd', () => {
     const dir = makeTempDir('mittelo-notify-');
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const runs = join(dir, 'runs');
-    const lines: string[] = [];
-    const notifier = new Notifier({
-      sender: commandSender(`echo run >> '${runs}'; echo 'no chat token' >&2; exit 3`),
-      log: (line) => lines.push(line),
-    });
+    const { notifier, lines } = loggedNotifier(
+      commandSender(`echo run >> '${runs}'; echo 'no chat token' >&2; exit 3`),
+    );
     notifier.push(backendPaused(null, origin));
     notifier.push(backendPaused(null, origin));
     await notifier.close(20_000);

@@ -25,39 +25,8 @@ import {
   plainLine,
   progressFigures,
 } from '../../src/cli/progress.ts';
-import type { Task } from '../../src/protocol/model.ts';
+import { FIXTURE_NOW as NOW, makeTask as task } from '../helpers/fixtures.ts';
 import { REPO_ROOT } from '../helpers/hub-process.ts';
-
-const NOW = 1_800_000_000;
-
-function task(id: number, fields: Partial<Task> = {}): Task {
-  return {
-    task_id: id,
-    prompt: `prompt ${id}`,
-    status: 'done',
-    created_at: NOW - 60,
-    updated_at: NOW - 30,
-    leased_until: null,
-    worker_id: 'w-1',
-    result: `result ${id}`,
-    error: null,
-    backend: null,
-    tags: [],
-    priority: 0,
-    attempts: 1,
-    max_attempts: 1,
-    lease_expirations: 0,
-    available_at: 0,
-    timeout_s: null,
-    error_kind: null,
-    error_fix: null,
-    duration_ms: 5,
-    usage: null,
-    metadata: null,
-    lease_token: null,
-    ...fields,
-  };
-}
 
 const longest = (text: string) => Math.max(...text.split('\n').map((line) => line.length));
 

@@ -13,6 +13,7 @@ import {
   type ConnectionFlags,
   jsonOption,
   printJson,
+  repeatable,
   withConnectionOptions,
   withHub,
 } from '../common.ts';
@@ -195,9 +196,7 @@ export function enqueueCommand(): Command {
     )
     .addOption(new Option('--backend <name>', 'only agents running this backend take the task(s)'))
     .addOption(
-      new Option('--tag <tag>', 'a capability the agent must have (repeatable)').argParser(
-        (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
-      ),
+      new Option('--tag <tag>', 'a capability the agent must have (repeatable)').argParser(repeatable),
     )
     .addOption(new Option('--priority <n>', 'higher is leased first (default 0)'))
     .addOption(new Option('--max-attempts <n>', 'attempts before the task is failed for good (1-100)'))

@@ -6,6 +6,7 @@ import {
   type ConnectionFlags,
   jsonOption,
   printJson,
+  repeatable,
   withConnectionOptions,
   withHub,
 } from '../common.ts';
@@ -56,7 +57,7 @@ export function pruneCommand(): Command {
       new Option(
         '--status <statuses>',
         'only these finished statuses, comma-separated (repeatable); default done,failed,canceled',
-      ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]),
+      ).argParser(repeatable),
     )
     .addOption(jsonOption())
     .action(async (flags: PruneFlags) => {

@@ -7,6 +7,7 @@ import {
   jsonOption,
   parseTaskId,
   printJson,
+  repeatable,
   withConnectionOptions,
   withHub,
 } from '../common.ts';
@@ -41,7 +42,7 @@ export function retryCommand(): Command {
     .description('queue failed tasks again (attempts, worker, result and error are cleared)')
     .addOption(
       new Option('--task <id>', 'retry only this task (repeatable); default: every failed task').argParser(
-        (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+        repeatable,
       ),
     )
     .addOption(jsonOption())

@@ -272,16 +272,11 @@ function runObserver(notifications: Notifications, origin: NotificationOrigin): 
 }
 
 function runFinishedOf(report: JobReport, origin: NotificationOrigin): Notification {
-  const { summary } = report;
+  const { backends: _backends, ...counts } = report.summary;
   return runFinished(
     {
       ended: report.ended,
-      total: summary.total,
-      done: summary.done,
-      failed: summary.failed,
-      canceled: summary.canceled,
-      unfinished: summary.unfinished,
-      wall_ms: summary.wall_ms,
+      ...counts,
       results: resolve(report.resultsPath),
       cost: runCost(report.records.map((record) => record.usage)),
     },
