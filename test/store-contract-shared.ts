@@ -339,6 +339,34 @@ export function sharedStoreContract(
     );
 
     it(
+      'A and B leasing at once under one cap never hold more than it, and a cap set on A holds on B',
+      pair(async ({ a, b }) => {
+        await a.enqueue(Array.from({ length: 40 }, (_, i) => ({ prompt: `t${i}`, backend: 'claude_code' })));
+        await b.setCap({ scope: 'claude_code', concurrency: 3, rate_per_min: null });
+        const worker = (store: string, n: number) => ({
+          worker_id: `${store}-${n}`,
+          backend: 'claude_code',
+          max_tasks: 2,
+          lease_seconds: 60,
+        });
+        for (let round = 0; round < 5; round += 1) {
+          const granted = (
+            await Promise.all(
+              Array.from({ length: 8 }, (_, n) =>
+                leaseTasks(n % 2 === 0 ? a : b, worker(n % 2 ? 'b' : 'a', n)),
+              ),
+            )
+          ).flat();
+          const [cap] = await a.caps();
+          assert.ok(cap!.leased <= 3, `round ${round}: ${cap!.leased} leased under a cap of 3`);
+          assert.equal(cap!.leased, 3, `round ${round}: the cap fills`);
+          for (const t of granted)
+            await (round % 2 ? a : b).ack({ task_id: t.task_id, lease_token: t.lease_token, status: 'done' });
+        }
+      }),
+    );
+
+    it(
       'A and B pruning at once remove each row once, and a retry racing a prune ends one way for each task',
       pair(async ({ a, b, clock }) => {
         const n = 6000;

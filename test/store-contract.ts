@@ -1243,6 +1243,123 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
       );
     });
 
+    describe('caps on leasing', () => {
+      const worker = (
+        n: number,
+        backend: string | null = 'claude_code',
+        extra: Partial<LeaseRequest> = {},
+      ) => ({
+        ...LEASE,
+        worker_id: `w-${n}`,
+        backend,
+        max_tasks: 10,
+        ...extra,
+      });
+      const routed = (n: number, extra: Partial<NewTask> = {}) =>
+        Array.from({ length: n }, (_, i) => ({ prompt: `t${i}`, backend: 'claude_code', ...extra }));
+
+      it(
+        'a cap of 1 never grants 2, whatever the workers ask; unrouted tasks count against the backend too',
+        fresh(async ({ store }) => {
+          await enqueue(store, ...routed(3), 'unrouted');
+          await store.setCap({ scope: 'claude_code', concurrency: 1, rate_per_min: null });
+          const first = await leaseTasks(store, worker(1));
+          assert.equal(first.length, 1);
+          assert.deepEqual(await leaseTasks(store, worker(2)), []);
+          assert.equal(
+            (await leaseTasks(store, worker(3, 'codex'))).length,
+            1,
+            'another backend is not capped',
+          );
+          const [state] = await store.caps();
+          assert.deepEqual(state, {
+            scope: 'claude_code',
+            concurrency: 1,
+            rate_per_min: null,
+            leased: 1,
+            started_last_min: 0,
+            waiting: 3 - 1,
+          });
+        }),
+      );
+
+      it(
+        'a cap of 3 grants 3, then none until an ack frees one; removing the cap lets the rest through',
+        fresh(async ({ store }) => {
+          await enqueue(store, ...routed(8));
+          await store.setCap({ scope: 'claude_code', concurrency: 3, rate_per_min: null });
+          const held = await leaseTasks(store, worker(1));
+          assert.equal(held.length, 3);
+          assert.deepEqual(await leaseTasks(store, worker(2)), []);
+          const t = held[0]!;
+          await store.ack({ task_id: t.task_id, lease_token: t.lease_token, status: 'done' });
+          assert.equal((await leaseTasks(store, worker(2))).length, 1);
+          assert.deepEqual(await leaseTasks(store, worker(3)), []);
+          assert.equal(await store.clearCap('claude_code'), true);
+          assert.equal(await store.clearCap('claude_code'), false, 'clearing twice changes nothing');
+          assert.deepEqual(await store.caps(), []);
+          assert.equal((await leaseTasks(store, worker(3))).length, 4);
+        }),
+      );
+
+      it(
+        'a tag cap holds for the tasks with the tag, and other tasks are not hidden behind them',
+        fresh(async ({ store }) => {
+          await enqueue(
+            store,
+            { prompt: 'gpu1', tags: ['gpu'], priority: 5 },
+            { prompt: 'gpu2', tags: ['gpu'], priority: 5 },
+            { prompt: 'plain', priority: 0 },
+          );
+          await store.setCap({ scope: 'tag:gpu', concurrency: 1, rate_per_min: null });
+          const a = await leaseTasks(store, worker(1, null, { tags: ['gpu'], max_tasks: 1 }));
+          assert.deepEqual(
+            a.map((t) => t.prompt),
+            ['gpu1'],
+          );
+          const b = await leaseTasks(store, worker(2, null, { tags: ['gpu'], max_tasks: 1 }));
+          assert.deepEqual(
+            b.map((t) => t.prompt),
+            ['plain'],
+            'the gpu task waits; the plain one goes',
+          );
+          assert.deepEqual(await leaseTasks(store, worker(3, null, { tags: ['gpu'] })), []);
+        }),
+      );
+
+      it(
+        'a rate cap allows that many starts in 60 s, and the next start when the oldest leaves the window',
+        fresh(async ({ store, clock }) => {
+          await enqueue(store, ...routed(5));
+          await store.setCap({ scope: 'claude_code', concurrency: null, rate_per_min: 2 });
+          const start = clock.t;
+          const got = await leaseTasks(store, worker(1));
+          assert.equal(got.length, 2);
+          for (const t of got)
+            await store.ack({ task_id: t.task_id, lease_token: t.lease_token, status: 'done' });
+          assert.deepEqual(await leaseTasks(store, worker(2)), [], 'acks free no start');
+          assert.equal(await store.nextWakeAt(), start + 60);
+          clock.advance(61);
+          assert.equal((await leaseTasks(store, worker(2))).length, 2);
+        }),
+      );
+
+      it(
+        'a cap that caps nothing is refused with nothing stored',
+        fresh(async ({ store }) => {
+          for (const cap of [
+            { scope: 'claude_code', concurrency: 0, rate_per_min: null },
+            { scope: 'claude_code', concurrency: 1.5, rate_per_min: null },
+            { scope: 'claude_code', concurrency: null, rate_per_min: null },
+            { scope: '', concurrency: 1, rate_per_min: null },
+          ]) {
+            await refused(store.setCap(cap), 'bad_request');
+          }
+          assert.deepEqual(await store.caps(), []);
+        }),
+      );
+    });
+
     describe('pause and resume', () => {
       const worker = (backend: string | null) => ({ ...LEASE, worker_id: `w-${backend}`, backend });
 

@@ -6,6 +6,7 @@ import { enqueueScenario } from './enqueue.ts';
 import { enqueueManyScenario } from './enqueue-many.ts';
 import { idleAgentsScenario } from './idle-agents.ts';
 import { leaseAckScenario } from './lease-ack.ts';
+import { leaseAckCapsScenario } from './lease-ack-caps.ts';
 import { leaseAckFinishedScenario } from './lease-ack-finished.ts';
 import { memoryScenario } from './memory.ts';
 import { postgresScenario } from './postgres.ts';
@@ -18,6 +19,7 @@ export const SCENARIOS: Scenario[] = [
   enqueueManyScenario,
   leaseAckScenario,
   leaseAckFinishedScenario,
+  leaseAckCapsScenario,
   pruneLeaseScenario,
   memoryScenario,
   idleAgentsScenario,

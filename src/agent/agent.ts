@@ -29,6 +29,15 @@ import {
 } from '../client/hub-client.ts';
 import { STORAGE_ERROR_CODES } from '../errors.ts';
 import type { Task } from '../protocol/model.ts';
+import {
+  freeRetriesSoFar,
+  limitPause,
+  MAX_FREE_RETRIES,
+  TRANSIENT_KINDS,
+  type TransientBackoff,
+  transientDelayMs,
+  transientError,
+} from './limit-policy.ts';
 import { type RunningTask, runTask, type StopReason } from './run-task.ts';
 import { defaultWorkerId } from './worker-id.ts';
 
@@ -75,6 +84,13 @@ export interface AgentOptions {
    * with a kind no retry fixes (auth, config, not_installed).
    */
   requireReady?: boolean;
+  /**
+   * Seconds after a usage window's reset before the backend's pause ends (default 60;
+   * MITTELO_LIMIT_MARGIN_S for the CLI). See limit-policy.ts.
+   */
+  limitMarginS?: number | undefined;
+  /** Backoff of free retries after overload (default 2 s doubling to 60 s; tests shorten it). */
+  transientBackoffMs?: TransientBackoff | undefined;
 }
 
 export interface AgentCounts {
@@ -153,6 +169,13 @@ export class Agent {
   /** The last preflight's problem while the backend is not ready; null once it is (or before a check). */
   private notReady: { reason: string; fix: string | undefined } | null = null;
   private ended = false;
+  /** Usage-window hits without a reset time since the last successful run (their backoff grows). */
+  private limitHitsInARow = 0;
+  /**
+   * Unix seconds until which this agent leases nothing by itself: a usage window is spent and the
+   * hub could not pause the route (it predates `pause`). 0: no such wait.
+   */
+  private limitedUntil = 0;
 
   constructor(options: AgentOptions) {
     this.options = options;
@@ -252,6 +275,13 @@ export class Agent {
           break;
         }
         await this.untilReady(true);
+        continue;
+      }
+      const waitMs = this.limitedUntil * 1000 - Date.now();
+      if (waitMs > 0) {
+        await this.pause(waitMs);
+        if (!this.stopping)
+          this.log(`the ${this.backend.name} usage window should have reset; leasing again`);
         continue;
       }
       const free = maxTasks - this.running.size;
@@ -429,6 +459,30 @@ export class Agent {
       this.log(`task ${task.task_id} ${why}; its backend was stopped`);
       return;
     }
+    if (outcome.ok) this.limitHitsInARow = 0;
+    // Limits are not the task's fault: it goes back without spending an attempt (limit-policy.ts).
+    // A v0.1 hub has no release, so there the failure is acked as any other.
+    if (!outcome.ok && this.client.hello !== null) {
+      if (outcome.kind === 'usage_limit') return this.onUsageLimit(task, outcome);
+      const retry = freeRetriesSoFar(task) + 1;
+      if (TRANSIENT_KINDS.includes(outcome.kind) && retry <= MAX_FREE_RETRIES) {
+        const delayMs = transientDelayMs(
+          retry,
+          outcome.retry_after_s,
+          Math.random,
+          this.options.transientBackoffMs,
+        );
+        this.log(
+          `task ${task.task_id}: ${outcome.kind} (${outcome.error.split('\n')[0]!.slice(0, 200)}); back to the queue for ${(delayMs / 1000).toFixed(1)} s, transient retry ${retry} of ${MAX_FREE_RETRIES}, its attempt not counted`,
+        );
+        const why = {
+          error: transientError(outcome.error, retry),
+          error_kind: outcome.kind,
+          error_fix: outcome.fix,
+        };
+        return this.release(task, why, delayMs);
+      }
+    }
     const base = {
       task_id: task.task_id,
       lease_token: task.lease_token,
@@ -453,9 +507,38 @@ export class Agent {
     }
   }
 
+  /**
+   * The backend's usage window is spent: pause its route on the hub (every agent of it, on every
+   * hub of the store) until the reset plus the margin, then give the task back, attempt not
+   * counted. Pausing first keeps a lease parked at the hub from taking the task straight back.
+   */
+  private async onUsageLimit(task: Task, failure: Extract<BackendOutcome, { ok: false }>): Promise<void> {
+    if (typeof failure.resets_at !== 'number') this.limitHitsInARow += 1;
+    const pause = limitPause(failure, Date.now() / 1000, this.limitHitsInARow, this.options.limitMarginS);
+    const until = Math.ceil(pause.until);
+    const name = this.backend.name;
+    try {
+      await this.client.pause({ backend: name, until, reason: pause.reason });
+      this.log(
+        `task ${task.task_id} hit the ${pause.reason}: ${name} paused until ${clock(until)}; the task went back to the queue, its attempt not counted`,
+      );
+    } catch (error) {
+      // An older hub (no `pause`), or one that cannot be reached: this agent waits by itself.
+      this.limitedUntil = Math.max(this.limitedUntil, until);
+      const why = isUnknownMethod(error)
+        ? 'the hub cannot pause routes (it predates `pause`)'
+        : (error as Error).message;
+      this.log(
+        `task ${task.task_id} hit the ${pause.reason}; ${why}, so this agent leases nothing until ${clock(until)}`,
+      );
+    }
+    await this.release(task, { error: failure.error, error_kind: failure.kind, error_fix: failure.fix });
+  }
+
   private async release(
     task: Task,
     why: { error: string; error_kind: string; error_fix: string | undefined } | null = null,
+    delayMs?: number,
   ): Promise<void> {
     if (this.client.hello === null) return; // v0.1: no release; the lease runs out on its own
     const released = await this.withReconnect(
@@ -464,6 +547,7 @@ export class Agent {
         this.client.release({
           task_id: task.task_id,
           lease_token: task.lease_token,
+          ...(delayMs ? { delay_ms: delayMs } : {}),
           ...(why ? { error: why.error, error_kind: why.error_kind } : {}),
           ...(why?.error_fix ? { error_fix: why.error_fix } : {}),
         }),
@@ -572,6 +656,11 @@ export class Agent {
       );
     });
   }
+}
+
+/** `14:00`: a pause's end as the agent's log says it (local time). */
+function clock(unixSeconds: number): string {
+  return new Date(unixSeconds * 1000).toTimeString().slice(0, 8);
 }
 
 /** Wait for `promise`, but no longer than `ms` (and leave no timer behind to hold the process). */

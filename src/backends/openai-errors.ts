@@ -2,7 +2,8 @@
  * What a failed call to an OpenAI-compatible server means: the failure kind and a fix, from the
  * HTTP status (and body) or from the error fetch threw. Pure, so every case is unit-tested.
  */
-import type { FailureKind } from './types.ts';
+import type { FailureKind, LimitDetails } from './types.ts';
+import { retryAfterSeconds } from './usage-limits.ts';
 
 export const START_SERVER_FIX =
   "start the server (llama-server -m model.gguf --port 8080, `ollama serve`, LM Studio's server) or set MITTELO_OPENAI_BASE_URL";
@@ -10,11 +11,22 @@ const KEY_FIX = 'set MITTELO_OPENAI_API_KEY to a key this server accepts';
 /** Enough of an error body to see what the server said. */
 const BODY_CHARS = 1000;
 
-export interface Failure {
+export interface Failure extends LimitDetails {
   kind: FailureKind;
   error: string;
   fix?: string;
 }
+
+/**
+ * A 429 whose Retry-After is longer than this is a spent quota window, not a burst: the backend is
+ * paused until then (kind `usage_limit`) rather than the task retried soon.
+ */
+export const LONG_RETRY_AFTER_S = 300;
+/**
+ * The statuses of an overloaded or briefly failing server (529 is Anthropic's "overloaded"):
+ * retried with backoff. A 500 is not among them: it is the server's own error (out of memory).
+ */
+const TRANSIENT_STATUSES = new Set([502, 503, 504, 529]);
 
 /** The server's own words: OpenAI's `{error: {message}}`, Ollama's `{error: "..."}`, or the body. */
 export function serverMessage(body: string): string {
@@ -57,8 +69,19 @@ export function unreachable(url: string, error: unknown): Failure {
 export function httpFailure(
   status: number,
   body: string,
-  request: { method: string; url: string; baseUrl: string; keySource: string },
+  request: {
+    method: string;
+    url: string;
+    baseUrl: string;
+    keySource: string;
+    /** The answer's Retry-After header, if any. */
+    retryAfter?: string | null;
+    nowMs?: number;
+  },
 ): Failure {
+  const nowMs = request.nowMs ?? Date.now();
+  const retryAfter = retryAfterSeconds(request.retryAfter, nowMs);
+  const after = retryAfter !== null ? { retry_after_s: retryAfter } : {};
   const said = serverMessage(body);
   const error = `${request.method} ${request.url} answered ${status}: ${said}`;
   if (status === 401 || status === 403) {
@@ -77,11 +100,29 @@ export function httpFailure(
           fix: `check MITTELO_OPENAI_BASE_URL (${request.baseUrl}): it should be the server's OpenAI-compatible root, usually ending in /v1`,
         };
   }
+  if (status === 429 && retryAfter !== null && retryAfter > LONG_RETRY_AFTER_S) {
+    return {
+      kind: 'usage_limit',
+      error: `${error} (Retry-After: ${request.retryAfter})`,
+      fix: 'wait for the quota to reset (the agent pauses this backend until then and its tasks wait), or raise the quota',
+      resets_at: Math.round(nowMs / 1000 + retryAfter),
+      window: null,
+    };
+  }
   if (status === 429) {
     return {
       kind: 'rate_limit',
       error,
-      fix: 'wait and retry (the task is retried with backoff while attempts remain), or run fewer agents against this server',
+      fix: 'wait and retry (the task is retried with backoff, up to 5 times without spending an attempt), or run fewer agents against this server',
+      ...after,
+    };
+  }
+  if (TRANSIENT_STATUSES.has(status)) {
+    return {
+      kind: 'overloaded',
+      error,
+      fix: 'the server is overloaded or failing for a moment: the task is retried with backoff (up to 5 times without spending an attempt)',
+      ...after,
     };
   }
   return { kind: 'unknown', error };

@@ -31,7 +31,7 @@ const SNIPPET_CHARS = 300;
 const BASE_URL_FIX =
   "check MITTELO_OPENAI_BASE_URL: it should be the server's OpenAI-compatible root, usually ending in /v1";
 
-type Reply = { status: number; ok: boolean; body: string } | { thrown: unknown };
+type Reply = { status: number; ok: boolean; body: string; retryAfter: string | null } | { thrown: unknown };
 
 async function call(
   config: OpenAiConfig,
@@ -50,7 +50,12 @@ async function call(
       signal,
       ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
     });
-    return { status: response.status, ok: response.ok, body: await response.text() };
+    return {
+      status: response.status,
+      ok: response.ok,
+      body: await response.text(),
+      retryAfter: response.headers.get('retry-after'),
+    };
   } catch (thrown) {
     return { thrown };
   }
@@ -186,7 +191,12 @@ export function openaiBackend(settings: OpenAiSettings = {}): Backend {
     }
     if (!reply.ok)
       return {
-        failure: httpFailure(reply.status, reply.body, { method: 'GET', url, ...requestOf(config) }),
+        failure: httpFailure(reply.status, reply.body, {
+          method: 'GET',
+          url,
+          ...requestOf(config),
+          retryAfter: reply.retryAfter,
+        }),
       };
     const ids = modelIds(reply.body);
     if (!ids) {
@@ -247,7 +257,14 @@ export function openaiBackend(settings: OpenAiSettings = {}): Backend {
     const reply = await call(config, 'POST', url, signal, payload);
     if ('thrown' in reply) return stopped(url, reply.thrown);
     if (!reply.ok)
-      return failed(httpFailure(reply.status, reply.body, { method: 'POST', url, ...requestOf(config) }));
+      return failed(
+        httpFailure(reply.status, reply.body, {
+          method: 'POST',
+          url,
+          ...requestOf(config),
+          retryAfter: reply.retryAfter,
+        }),
+      );
     return completionOutcome(reply.body, { url, model, maxOutputBytes: context.maxOutputBytes });
   }
 

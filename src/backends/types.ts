@@ -10,6 +10,10 @@ export type FailureKind =
   | 'not_installed'
   | 'config'
   | 'rate_limit'
+  /** A subscription's usage window is spent (five-hour, weekly): no run works until its reset. */
+  | 'usage_limit'
+  /** The vendor is overloaded or had a transient 5xx (HTTP 529, 503): retry soon. */
+  | 'overloaded'
   | 'timeout'
   | 'unknown';
 
@@ -49,14 +53,24 @@ export type BackendOutcome =
       /** Token counts, cost, session id: whatever the backend reports. */
       usage?: Record<string, unknown>;
     }
-  | {
+  | ({
       ok: false;
       kind: FailureKind;
       /** What went wrong, with the backend's own words (stderr) where it gave any. */
       error: string;
       /** One line telling the user how to fix it, when we know. */
       fix?: string;
-    };
+    } & LimitDetails);
+
+/** What a limit failure (`usage_limit`, `rate_limit`, `overloaded`) says about when to try again. */
+export interface LimitDetails {
+  /** `usage_limit`: when the window resets (Unix seconds), null when the CLI did not say. */
+  resets_at?: number | null;
+  /** `usage_limit`: which window is spent (`five_hour`, `weekly`), when known. */
+  window?: string | null;
+  /** `rate_limit` / `overloaded`: the server's Retry-After, in seconds. */
+  retry_after_s?: number;
+}
 
 export interface PreflightProblem {
   /** `fail` means the backend cannot run; `warn` means it may. */

@@ -58,6 +58,15 @@ function positiveNumber(value: string, flag: string): number {
   return n;
 }
 
+/** MITTELO_LIMIT_MARGIN_S: seconds after a usage window's reset before leasing again (docs/AGENTS.md). */
+function limitMargin(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!Number.isFinite(n))
+    throw new CliError(`MITTELO_LIMIT_MARGIN_S must be a number of seconds, 0 or more, got "${value}"`);
+  return n;
+}
+
 export function agentOptionsFrom(flags: AgentFlags): {
   shared: SharedAgentOptions;
   settings: BackendSettings;
@@ -72,6 +81,7 @@ export function agentOptionsFrom(flags: AgentFlags): {
       tags: flags.tag,
       preflight: flags.preflight,
       requireReady: Boolean(flags.requireReady),
+      limitMarginS: limitMargin(process.env.MITTELO_LIMIT_MARGIN_S),
     },
     settings: {
       shellCmd: flags.shellCmd,

@@ -13,6 +13,8 @@ import { type ErrorCode, MitteloError } from '../errors.ts';
 import { LineReader } from '../protocol/framing.ts';
 import type {
   AgentInfo,
+  Cap,
+  CapState,
   HelloResult,
   HubEvent,
   LeaseRevokedEvent,
@@ -380,6 +382,30 @@ export class HubClient extends EventEmitter<HubClientEvents> {
   }
   async pauses(): Promise<Pause[]> {
     return (await this.call<{ pauses: Pause[] }>('pauses')).pauses;
+  }
+  /** Set a cap on leasing; a field left out keeps what the cap had, null removes that part. */
+  async setLimit(params: {
+    scope: string;
+    concurrency?: number | null;
+    rate_per_min?: number | null;
+  }): Promise<Cap> {
+    return (await this.call<{ cap: Cap }>('limit_set', params)).cap;
+  }
+  /** Remove the cap of a scope; false when it had none. */
+  async clearLimit(scope: string): Promise<boolean> {
+    return (await this.call<{ cleared: boolean }>('limit_clear', { scope })).cleared;
+  }
+  async limits(): Promise<CapState[]> {
+    return (await this.call<{ limits: CapState[] }>('limits')).limits;
+  }
+  /** The caps, or null from a hub too old to have them (older than `limits`). */
+  async limitsOrNull(): Promise<CapState[] | null> {
+    try {
+      return await this.limits();
+    } catch (error) {
+      if (isUnknownMethod(error)) return null;
+      throw error;
+    }
   }
   /** The pauses in force, or null from a hub that cannot pause (older than `pause`). */
   async pausesOrNull(): Promise<Pause[] | null> {

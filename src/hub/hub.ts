@@ -78,6 +78,7 @@ export const HUB_FEATURES = [
   'stats_history',
   'hub_info',
   'prune',
+  'limits',
 ];
 
 const MAX_METADATA_BYTES = 64 * 1024;
@@ -451,6 +452,32 @@ export class Hub {
 
     pauses: async () => ({ pauses: await this.store.pauses() }),
 
+    // Caps on leasing: in the store, enforced in the lease's transaction (so on every hub of a
+    // shared database). A cap raised or removed may let parked leases through at once.
+    limit_set: async (params) => {
+      const current = (await this.store.caps()).find((cap) => cap.scope === params.scope);
+      const cap = await this.store.setCap({
+        scope: params.scope,
+        concurrency: params.concurrency === undefined ? (current?.concurrency ?? null) : params.concurrency,
+        rate_per_min:
+          params.rate_per_min === undefined ? (current?.rate_per_min ?? null) : params.rate_per_min,
+      });
+      this.dispatcher.notify();
+      this.fleet?.workAdded();
+      return { ok: true, cap };
+    },
+
+    limit_clear: async (params) => {
+      const cleared = await this.store.clearCap(params.scope);
+      if (cleared) {
+        this.dispatcher.notify();
+        this.fleet?.workAdded();
+      }
+      return { ok: true, cleared };
+    },
+
+    limits: async () => ({ limits: await this.store.caps() }),
+
     // Retention: finished tasks only (queue-policy.ts refuses queued and leased). The store deletes
     // in short batches, so leases and acks go on while a large prune runs.
     prune: async (params) => {
@@ -513,6 +540,9 @@ export class Hub {
   private taskSettled(taskId: number): void {
     const watchers = this.taskWatchers.get(taskId);
     if (watchers) for (const watcher of [...watchers]) watcher(taskId);
+    // A finished task frees a slot under its caps (mittelo limit): a lease parked on a full cap
+    // looks again. (Nothing to do when no lease is parked.)
+    this.dispatcher.notify();
   }
 
   /**

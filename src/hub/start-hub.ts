@@ -4,6 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { MitteloError } from '../errors.ts';
+import type { Cap } from '../protocol/model.ts';
 import { openStore } from '../store/open-store.ts';
 import type { RetryPolicy } from '../store/queue-policy.ts';
 import type { Store } from '../store/types.ts';
@@ -51,6 +52,11 @@ export interface HubConfig {
    * (retention.ts). Absent: finished tasks are kept until `prune` is called.
    */
   keepFinishedS?: number | undefined;
+  /**
+   * Caps on leasing to set at start (`--limit`, `--rate`): each replaces the stored cap of its
+   * scope; caps of other scopes stay as the store has them.
+   */
+  caps?: readonly Cap[] | undefined;
   /** Called with one-line diagnostics (internal errors); defaults to stderr. */
   log?: ((line: string) => void) | undefined;
 }
@@ -100,6 +106,12 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
     backoff: config.wrongTokenBackoff,
   });
   const store = await openStore(config.db, { fsync: config.fsync, retry: config.retry, log });
+  try {
+    for (const cap of config.caps ?? []) await store.setCap(cap);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
 
   let stopPromise: Promise<void> | null = null;
   let markStopped: () => void = () => {};

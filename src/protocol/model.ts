@@ -108,6 +108,44 @@ export const pauseSchema = z
   .meta({ description: 'A pause of leasing for one backend, or for the whole queue.' });
 export type Pause = z.infer<typeof pauseSchema>;
 
+/**
+ * A cap on leasing (v1 addition, `limit_set` / `limit_clear` / `limits`): at most `concurrency`
+ * tasks leased at once, and at most `rate_per_min` leases started in any 60 s, for one backend
+ * (the tasks leased by its agents) or one tag (`tag:NAME`: the tasks carrying that tag). It lives
+ * in the store and is enforced in the lease's transaction, so it holds on every hub of a database.
+ */
+export const capSchema = z
+  .object({
+    scope: z.string().meta({ description: 'A backend name, or tag:NAME for the tasks with that tag' }),
+    concurrency: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: 'At most this many leased at once; null: no cap' }),
+    rate_per_min: z
+      .number()
+      .nullable()
+      .meta({ description: 'At most this many lease starts per 60 s; null: no cap' }),
+  })
+  .meta({ description: 'A cap on leasing for one backend or one tag.' });
+export type Cap = z.infer<typeof capSchema>;
+
+/** A cap with where it stands now (`limits`). */
+export const capStateSchema = capSchema
+  .extend({
+    leased: z.number().int().meta({ description: 'Tasks of this scope leased now' }),
+    started_last_min: z
+      .number()
+      .int()
+      .meta({ description: 'Leases started in the last 60 s (counted while a rate cap is set)' }),
+    waiting: z
+      .number()
+      .int()
+      .meta({ description: 'Queued tasks of this scope, ready to lease, that wait for a slot' }),
+  })
+  .meta({ description: 'A cap on leasing and how much of it is in use.' });
+export type CapState = z.infer<typeof capStateSchema>;
+
 /** What a new task may say about itself (after validation: absent and null are both undefined). */
 export interface NewTask {
   prompt: string;
@@ -263,6 +301,12 @@ export const resultSchemas = {
     paused: z.array(pauseSchema).meta({ description: 'The pauses still in force' }),
   }),
   pauses: z.object({ pauses: z.array(pauseSchema) }),
+  limit_set: z.object({ ok: z.literal(true), cap: capSchema }),
+  limit_clear: z.object({
+    ok: z.literal(true),
+    cleared: z.boolean().meta({ description: 'false: that scope had no cap' }),
+  }),
+  limits: z.object({ limits: z.array(capStateSchema) }),
   prune: z.object({
     removed: z.number().int().meta({ description: 'Finished tasks removed' }),
     older_than_s: z.number().meta({ description: 'The age asked for, in seconds' }),

@@ -203,6 +203,26 @@ export const methodSchemas = {
   }),
   resume: z.object({ backend: optional(nameSchema) }),
   pauses: z.object({}),
+  // ---- v1 additions after v1: caps on leasing (docs/PROTOCOL.md, "limits") ----
+  // A field left out keeps what the cap had; null removes that part of it.
+  limit_set: z.object({
+    scope: nameSchema,
+    concurrency: z
+      .number()
+      .int('concurrency is a whole number of tasks leased at once')
+      .min(1, 'concurrency is 1 or more (to stop leasing, pause)')
+      .max(1_000_000)
+      .nullable()
+      .optional(),
+    rate_per_min: z
+      .number()
+      .min(1, 'rate_per_min is 1 or more tasks per minute')
+      .max(1_000_000)
+      .nullable()
+      .optional(),
+  }),
+  limit_clear: z.object({ scope: nameSchema }),
+  limits: z.object({}),
   // ---- v1 additions after v1: retention (docs/PROTOCOL.md, "prune") ----
   prune: z.object({
     older_than_s: z

@@ -10,7 +10,8 @@ import { type AgentSpec, type SharedAgentOptions, Swarm, type SwarmPlan } from '
 import { batchesForHub } from '../client/enqueue-batches.ts';
 import { HubClient } from '../client/hub-client.ts';
 import { HUB_DEFAULTS, type RunningHub, startHub } from '../hub/start-hub.ts';
-import type { HubEvent, NewTask, Task } from '../protocol/model.ts';
+import type { Cap, HubEvent, NewTask, Task } from '../protocol/model.ts';
+import { watchPauses } from './pause-watch.ts';
 import {
   type BlockedRoute,
   blockedWork,
@@ -22,6 +23,7 @@ import {
 import { type ResultRecord, type RunSummary, resultRecord, summarize } from './results.ts';
 import { mergeRecords, writeRecords } from './results-file.ts';
 import { resumeTasks } from './resume.ts';
+import { applyRunCaps } from './run-caps.ts';
 import type { RunRecorder } from './run-manifest.ts';
 import { TaskTracker } from './task-tracker.ts';
 
@@ -45,6 +47,11 @@ export interface JobOptions {
   resultsPath: string;
   /** Give up on unfinished tasks after this long. */
   deadlineMs?: number | undefined;
+  /**
+   * Caps on leasing (`--limit`, `--rate`): an embedded hub starts with them; a running `hub` has
+   * them for the run's duration, then what those scopes had before (run-caps.ts).
+   */
+  caps?: readonly Cap[] | undefined;
   /**
    * Keep waiting when no agent can take the remaining work (every one that could is not ready, or
    * has exited), instead of ending with `ended: 'stuck'`. Against a `hub` the job always waits
@@ -117,6 +124,7 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
       maxLineBytes: HUB_DEFAULTS.maxLineBytes,
       maxPromptBytes: HUB_DEFAULTS.maxPromptBytes,
       fsync: false,
+      caps: options.caps,
       log,
     });
   }
@@ -126,6 +134,15 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
   if (options.hub) await probeHub(options.hub);
 
   const client = new HubClient({ ...address, client: 'mittelo-run' });
+  let restoreCaps: (() => Promise<void>) | null = null;
+  if (options.hub && options.caps?.length) {
+    try {
+      restoreCaps = await applyRunCaps(client, options.caps);
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+  }
   const finished = new Map<number, Task>();
   const resuming = options.resume === true && options.recorder !== undefined;
   const total = resuming ? options.recorder!.current.tasks : options.tasks.length;
@@ -225,7 +242,11 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
       where: options.hub ? `the hub at ${address.host}:${address.port}` : null,
       log,
     });
-    stopWatching = watch.stop;
+    const pauses = watchPauses(client, log);
+    stopWatching = () => {
+      watch.stop();
+      pauses.stop();
+    };
     ended = await Promise.race([
       tracker.untilFinished(open + tasks.length).then(() => 'finished' as const),
       deadline(options.deadlineMs),
@@ -244,6 +265,9 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
     // so the results say where each unfinished task stands (queued, with any kind and fix).
     const unfinished = ended === 'finished' ? [] : await tracker.readOpen().catch(() => []);
     const backendOf = await workerBackends(client, swarm, options.recorder?.current.workers ?? {});
+    await restoreCaps?.().catch((error: unknown) =>
+      log(`mittelo run: could not put the hub's caps back: ${(error as Error).message}`),
+    );
     client.close();
     await embedded?.stop();
     records = [...finished.values(), ...unfinished]

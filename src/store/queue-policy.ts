@@ -267,3 +267,132 @@ export function checkPrunable(request: PruneRequest): void {
     );
   }
 }
+
+/*
+ * Caps on leasing (concurrency and start rate, per backend or per tag). A store reads, in the
+ * lease's transaction, each cap that touches the lease with how many tasks of its scope are leased
+ * now and how many leases it started in the last RATE_WINDOW_S; these rules say how many more it
+ * may grant and which candidates those are.
+ */
+
+/** The window a rate cap counts lease starts in. */
+export const RATE_WINDOW_S = 60;
+
+const TAG_SCOPE_PREFIX = 'tag:';
+
+/** The scope of a cap on the tasks carrying this tag. */
+export function tagScope(tag: string): string {
+  return `${TAG_SCOPE_PREFIX}${tag}`;
+}
+
+/** The tag a scope caps, or null for a backend's scope. */
+export function scopeTag(scope: string): string | null {
+  return scope.startsWith(TAG_SCOPE_PREFIX) ? scope.slice(TAG_SCOPE_PREFIX.length) : null;
+}
+
+/**
+ * The scopes whose caps can touch a lease: the worker's backend and each of its tags (a task is
+ * leased only by a worker with all its tags, so a tag the worker lacks is never on its tasks).
+ */
+export function capScopesOf(request: Pick<LeaseRequest, 'backend' | 'tags'>): string[] {
+  return [...(request.backend ? [request.backend] : []), ...(request.tags ?? []).map(tagScope)].sort();
+}
+
+/** A cap as a store read it in the lease's transaction. */
+export interface CapUse {
+  scope: string;
+  concurrency: number | null;
+  rate_per_min: number | null;
+  /** Tasks of the scope leased now (a lease run out no longer counts). */
+  leased: number;
+  /** Leases of the scope started in the last RATE_WINDOW_S. */
+  started: number;
+}
+
+/** How many more leases a cap allows now (Infinity: it caps nothing). */
+export function remainingSlots(cap: CapUse): number {
+  const byConcurrency = cap.concurrency === null ? Infinity : cap.concurrency - cap.leased;
+  const byRate = cap.rate_per_min === null ? Infinity : Math.floor(cap.rate_per_min) - cap.started;
+  return Math.max(0, Math.min(byConcurrency, byRate));
+}
+
+/** The caps of a lease as slots left per scope; only caps that cap something are kept. */
+export function slotsOf(caps: readonly CapUse[]): Map<string, number> {
+  const slots = new Map<string, number>();
+  for (const cap of caps) {
+    const left = remainingSlots(cap);
+    if (left !== Infinity) slots.set(cap.scope, left);
+  }
+  return slots;
+}
+
+/** The tags whose cap has no slot left: a lease looks past the tasks carrying one. */
+export function fullTags(slots: ReadonlyMap<string, number>): string[] {
+  const tags: string[] = [];
+  for (const [scope, left] of slots) {
+    const tag = scopeTag(scope);
+    if (tag !== null && left <= 0) tags.push(tag);
+  }
+  return tags;
+}
+
+/**
+ * Whether the caps let this candidate be leased by a worker of `backend`; if so its slots are
+ * taken (the backend's cap, and each capped tag it carries).
+ */
+export function takeSlot(
+  slots: Map<string, number>,
+  backend: string | null | undefined,
+  candidate: Pick<Task, 'tags'>,
+): boolean {
+  if (slots.size === 0) return true;
+  const scopes = [...(backend ? [backend] : []), ...candidate.tags.map(tagScope)].filter((s) => slots.has(s));
+  if (scopes.some((scope) => slots.get(scope)! <= 0)) return false;
+  for (const scope of scopes) slots.set(scope, slots.get(scope)! - 1);
+  return true;
+}
+
+/** The scopes a granted task's start is logged under: those with a rate cap. */
+export function rateScopesOf(
+  caps: readonly CapUse[],
+  backend: string | null | undefined,
+  candidate: Pick<Task, 'tags'>,
+): string[] {
+  const mine = new Set([...(backend ? [backend] : []), ...candidate.tags.map(tagScope)]);
+  return caps.filter((cap) => cap.rate_per_min !== null && mine.has(cap.scope)).map((cap) => cap.scope);
+}
+
+/** Refuses a cap that caps nothing or says something impossible; the message says how to fix it. */
+export function checkCap(cap: {
+  scope: string;
+  concurrency: number | null;
+  rate_per_min: number | null;
+}): void {
+  if (cap.scope === '' || cap.scope === TAG_SCOPE_PREFIX) {
+    throw new MitteloError(
+      'bad_request',
+      'a cap needs a backend name or tag:NAME as its scope (for example claude_code or tag:gpu)',
+    );
+  }
+  if (cap.concurrency !== null && !(Number.isInteger(cap.concurrency) && cap.concurrency >= 1)) {
+    throw new MitteloError(
+      'bad_request',
+      `the concurrency cap of ${cap.scope} must be a whole number, 1 or more, got ${cap.concurrency} (to stop leasing, use mittelo pause)`,
+      { scope: cap.scope },
+    );
+  }
+  if (cap.rate_per_min !== null && !(Number.isFinite(cap.rate_per_min) && cap.rate_per_min >= 1)) {
+    throw new MitteloError(
+      'bad_request',
+      `the rate cap of ${cap.scope} must be 1 or more tasks per minute, got ${cap.rate_per_min}`,
+      { scope: cap.scope },
+    );
+  }
+  if (cap.concurrency === null && cap.rate_per_min === null) {
+    throw new MitteloError(
+      'bad_request',
+      `a cap of ${cap.scope} needs a concurrency, a rate or both; to remove it, clear it`,
+      { scope: cap.scope },
+    );
+  }
+}

@@ -9,6 +9,8 @@
  */
 import type {
   AgentInfo,
+  Cap,
+  CapState,
   NewTask,
   Pause,
   QueuedCount,
@@ -18,7 +20,7 @@ import type {
   TaskStatus,
 } from '../protocol/model.ts';
 
-export type { NewTask, Pause, QueuedCount, Stats, Task, TaskStatus };
+export type { Cap, CapState, NewTask, Pause, QueuedCount, Stats, Task, TaskStatus };
 
 export interface LeaseRequest {
   worker_id: string;
@@ -159,6 +161,17 @@ export interface Store {
   resume(backend: string | null): Promise<boolean>;
   /** The pauses in force now (one whose `until` passed is over): the whole queue first, then by backend. */
   pauses(): Promise<Pause[]>;
+  /**
+   * Set the cap of a scope (a backend, or tag:NAME), replacing the one there (queue-policy.ts
+   * checkCap refuses one that caps nothing). `lease` keeps to it in its own transaction: at most
+   * `concurrency` tasks of the scope leased at once, at most `rate_per_min` leases started in any
+   * 60 s. Durable and, on a shared database, held by every instance together.
+   */
+  setCap(cap: Cap): Promise<Cap>;
+  /** Remove the cap of this scope; false when there was none. */
+  clearCap(scope: string): Promise<boolean>;
+  /** Every cap, by scope, with how much of it is in use now. */
+  caps(): Promise<CapState[]>;
   /**
    * Delete finished tasks of `request.statuses` whose finish time (`updated_at`, which nothing
    * moves once a task has finished) is at least `older_than_s` before the store's now; returns

@@ -426,6 +426,8 @@ describe('REST v1 routes', () => {
       '/pause': ['post'],
       '/resume': ['post'],
       '/pauses': ['get'],
+      '/limits': ['get', 'post'],
+      '/limits/clear': ['post'],
       '/tasks/prune': ['post'],
       '/stats/history': ['get'],
       '/hub': ['get'],

@@ -5,7 +5,8 @@
  *
  * A fixture: {"source": where it was recorded, "exitCode", "stdout", "stderr", "timedOut",
  * "expect": {"ok": true, "output", "usage"?} | {"ok": false, "kind", "fix"?, "error"?}}
- * (`fix` and `error` are substrings the outcome must contain).
+ * (`fix` and `error` are substrings the outcome must contain). A usage-limit fixture also gives
+ * `resets_at` and `window` (exact), or `resets_in` (seconds after the fixture's `nowS`).
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -22,9 +23,19 @@ interface Fixture {
   stdout: string;
   stderr: string;
   timedOut?: boolean;
+  /** The clock the run is read at (resets given as "in N seconds"). */
+  nowS?: number;
   expect:
     | { ok: true; output: string; usage?: Record<string, unknown> }
-    | { ok: false; kind: FailureKind; fix?: string; error?: string };
+    | {
+        ok: false;
+        kind: FailureKind;
+        fix?: string;
+        error?: string;
+        resets_at?: number | null;
+        window?: string | null;
+        resets_in?: number;
+      };
 }
 
 const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'drivers');
@@ -66,7 +77,7 @@ for (const [name, spec] of Object.entries(DRIVERS)) {
             timedOut: fixture.timedOut ?? false,
             spawnError: null,
           },
-          { timeoutMs: 60_000, maxOutputBytes: 4 << 20 },
+          { timeoutMs: 60_000, maxOutputBytes: 4 << 20, ...(fixture.nowS ? { nowS: fixture.nowS } : {}) },
         );
         const expected = fixture.expect;
         if (expected.ok) {
@@ -83,6 +94,10 @@ for (const [name, spec] of Object.entries(DRIVERS)) {
         assert.equal(outcome.kind, expected.kind, outcome.error);
         if (expected.fix) assert.ok(outcome.fix?.includes(expected.fix), `fix: ${outcome.fix}`);
         if (expected.error) assert.ok(outcome.error.includes(expected.error), `error: ${outcome.error}`);
+        if (expected.resets_at !== undefined) assert.equal(outcome.resets_at, expected.resets_at);
+        if (expected.window !== undefined) assert.equal(outcome.window, expected.window);
+        if (expected.resets_in !== undefined)
+          assert.equal(outcome.resets_at, (fixture.nowS ?? 0) + expected.resets_in);
       });
     }
 

@@ -383,7 +383,31 @@ describe('openai backend: pieces', () => {
     const request = { method: 'POST', url: 'u', baseUrl: 'b', keySource: 'none' };
     assert.equal(httpFailure(403, '', request).kind, 'auth');
     assert.equal(httpFailure(400, '{"error":{"message":"context too long"}}', request).kind, 'unknown');
-    assert.equal(httpFailure(503, 'Loading model', request).kind, 'unknown');
+    assert.equal(httpFailure(500, 'out of memory', request).kind, 'unknown');
+  });
+
+  it('maps 429, 529 and 5xx with Retry-After to limit kinds', () => {
+    const request = { method: 'POST', url: 'u', baseUrl: 'b', keySource: 'none', nowMs: 1_778_560_000_000 };
+    const burst = httpFailure(429, '', { ...request, retryAfter: '2' });
+    assert.equal(burst.kind, 'rate_limit');
+    assert.equal(burst.retry_after_s, 2);
+    assert.equal(httpFailure(429, '', request).retry_after_s, undefined);
+    const quota = httpFailure(429, '', { ...request, retryAfter: '3600' });
+    assert.equal(quota.kind, 'usage_limit');
+    assert.equal(quota.resets_at, 1_778_560_000 + 3600);
+    const dated = httpFailure(429, '', {
+      ...request,
+      retryAfter: new Date(1_778_560_000_000 + 7200_000).toUTCString(),
+    });
+    assert.equal(dated.kind, 'usage_limit');
+    assert.equal(dated.resets_at, 1_778_560_000 + 7200);
+    assert.equal(
+      httpFailure(529, '{"type":"error","error":{"type":"overloaded_error"}}', request).kind,
+      'overloaded',
+    );
+    const loading = httpFailure(503, 'Loading model', { ...request, retryAfter: '5' });
+    assert.equal(loading.kind, 'overloaded');
+    assert.equal(loading.retry_after_s, 5);
   });
 
   it('lists model ids from OpenAI and Ollama shapes', () => {

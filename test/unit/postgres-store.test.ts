@@ -132,7 +132,9 @@ describe('PostgresStore on a PostgreSQL server', () => {
       const versions = await admin(url, 'SELECT version, description FROM mittelo.schema_version');
       assert.equal(versions.length, SCHEMA_VERSION);
       assert.deepEqual(await tablesOf(url, 'mittelo'), [
+        'caps',
         'hub_agents',
+        'lease_starts',
         'pauses',
         'schema_version',
         'status_counts',
@@ -602,7 +604,7 @@ describe('PostgresStore on a PostgreSQL server', () => {
         const pick = internals.sql.lease!.pick!.text;
         // The tasks are read from their indexes only. (The pauses table holds a row per paused
         // backend at most: scanning it is the right plan.)
-        const leasePlan = await plan(pick, [null, 'codex', '{}', 5]);
+        const leasePlan = await plan(pick, [null, 'codex', '{}', 5, '{}']);
         assert.doesNotMatch(leasePlan, /Seq Scan on tasks/, leasePlan);
         for (const index of ['tasks_unrouted', 'tasks_ready', 'tasks_leased'])
           assert.match(leasePlan, new RegExp(index), leasePlan);

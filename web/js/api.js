@@ -73,6 +73,8 @@ export function createApi({ onUnauthorized }) {
     /** The pauses in force (GET /pauses), and lifting one (null: the whole queue's). */
     pauses: async () => (await request('GET', '/pauses')).pauses,
     resume: (backend) => request('POST', '/resume', backend ? { backend } : {}),
+    /** The caps on leasing with their use (GET /limits). */
+    limits: async () => (await request('GET', '/limits')).limits,
     /** Tasks finished and enqueued per minute, the last day (docs/REST.md, GET /stats/history). */
     statsHistory: () => request('GET', '/stats/history'),
     /** The hub's version and addresses (GET /hub). */

@@ -8,6 +8,7 @@ import { Counters, useLiveStats } from './counters.js';
 import { followEvents } from './events.js';
 import { html } from './html.js';
 import { HubIdentity } from './hub-info.js';
+import { Limits, useLimits } from './limits.js';
 import { createLive } from './live.js';
 import { QueueControl, usePauses } from './queue-control.js';
 import { TaskDetail } from './task-detail.js';
@@ -89,6 +90,7 @@ function Dashboard({ api, onUnauthorized, onSignOut }) {
   const stats = useLiveStats(api, live);
   const { agents, idle, scheduled } = useLiveAgents(api, live);
   const pauses = usePauses(api, live);
+  const limits = useLimits(api, live);
 
   useEffect(
     () =>
@@ -130,6 +132,7 @@ function Dashboard({ api, onUnauthorized, onSignOut }) {
           live.reload();
         }}
       />
+      <${Limits} limits=${limits} />
       <div class="overview">
         <${Counters}
           stats=${stats}

@@ -6,7 +6,8 @@
  * and key in the environment.
  */
 import type { ClassifyRule } from '../classify.ts';
-import { jsonLines, pick } from './json-lines.ts';
+import { claudeUsageLimit, RATE_LIMIT_EVENT_MARKER } from '../usage-limits.ts';
+import { extractObjects, jsonLines, pick } from './json-lines.ts';
 import type { DriverSpec, ParsedAnswer } from './types.ts';
 
 const LOGIN_FIX = 'run `claude` once and `/login`, or set ANTHROPIC_API_KEY';
@@ -43,7 +44,9 @@ export const CLAUDE_RULES: readonly ClassifyRule[] = [
 
 /** The answer from stream-json (or json, or plain text) output. */
 export function parseClaude(stdout: string): ParsedAnswer {
-  const events = jsonLines(stdout);
+  // A rate_limit_event may have been written into the middle of another line (claude 2.1.74):
+  // cut out first, so the line it split parses.
+  const events = jsonLines(extractObjects(stdout, RATE_LIMIT_EVENT_MARKER).rest);
   const result = events.findLast((event) => event.type === 'result');
   if (!result) return { text: stdout.trim() };
   const init = events.find((event) => event.type === 'system' && event.subtype === 'init');
@@ -82,6 +85,7 @@ export const claudeCode: DriverSpec = {
   },
   parse: (stdout) => parseClaude(stdout),
   rules: CLAUDE_RULES,
+  usageLimit: (stdout, _stderr, nowS) => claudeUsageLimit(stdout, nowS),
   signals: [
     {
       kind: 'rate_limit',

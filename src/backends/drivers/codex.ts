@@ -11,6 +11,7 @@
  */
 import { resolve } from 'node:path';
 import type { ClassifyRule } from '../classify.ts';
+import { codexUsageLimit } from '../usage-limits.ts';
 import { jsonLines, pick } from './json-lines.ts';
 import type { DriverSpec, ParsedAnswer } from './types.ts';
 
@@ -125,6 +126,7 @@ export const codex: DriverSpec = {
   },
   parse: (stdout) => parseCodex(stdout),
   rules: CODEX_RULES,
+  usageLimit: (stdout, stderr, nowS) => codexUsageLimit(`${stdout}\n${stderr}`, nowS),
   signals: [
     {
       kind: 'auth',

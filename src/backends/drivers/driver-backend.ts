@@ -16,6 +16,7 @@ import { cutNote } from '../outcome.ts';
 import { type ProcessResult, runProcess, traceOf } from '../process-runner.ts';
 import { subprocessPlace } from '../subprocess-env.ts';
 import type { Backend, BackendOutcome, BackendTask, RunContext } from '../types.ts';
+import { limitReason } from '../usage-limits.ts';
 import { runPreflight } from './preflight.ts';
 import type { DriverContext, DriverSpec, StreamSignal } from './types.ts';
 
@@ -186,13 +187,39 @@ export interface RunCircumstances {
   /** The stream signal the run was stopped for (early failure), if it was. */
   stoppedFor?: StreamSignal | null;
   graceMs?: number;
+  /** The clock for resets given as "in N seconds" or "at 2pm" (default: now). */
+  nowS?: number;
 }
 
 /**
  * What a finished run of a CLI means: the answer, or the failure with its kind and fix. Pure, so
- * every driver is tested on recorded outputs (test/fixtures/drivers/).
+ * every driver is tested on recorded outputs (test/fixtures/drivers/). A failed run whose output
+ * says the usage window is spent is a `usage_limit`, with the reset time, whatever else it shows.
  */
 export function interpretRun(
+  spec: DriverSpec,
+  result: Pick<
+    ProcessResult,
+    'exitCode' | 'signal' | 'stdout' | 'stderr' | 'stdoutCut' | 'timedOut' | 'spawnError'
+  >,
+  circumstances: RunCircumstances,
+): BackendOutcome {
+  const outcome = interpretEnding(spec, result, circumstances);
+  if (outcome.ok || result.spawnError || !spec.usageLimit) return outcome;
+  const hit = spec.usageLimit(result.stdout, result.stderr, circumstances.nowS ?? Date.now() / 1000);
+  if (!hit) return outcome;
+  return {
+    ok: false,
+    kind: 'usage_limit',
+    error: outcome.error,
+    fix: `wait for the ${limitReason(hit.window)} to reset (the agent pauses ${spec.name} until then and its tasks wait), or raise the plan's limit`,
+    resets_at: hit.resets_at,
+    window: hit.window,
+  };
+}
+
+/** interpretRun without the usage-window check. */
+function interpretEnding(
   spec: DriverSpec,
   result: Pick<
     ProcessResult,

@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { ClassifyRule } from '../classify.ts';
 import type { PreflightProblem } from '../types.ts';
+import { geminiUsageLimit } from '../usage-limits.ts';
 import { firstJsonObject } from './json-lines.ts';
 import type { DriverContext, DriverSpec, ParsedAnswer } from './types.ts';
 
@@ -247,6 +248,7 @@ export const gemini: DriverSpec = {
   },
   parse: parseGemini,
   rules: GEMINI_RULES,
+  usageLimit: (stdout, stderr, nowS) => geminiUsageLimit(`${stdout}\n${stderr}`, nowS),
   signals: [
     {
       kind: 'rate_limit',

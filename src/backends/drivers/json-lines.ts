@@ -44,3 +44,55 @@ export function pick(
   }
   return out;
 }
+
+/**
+ * Pulls every JSON object that starts with `marker` out of `text`, wherever it sits, and gives the
+ * text back without them. Claude Code (2.1.74) can write a `rate_limit_event` in the middle of
+ * another stream-json line, splitting it; cut out, the event parses and the line it split is whole
+ * again. An object that never closes (output cut short) is left in place.
+ */
+export function extractObjects(
+  text: string,
+  marker: string,
+): { objects: Array<Record<string, unknown>>; rest: string } {
+  const objects: Array<Record<string, unknown>> = [];
+  let rest = text;
+  let from = 0;
+  for (let start = rest.indexOf(marker, from); start !== -1; start = rest.indexOf(marker, from)) {
+    const end = objectEnd(rest, start);
+    if (end === -1) break;
+    try {
+      const value = JSON.parse(rest.slice(start, end)) as unknown;
+      if (value && typeof value === 'object' && !Array.isArray(value)) {
+        objects.push(value as Record<string, unknown>);
+        // Written into another line, the event brings its own newline: the split line's halves
+        // join up again only without it.
+        const midLine = start > 0 && rest[start - 1] !== '\n';
+        const cutTo = midLine && rest[end] === '\n' ? end + 1 : end;
+        rest = rest.slice(0, start) + rest.slice(cutTo);
+        from = start;
+        continue;
+      }
+    } catch {
+      // not an object after all: look further on
+    }
+    from = start + marker.length;
+  }
+  return { objects, rest };
+}
+
+/** The index just past the `}` closing the object that opens at `start`, or -1. */
+function objectEnd(text: string, start: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const char = text[i];
+    if (inString) {
+      if (char === '\\') i++;
+      else if (char === '"') inString = false;
+    } else if (char === '"') inString = true;
+    else if (char === '{') depth++;
+    else if (char === '}' && --depth === 0) return i + 1;
+  }
+  return -1;
+}

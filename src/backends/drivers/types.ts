@@ -7,6 +7,7 @@
  */
 import type { ClassifyRule } from '../classify.ts';
 import type { FailureKind, PreflightProblem } from '../types.ts';
+import type { UsageLimitHit } from '../usage-limits.ts';
 
 export interface DriverContext {
   /** The agent's environment (process.env, or a test's). */
@@ -72,6 +73,11 @@ export interface DriverSpec {
   /** The answer from a run that exited 0. */
   parse(stdout: string, stderr: string): ParsedAnswer;
   rules: readonly ClassifyRule[];
+  /**
+   * Whether a failed run's output says the subscription's usage window is spent, and when it
+   * resets (usage-limits.ts); such a run fails with kind `usage_limit`, whatever the rules say.
+   */
+  usageLimit?: (stdout: string, stderr: string, nowS: number) => UsageLimitHit | null;
   /** Stream signals to give up early on (see driver-backend.ts). */
   signals?: readonly StreamSignal[];
   /** `--version` arguments, and flags that must appear in `--help` (per help command). */

@@ -4,8 +4,9 @@ import { isLoopbackHost } from '../../hub/auth.ts';
 import { HUB_DEFAULTS, type HubUrls, startHub } from '../../hub/start-hub.ts';
 import { readTlsFiles } from '../../hub/tls.ts';
 import { watchHub } from '../../notify/hub-watch.ts';
-import { CliError, parsePort, parsePositiveInt } from '../common.ts';
+import { CliError, parsePort, parsePositiveInt, repeatable } from '../common.ts';
 import { parseDuration } from '../duration.ts';
+import { capsFromFlags } from '../limit-flags.ts';
 import { NOTIFY_FLUSH_MS, notifyCmdOption, notifyTargetsFrom, openNotifications } from '../notify-flags.ts';
 
 export function hubCommand(): Command {
@@ -94,7 +95,20 @@ export function hubCommand(): Command {
         'prune finished tasks once they are older than this (30s, 15m, 2h, 7d, 2w): at start, then every minute; default: keep them',
       ).env('MITTELO_KEEP_FINISHED'),
     )
+    .addOption(
+      new Option(
+        '--limit <name=n>',
+        'at most n tasks leased at once for a backend or tag:NAME (repeatable: --limit claude_code=3 --limit tag:gpu=1)',
+      ).argParser(repeatable),
+    )
+    .addOption(
+      new Option(
+        '--rate <name=n/min>',
+        'at most n lease starts per minute for a backend or tag:NAME (repeatable)',
+      ).argParser(repeatable),
+    )
     .action(async (flags) => {
+      const caps = capsFromFlags(flags.limit, flags.rate);
       const leaseSeconds = Number(flags.leaseSeconds);
       if (!(leaseSeconds > 0))
         throw new CliError(`--lease-seconds must be a positive number, got "${flags.leaseSeconds}"`);
@@ -130,6 +144,7 @@ export function hubCommand(): Command {
         },
         tls: tls ? { cert: tls.cert, key: tls.key } : undefined,
         keepFinishedS,
+        caps,
       });
       const token = Boolean(flags.token);
       const exposed = [running.tcp.address, ...(running.rest ? [running.rest.address] : [])].find(

@@ -7,6 +7,7 @@ import { dashboardCommand } from './dashboard.ts';
 import { doctorCommand } from './doctor.ts';
 import { enqueueCommand } from './enqueue.ts';
 import { getCommand } from './get.ts';
+import { limitCommand } from './limit.ts';
 import { matrixCommand } from './matrix.ts';
 import { pauseCommand } from './pause.ts';
 import { pruneCommand } from './prune.ts';
@@ -40,6 +41,7 @@ export function clientCommands(): Command[] {
     pruneCommand(),
     pauseCommand(),
     resumeCommand(),
+    limitCommand(),
     shutdownCommand(),
     backendCheckCommand(),
     doctorCommand(),

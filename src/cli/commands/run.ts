@@ -22,8 +22,9 @@ import { type JobObserver, type JobReport, runJob } from '../../run/job.ts';
 import { describeBlocked } from '../../run/remaining-work.ts';
 import { packDigest, RUN_FILES, RunRecorder } from '../../run/run-manifest.ts';
 import { type AgentFlags, addAgentOptions, agentOptionsFrom, reportPreflight } from '../agent-flags.ts';
-import { CliError, EXIT, parsePort, printJson } from '../common.ts';
+import { CliError, EXIT, parsePort, printJson, repeatable } from '../common.ts';
 import { formatCount, formatTable, preview } from '../format.ts';
+import { capsFromFlags } from '../limit-flags.ts';
 import { NOTIFY_FLUSH_MS, notifyCmdOption, notifyTargetsFrom, openNotifications } from '../notify-flags.ts';
 import { progressView } from '../progress.ts';
 import { parseJsonlTasks, readInput } from '../read-tasks.ts';
@@ -45,6 +46,8 @@ interface RunFlags extends AgentFlags {
   resume?: string;
   notify?: string;
   notifyCmd?: string;
+  limit?: string[];
+  rate?: string[];
 }
 
 /** How many failed tasks the summary lists by name. */
@@ -117,6 +120,18 @@ export function runCommand(): Command {
     .addOption(new Option('--json', 'print the summary as JSON'))
     .addOption(
       new Option(
+        '--limit <name=n>',
+        'at most n tasks leased at once for a backend or tag:NAME (repeatable); with --hub only while the run lasts',
+      ).argParser(repeatable),
+    )
+    .addOption(
+      new Option(
+        '--rate <name=n/min>',
+        'at most n lease starts per minute for a backend or tag:NAME (repeatable); with --hub only while the run lasts',
+      ).argParser(repeatable),
+    )
+    .addOption(
+      new Option(
         '--resume <folder>',
         'continue an interrupted run (a folder `mittelo runs` lists): its unfinished tasks, the same results file; --agent defaults to its agents',
       ),
@@ -144,6 +159,7 @@ export function runCommand(): Command {
         'give the agents to run the pack, for example --agent echo=2 (or --hub HOST:PORT to use the agents of a running hub)',
       );
     }
+    const caps = capsFromFlags(flags.limit, flags.rate);
     const { shared, settings } = agentOptionsFrom(flags);
     let deadlineMs: number | undefined;
     if (flags.deadlineS !== undefined) {
@@ -202,6 +218,7 @@ export function runCommand(): Command {
         agent: shared,
         resultsPath,
         deadlineMs,
+        caps,
         waitForAgents: flags.waitForAgents === true,
         signal: interrupt.signal,
         graceMs,

@@ -12,6 +12,7 @@ import {
 } from '../common.ts';
 import { formatAgentTable, formatCount, formatStatsLine, formatTaskTable, totalOf } from '../format.ts';
 import { idleRouteLine, idleRoutes } from '../idle-routes.ts';
+import { capLines } from '../limit-flags.ts';
 import { pauseLines, scheduledLine } from '../queue-control-lines.ts';
 import { checkTaskField } from '../read-tasks.ts';
 
@@ -53,10 +54,11 @@ export function statusCommand(): Command {
         await withHub(flags, (client) => printJsonPages(client, query));
         return;
       }
-      const { answer, report, pauses } = await withHub(flags, async (client) => ({
+      const { answer, report, pauses, limits } = await withHub(flags, async (client) => ({
         answer: await collectPages(client, query),
         report: await client.agentsReportOrNull(),
         pauses: await client.pausesOrNull(),
+        limits: await client.limitsOrNull(),
       }));
       const agents = report?.agents ?? null;
       const queued = report?.queued_by_backend ?? null;
@@ -79,6 +81,7 @@ export function statusCommand(): Command {
       const notes = [
         ...idle.map(idleRouteLine),
         ...pauseLines(pauses ?? [], now),
+        ...capLines(limits ?? []),
         ...(scheduled ? [scheduled] : []),
       ];
       if (notes.length > 0) lines.push('', ...notes);
@@ -132,6 +135,8 @@ async function printJsonPages(client: HubClient, query: ListQuery): Promise<void
   }
   const pauses = await client.pausesOrNull();
   if (pauses) rest.pauses = pauses;
+  const limits = await client.limitsOrNull();
+  if (limits) rest.limits = limits;
   const tail = JSON.stringify(rest, null, 2);
   out.write(`${tail.slice(2)}\n`);
 }

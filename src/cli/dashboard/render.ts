@@ -15,6 +15,7 @@ import {
   totalOf,
 } from '../format.ts';
 import { idleRouteLine, idleRoutes } from '../idle-routes.ts';
+import { capLines } from '../limit-flags.ts';
 import { pauseLines, scheduledLine } from '../queue-control-lines.ts';
 import type { DashboardFilter, Snapshot } from './snapshot.ts';
 
@@ -143,10 +144,14 @@ function taskLines(
   return [title, ...formatTaskTable(tasks.slice(0, rows), now, width).split('\n')];
 }
 
-/** Under the counts: what is paused, and how many queued tasks are not due yet. */
+/** Under the counts: what is paused, the caps in use, and how many queued tasks are not due yet. */
 function queueControlLines(snapshot: Snapshot, now: number): string[] {
   const scheduled = snapshot.queued_by_backend ? scheduledLine(snapshot.queued_by_backend) : null;
-  return [...pauseLines(snapshot.pauses ?? [], now), ...(scheduled ? [scheduled] : [])];
+  return [
+    ...pauseLines(snapshot.pauses ?? [], now),
+    ...capLines(snapshot.limits ?? []),
+    ...(scheduled ? [scheduled] : []),
+  ];
 }
 
 function sameFilter(a: DashboardFilter, b: DashboardFilter): boolean {

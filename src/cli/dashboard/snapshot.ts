@@ -3,7 +3,15 @@
  * the filter, fetched together so a screen never mixes answers from different moments by much.
  */
 import type { HubClient } from '../../client/hub-client.ts';
-import type { AgentInfo, Pause, QueuedCount, Stats, Task, TaskStatus } from '../../protocol/model.ts';
+import type {
+  AgentInfo,
+  CapState,
+  Pause,
+  QueuedCount,
+  Stats,
+  Task,
+  TaskStatus,
+} from '../../protocol/model.ts';
 import { TASK_STATUSES } from '../../protocol/model.ts';
 
 /** What the task list is narrowed to; null means no narrowing. */
@@ -30,6 +38,8 @@ export interface Snapshot {
   queued_by_backend: QueuedCount[] | null;
   /** The pauses in force; null from a hub that cannot pause. */
   pauses: Pause[] | null;
+  /** The caps on leasing with their use; null (or absent) from a hub without caps. */
+  limits?: CapState[] | null;
   /** Newest first. */
   tasks: Task[];
 }
@@ -39,7 +49,7 @@ export async function takeSnapshot(
   filter: DashboardFilter,
   limit: number,
 ): Promise<Snapshot> {
-  const [listed, report, pauses] = await Promise.all([
+  const [listed, report, pauses, limits] = await Promise.all([
     client.list({
       limit,
       ...(filter.status ? { status: filter.status } : {}),
@@ -48,6 +58,7 @@ export async function takeSnapshot(
     }),
     client.agentsReportOrNull(),
     client.pausesOrNull(),
+    client.limitsOrNull(),
   ]);
   return {
     hub: client.where,
@@ -57,6 +68,7 @@ export async function takeSnapshot(
     agents: report?.agents ?? null,
     queued_by_backend: report?.queued_by_backend ?? null,
     pauses,
+    limits,
     tasks: listed.tasks,
   };
 }

@@ -152,6 +152,33 @@ export const CALL_ROUTES: readonly CallRoute[] = [
     input: 'none',
     response: responseSchemas.pauses,
   },
+  // ---- after v1: caps on leasing (docs/REST.md, "Limits") ----
+  {
+    method: 'POST',
+    path: '/limits',
+    summary: 'Set the cap of a backend or tag:NAME: tasks leased at once, lease starts per minute',
+    hubMethod: 'limit_set',
+    input: 'body',
+    response: responseSchemas.limit_set,
+    example: { scope: 'claude_code', concurrency: 3 },
+  },
+  {
+    method: 'POST',
+    path: '/limits/clear',
+    summary: 'Remove the cap of a backend or tag:NAME',
+    hubMethod: 'limit_clear',
+    input: 'body',
+    response: responseSchemas.limit_clear,
+    example: { scope: 'claude_code' },
+  },
+  {
+    method: 'GET',
+    path: '/limits',
+    summary: 'The caps, with the tasks leased under each and how many wait for a slot',
+    hubMethod: 'limits',
+    input: 'none',
+    response: responseSchemas.limits,
+  },
   // ---- after v1: retention (docs/REST.md, "Prune finished tasks") ----
   {
     method: 'POST',

@@ -22,12 +22,19 @@
 import type pg from 'pg';
 import { taskAnswerBytes } from '../answer-budget.ts';
 import {
+  type CapUse,
+  capScopesOf,
+  fullTags,
   grantLease,
   type LeaseGrant,
   leaseExpiredFailure,
+  rateScopesOf,
   reachedLeaseExpiryLimit,
+  slotsOf,
+  takeSlot,
 } from '../queue-policy.ts';
 import type { LeaseRequest, LeaseResult } from '../types.ts';
+import { type CapQueries, capQueries } from './caps.ts';
 import { type Db, NOW } from './db.ts';
 import { isDatabaseFault, isTransient } from './faults.ts';
 import { rowToTask, TASK_COLUMNS, type TaskRow, taskColumnsOf } from './rows.ts';
@@ -36,11 +43,13 @@ import { type BatchItem, settle } from './turn-batch.ts';
 export function leaseQueries(db: Db) {
   const s = db.s;
   const now = NOW(1);
-  const fits = 'tags <@ $3::text[]';
+  // Tasks carrying a tag whose cap is full ($5) are looked past, so they never hide the others.
+  const fits = 'tags <@ $3::text[] AND NOT (tags && $5::text[])';
   // Not paused: neither the worker's backend nor the whole queue (one look at the pauses per
   // statement, evaluated once, not per row).
   const open = 'NOT EXISTS (SELECT 1 FROM paused)';
   return {
+    caps: capQueries(db),
     pick: {
       name: 'lease-pick',
       text: `WITH paused AS (
@@ -70,7 +79,8 @@ export function leaseQueries(db: Db) {
       name: 'lease-grant',
       text: `UPDATE ${s}.tasks AS t SET status = 'leased', worker_id = v.worker_id,
           leased_until = v.leased_until, lease_token = v.lease_token, attempts = v.attempts,
-          lease_expirations = v.lease_expirations, available_at = v.available_at, updated_at = v.updated_at
+          lease_expirations = v.lease_expirations, available_at = v.available_at, updated_at = v.updated_at,
+          lease_backend = $3
         FROM json_to_recordset($1::json) AS v(task_id bigint, worker_id text, leased_until float8,
           lease_token text, attempts int, lease_expirations int, available_at float8, updated_at float8)
         WHERE t.task_id = ANY($2::bigint[]) AND t.task_id = v.task_id`,
@@ -99,7 +109,7 @@ interface Share {
   bytes: number;
 }
 
-const full = (share: Share) =>
+const isFull = (share: Share) =>
   share.result.tasks.length >= share.item.request.max_tasks || share.bytes >= share.budget;
 
 /** Requests that can take the same tasks (same backend, same tags) share their candidates. */
@@ -209,6 +219,15 @@ const BEGIN = { name: 'begin', text: 'BEGIN' };
 const COMMIT = { name: 'commit', text: 'COMMIT' };
 const ROLLBACK = { name: 'rollback', text: 'ROLLBACK' };
 
+/** The use of the caps a lease locked, in a statement after the lock (see caps.ts). */
+async function measureCaps(out: Pipeline, db: Db, queries: CapQueries, scopes: string[]): Promise<CapUse[]> {
+  const { rows } = await out.send<CapUse>({ ...queries.measure, values: [db.clock(), scopes] });
+  const rated = rows.filter((cap) => cap.rate_per_min !== null).map((cap) => cap.scope);
+  // Starts that left the window are done with.
+  if (rated.length > 0) out.send({ ...queries.forget, values: [db.clock(), rated] });
+  return rows;
+}
+
 /** Hand out the candidates of one route to its requests (inside the batch's transaction). */
 async function leaseRoute(
   out: Pipeline,
@@ -217,32 +236,59 @@ async function leaseRoute(
   route: Share[],
 ): Promise<void> {
   const { backend, tags } = route[0]!.item.request;
+  // The caps this route is under: locked first, then counted (caps.ts says why in that order).
+  // The lock goes out with the first pick; with no cap (the common case) it costs no round trip.
+  const scopes = capScopesOf({ backend, tags });
+  const locked = scopes.length > 0 ? out.send({ ...queries.caps.lock, values: [scopes] }) : null;
+  let caps: CapUse[] = [];
+  let slots = new Map<string, number>();
+  let full: string[] = [];
+  let measured = false;
   // Poison tasks found among the candidates are failed, not handed out; look again for the rest.
   for (;;) {
-    const open = route.filter((share) => !full(share));
+    const open = route.filter((share) => !isFull(share));
     if (open.length === 0) return;
     const want = open.reduce(
       (sum, share) => sum + Math.trunc(share.item.request.max_tasks - share.result.tasks.length),
       0,
     );
-    const picked = await out.send<TaskRow & { now: number }>({
+    const picked = out.send<TaskRow & { now: number }>({
       ...queries.pick,
-      values: [db.clock(), backend ?? null, tags ?? [], want],
+      values: [db.clock(), backend ?? null, tags ?? [], want, full],
     });
-    const candidates = picked.rows;
+    if (locked && !measured && (await locked).rows.length > 0) {
+      measured = true;
+      caps = await measureCaps(out, db, queries.caps, scopes);
+      slots = slotsOf(caps);
+      // Picked before the caps were known: look again past the tags already full.
+      if (fullTags(slots).length > 0) {
+        full = fullTags(slots);
+        await picked;
+        continue;
+      }
+    }
+    if (backend && slots.get(backend) === 0) return;
+    const candidates = (await picked).rows;
     if (candidates.length === 0) return;
     const now = candidates[0]!.now;
     const grants: (LeaseGrant & { task_id: number; worker_id: string })[] = [];
     const poisons: { task_id: number; error: string; error_kind: string; error_fix: string }[] = [];
+    const starts: string[] = [];
+    let capped = false;
     let next = 0;
     let taker: Share | undefined = open[0];
     for (const candidate of candidates) {
-      while (taker && full(taker)) taker = open[++next];
+      while (taker && isFull(taker)) taker = open[++next];
       if (!taker) break;
       if (reachedLeaseExpiryLimit(candidate, db.policy)) {
         poisons.push({ task_id: candidate.task_id, ...leaseExpiredFailure(candidate) });
         continue;
       }
+      if (!takeSlot(slots, backend, candidate)) {
+        capped = true;
+        continue;
+      }
+      starts.push(...rateScopesOf(caps, backend, candidate));
       const grant = grantLease(candidate, taker.item.request, now);
       grants.push({ task_id: candidate.task_id, ...grant });
       // The candidate row plus what the UPDATE changes: no need to read it back.
@@ -250,9 +296,18 @@ async function leaseRoute(
       taker.bytes += taskAnswerBytes(candidate);
     }
     if (grants.length > 0) {
-      out.send({ ...queries.grant, values: [JSON.stringify(grants), grants.map((g) => g.task_id)] });
+      out.send({
+        ...queries.grant,
+        values: [JSON.stringify(grants), grants.map((g) => g.task_id), backend ?? null],
+      });
     }
-    if (poisons.length === 0) return;
+    if (starts.length > 0) out.send({ ...queries.caps.logStarts, values: [db.clock(), starts] });
+    // A capped candidate may have filled a tag's cap: look again past that tag's tasks.
+    const nowFull = fullTags(slots);
+    const refill = capped && nowFull.length > full.length;
+    full = nowFull;
+    if (poisons.length === 0 && !refill) return;
+    if (poisons.length === 0) continue;
     const failed = await out.send<TaskRow>({
       ...queries.poison,
       values: [now, JSON.stringify(poisons), poisons.map((p) => p.task_id)],

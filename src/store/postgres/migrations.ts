@@ -134,6 +134,23 @@ const MIGRATIONS: Migration[] = [
         reason text
       );`,
   },
+  {
+    version: 3,
+    description: 'caps on leasing (mittelo limit): concurrency and start rate per backend or tag',
+    // lease_backend: the backend of the worker holding a lease (an unrouted task leased by a
+    // claude_code agent counts against claude_code's cap). A lease locks the caps it is under
+    // (FOR UPDATE) before counting, so leases under one cap take turns across hubs. lease_starts:
+    // one row per lease start under a rate cap, kept for the rate window only.
+    sql: (schema) => `
+      ALTER TABLE ${ident(schema)}.tasks ADD COLUMN lease_backend text;
+      CREATE TABLE ${ident(schema)}.caps (
+        scope text PRIMARY KEY,
+        concurrency integer,
+        rate_per_min double precision
+      );
+      CREATE TABLE ${ident(schema)}.lease_starts (scope text NOT NULL, at double precision NOT NULL);
+      CREATE INDEX lease_starts_scope ON ${ident(schema)}.lease_starts (scope, at);`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -20,7 +20,7 @@
  */
 import pg from 'pg';
 import { MitteloError } from '../../errors.ts';
-import type { NewTask, Pause, QueuedCount, Stats, Task } from '../../protocol/model.ts';
+import type { Cap, CapState, NewTask, Pause, QueuedCount, Stats, Task } from '../../protocol/model.ts';
 import { pruneInWindows } from '../prune-batches.ts';
 import { checkPrunable, type RetryPolicy, resolveRetryPolicy } from '../queue-policy.ts';
 import { FaultEpisodes } from '../sqlite/storage-faults.ts';
@@ -36,6 +36,7 @@ import type {
   Store,
   Transition,
 } from '../types.ts';
+import { capQueries, clearCap, listCaps, setCap } from './caps.ts';
 import {
   ackDecision,
   type ClaimOp,
@@ -216,6 +217,7 @@ export class PostgresStore implements Store {
       reads: readQueries(this.db),
       load: loadQueries(this.db),
       pauses: pauseQueries(this.db),
+      caps: capQueries(this.db),
       prune: pruneQuery(this.db),
       retryAll: {
         name: 'retry-all',
@@ -345,6 +347,18 @@ export class PostgresStore implements Store {
 
   pauses(): Promise<Pause[]> {
     return this.guard(() => pauses(this.db, this.sql.pauses));
+  }
+
+  setCap(cap: Cap): Promise<Cap> {
+    return this.guard(() => this.faulted(this.write((client) => setCap(client, this.sql.caps, cap))));
+  }
+
+  clearCap(scope: string): Promise<boolean> {
+    return this.guard(() => this.faulted(this.write((client) => clearCap(client, this.sql.caps, scope))));
+  }
+
+  caps(): Promise<CapState[]> {
+    return this.guard(() => listCaps(this.db, this.sql.caps));
   }
 
   /** Window by window (prune-batches.ts), each one statement (prune.ts) in its own transaction. */

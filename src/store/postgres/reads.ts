@@ -7,6 +7,7 @@
 import { MitteloError } from '../../errors.ts';
 import { type QueuedCount, type Stats, TASK_STATUSES, type Task } from '../../protocol/model.ts';
 import { taskAnswerBytes } from '../answer-budget.ts';
+import { RATE_WINDOW_S } from '../queue-policy.ts';
 import type { ListQuery } from '../types.ts';
 import { type Db, NOW } from './db.ts';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.ts';
@@ -59,7 +60,13 @@ export function readQueries(db: Db) {
           (SELECT min(leased_until) FROM ${s}.tasks WHERE status = 'leased' AND leased_until >= ${NOW(1)}),
           (SELECT min(available_at) FROM ${s}.tasks
             WHERE status = 'queued' AND available_at > 0 AND available_at > ${NOW(1)}),
-          (SELECT min(until) FROM ${s}.pauses WHERE until > ${NOW(1)})) AS t`,
+          (SELECT min(until) FROM ${s}.pauses WHERE until > ${NOW(1)}),
+          -- A full rate window frees a start when its oldest start leaves it.
+          (SELECT min(w.oldest + ${RATE_WINDOW_S}) FROM (
+            SELECT min(l.at) AS oldest, count(*) AS n, c.rate_per_min AS rate FROM ${s}.lease_starts AS l
+            JOIN ${s}.caps AS c USING (scope)
+            WHERE l.at > ${NOW(1)} - ${RATE_WINDOW_S} AND c.rate_per_min IS NOT NULL GROUP BY l.scope, c.rate_per_min
+          ) AS w WHERE w.n >= floor(w.rate))) AS t`,
     },
   };
 }

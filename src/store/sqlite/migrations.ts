@@ -74,6 +74,22 @@ const MIGRATIONS: Migration[] = [
         reason TEXT
       );`,
   },
+  {
+    version: 4,
+    description: 'caps on leasing (mittelo limit): concurrency and start rate per backend or tag',
+    // lease_backend: the backend of the worker holding a lease (an unrouted task leased by a
+    // claude_code agent counts against claude_code's cap). lease_starts: one row per lease start
+    // under a rate cap, kept for the rate window only.
+    sql: `
+      ALTER TABLE tasks ADD COLUMN lease_backend TEXT;
+      CREATE TABLE caps (
+        scope TEXT PRIMARY KEY NOT NULL,
+        concurrency INTEGER,
+        rate_per_min REAL
+      );
+      CREATE TABLE lease_starts (scope TEXT NOT NULL, at REAL NOT NULL);
+      CREATE INDEX lease_starts_scope ON lease_starts(scope, at);`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

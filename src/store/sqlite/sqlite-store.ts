@@ -8,27 +8,33 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { MitteloError } from '../../errors.ts';
-import type { NewTask, Pause, Stats, Task } from '../../protocol/model.ts';
+import type { Cap, CapState, NewTask, Pause, Stats, Task } from '../../protocol/model.ts';
 import { TASK_STATUSES } from '../../protocol/model.ts';
 import { taskAnswerBytes } from '../answer-budget.ts';
 import { type PauseRow, pauseFromRow, pauseHolds, pauseScope } from '../pause-row.ts';
 import { pruneInWindows } from '../prune-batches.ts';
 import {
+  capScopesOf,
   checkCancelable,
+  checkCap,
   checkClaim,
   checkPrunable,
   firstAvailableAt,
   freshTask,
+  fullTags,
   grantLease,
   leaseExpiredFailure,
   leaseOrder,
   newTaskFields,
   type RetryPolicy,
+  rateScopesOf,
   reachedLeaseExpiryLimit,
   releasedAvailableAt,
   resolveRetryPolicy,
   retriesAfterFailure,
   retryDelaySeconds,
+  slotsOf,
+  takeSlot,
   taskNotFound,
 } from '../queue-policy.ts';
 import type {
@@ -44,6 +50,7 @@ import type {
   Store,
   Transition,
 } from '../types.ts';
+import { SqliteCaps } from './caps.ts';
 import { FileIdentity } from './file-identity.ts';
 import { GroupCommit } from './group-commit.ts';
 import { countByStatus, describeOpenError, openDatabase, STATUS_INDEX } from './open-database.ts';
@@ -98,6 +105,7 @@ export class SqliteStore implements Store {
   private readonly listStatements = new Map<string, Database.Statement>();
   private readonly leaseStatements = new Map<number, LeaseQueries>();
   private readonly pruneWindow: SqlitePruneWindow;
+  private readonly capTable: SqliteCaps;
 
   // Each write is a better-sqlite3 transaction function: a savepoint inside the group batch.
   private readonly insertTasks: (tasks: NewTask[]) => Task[];
@@ -150,7 +158,7 @@ export class SqliteStore implements Store {
       grantLease: db.prepare(
         `UPDATE tasks SET status = 'leased', worker_id = @worker_id, leased_until = @leased_until,
            lease_token = @lease_token, attempts = attempts + 1, available_at = 0, updated_at = @now,
-           lease_expirations = @lease_expirations
+           lease_expirations = @lease_expirations, lease_backend = @lease_backend
          WHERE task_id = @task_id`,
       ),
       byId: db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks WHERE task_id = ?`),
@@ -241,6 +249,7 @@ export class SqliteStore implements Store {
     };
 
     this.pruneWindow = new SqlitePruneWindow(db);
+    this.capTable = new SqliteCaps(db);
 
     this.insertTasks = (tasks: NewTask[]) => {
       const now = this.now();
@@ -460,11 +469,27 @@ export class SqliteStore implements Store {
     return this.read(() => (this.sql.pauses.all(this.now()) as PauseRow[]).map(pauseFromRow));
   }
 
+  setCap(cap: Cap): Promise<Cap> {
+    return this.write(() => {
+      checkCap(cap);
+      return this.capTable.set(cap);
+    });
+  }
+
+  clearCap(scope: string): Promise<boolean> {
+    return this.write(() => this.capTable.clear(scope));
+  }
+
+  caps(): Promise<CapState[]> {
+    return this.read(() => this.capTable.list(this.now()));
+  }
+
   nextWakeAt(): Promise<number | null> {
     return this.read(() => {
       const now = this.now();
       const ends = [this.sql.nextLeaseEnd, this.sql.nextBackoffEnd, this.sql.nextPauseEnd]
         .map((statement) => (statement.get(now) as { t: number | null }).t)
+        .concat(this.capTable.nextRateSlot(now))
         .filter((end): end is number => end !== null);
       return ends.length > 0 ? Math.min(...ends) : null;
     });
@@ -537,13 +562,24 @@ export class SqliteStore implements Store {
     const granted: Task[] = [];
     const now = this.now();
     if (this.sql.paused.get({ backend: pauseScope(request.backend), now })) return granted;
+    // The caps touching this lease, read in its transaction (queue-policy.ts decides with them).
+    const caps = this.capTable.use(capScopesOf(request), now);
+    const slots = slotsOf(caps);
+    if (request.backend && slots.get(request.backend) === 0) return granted;
     const budget = request.max_bytes ?? Number.POSITIVE_INFINITY;
     let bytes = 0;
     // Poison tasks found among the candidates are failed, not handed out; look again for the rest.
     while (granted.length < request.max_tasks && bytes < budget) {
       const want = request.max_tasks - granted.length;
-      const queries = this.leaseQueries(want);
-      const args = { now, backend: request.backend ?? null, tags: JSON.stringify(request.tags ?? []) };
+      // Tasks carrying a tag whose cap is full are looked past, so they never hide the others.
+      const full = fullTags(slots);
+      const queries = this.leaseQueries(want, full.length > 0);
+      const args = {
+        now,
+        backend: request.backend ?? null,
+        tags: JSON.stringify(request.tags ?? []),
+        ...(full.length > 0 ? { full: JSON.stringify(full) } : {}),
+      };
       const candidates = [
         ...(queries.readyUnrouted.all(args) as TaskRow[]),
         ...(request.backend ? (queries.readyRouted.all(args) as TaskRow[]) : []),
@@ -552,6 +588,7 @@ export class SqliteStore implements Store {
       if (candidates.length === 0) break;
       candidates.sort(leaseOrder);
       let poisoned = false;
+      let capped = false;
       for (const candidate of candidates.slice(0, want)) {
         if (bytes >= budget) break;
         if (reachedLeaseExpiryLimit(candidate, this.policy)) {
@@ -565,6 +602,12 @@ export class SqliteStore implements Store {
           poisoned = true;
           continue;
         }
+        const tags = candidate.tags === null ? [] : (JSON.parse(candidate.tags) as string[]);
+        if (!takeSlot(slots, request.backend, { tags })) {
+          capped = true;
+          continue;
+        }
+        if (caps.length > 0) this.capTable.logStarts(rateScopesOf(caps, request.backend, { tags }), now);
         // The candidate row plus what this UPDATE changes: no need to read it back.
         const leased: TaskRow = { ...candidate, status: 'leased', ...grantLease(candidate, request, now) };
         this.sql.grantLease.run({
@@ -573,13 +616,15 @@ export class SqliteStore implements Store {
           leased_until: leased.leased_until,
           lease_token: leased.lease_token,
           lease_expirations: leased.lease_expirations,
+          lease_backend: request.backend ?? null,
           now,
         });
         this.counts.move(candidate.status, 'leased');
         granted.push(rowToTask(leased, true));
         bytes += taskAnswerBytes(candidate);
       }
-      if (!poisoned) break;
+      // A capped candidate may have filled a tag's cap: look again past that tag's tasks.
+      if (!poisoned && !(capped && fullTags(slots).length > full.length)) break;
     }
     return granted;
   }
@@ -588,12 +633,17 @@ export class SqliteStore implements Store {
    * The candidate queries for leasing `limit` tasks. The limit is written into the SQL rather than
    * bound: with a bound LIMIT SQLite plans for an unknown row count and the query costs ~10x more.
    */
-  private leaseQueries(limit: number): LeaseQueries {
-    let queries = this.leaseStatements.get(limit);
+  private leaseQueries(limit: number, pastFullTags: boolean): LeaseQueries {
+    const key = pastFullTags ? -limit : limit;
+    let queries = this.leaseStatements.get(key);
     if (queries) return queries;
     const count = Math.trunc(limit);
-    const routed = `AND (tags IS NULL OR NOT EXISTS (
+    const fits = `AND (tags IS NULL OR NOT EXISTS (
         SELECT 1 FROM json_each(tasks.tags) AS need WHERE need.value NOT IN (SELECT value FROM json_each(@tags))))`;
+    const routed = pastFullTags
+      ? `${fits} AND (tags IS NULL OR NOT EXISTS (
+        SELECT 1 FROM json_each(tasks.tags) AS has WHERE has.value IN (SELECT value FROM json_each(@full))))`
+      : fits;
     queries = {
       readyUnrouted: this.db.prepare(
         `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_ready
@@ -611,7 +661,7 @@ export class SqliteStore implements Store {
          ORDER BY priority DESC, task_id LIMIT ${count}`,
       ),
     };
-    this.leaseStatements.set(limit, queries);
+    this.leaseStatements.set(key, queries);
     return queries;
   }
 
