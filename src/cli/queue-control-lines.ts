@@ -1,6 +1,6 @@
 /**
  * How pauses and scheduled tasks read to a person: the lines `mittelo status` and the terminal
- * dashboard print, and what `mittelo pause` / `resume` answer. (web/js/pauses.js says the same in
+ * dashboard print, and what `mittelo pause` / `resume` answer. (web/js/queue-control.js says the same in
  * the page.)
  */
 import type { Pause, QueuedCount } from '../protocol/model.ts';
@@ -27,9 +27,17 @@ export function describePause(pause: Pause, nowSeconds: number): string {
   return `${pauseScopeName(pause.backend)} (${parts.join(', ')})`;
 }
 
-/** One line per pause in force: `paused: claude_code (since 14:02, reason: …)`. */
+/**
+ * One line per pause in force, the scope and its end first, as people ask "until when?":
+ * `claude_code paused until 14:00 (five-hour usage limit), since 13:02`, or
+ * `the whole queue paused, since 14:02` for one that lasts until `mittelo resume`.
+ */
 export function pauseLines(pauses: readonly Pause[], nowSeconds: number): string[] {
-  return pauses.map((pause) => `paused: ${describePause(pause, nowSeconds)}`);
+  return pauses.map((pause) => {
+    const until = pause.until === null ? '' : ` until ${shortClock(pause.until, nowSeconds)}`;
+    const reason = pause.reason ? ` (${pause.reason.replace(/\s+/g, ' ')})` : '';
+    return `${pauseScopeName(pause.backend)} paused${until}${reason}, since ${shortClock(pause.paused_at, nowSeconds)}`;
+  });
 }
 
 /**

@@ -361,7 +361,7 @@ describe('web dashboard in headless Chromium', { timeout: 600_000 }, () => {
     await page.locator(pause).waitFor();
     assert.match(
       (await page.locator(pause).textContent()) ?? '',
-      /^Paused: claude_code since \d\d:\d\d — quota used up\s*Resume$/,
+      /^claude_code paused \(quota used up\), since \d\d:\d\d\s*Resume$/,
     );
     ids.scheduled = await client.enqueue({ prompt: 'not before an hour from now', delay_s: 3600 });
     await waitForText(statusOf(ids.scheduled), 'scheduled');

@@ -217,8 +217,8 @@ describe('dashboard render', () => {
     assert.match(clock(NOW), /^\d\d:\d\d$/, 'today: the time alone');
     assert.match(clock(NOW - 3 * 86_400), /^[A-Z][a-z]{2} \d{1,2} \d\d:\d\d$/, 'another day: with its date');
     assert.deepEqual(lines.slice(counts + 1, counts + 4), [
-      `paused: the whole queue (since ${clock(NOW - 60)})`,
-      `paused: codex (since ${clock(NOW - 30)}, until ${clock(NOW + 3600)}, reason: quota used up)`,
+      `the whole queue paused, since ${clock(NOW - 60)}`,
+      `codex paused until ${clock(NOW + 3600)} (quota used up), since ${clock(NOW - 30)}`,
       'scheduled: 1 of 5 queued tasks is not due yet',
     ]);
     assert.ok(

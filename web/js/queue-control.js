@@ -61,10 +61,10 @@ function PauseLine({ pause, api, notify, onResumed }) {
   return html`
     <li class="pause" data-pause=${pause.backend ?? ''}>
       <span>
-        <strong>Paused: ${name}</strong>
-        <span class="muted" title=${clock(pause.paused_at)}> since ${shortClock(pause.paused_at)}</span>
-        ${pause.until !== null && html`<span class="muted" title=${clock(pause.until)}>, until ${shortClock(pause.until)}</span>`}
-        ${pause.reason && html`<span class="reason"> — ${pause.reason}</span>`}
+        <strong>${name} paused</strong>
+        ${pause.until !== null && html`<span title=${clock(pause.until)}> until ${shortClock(pause.until)}</span>`}
+        ${pause.reason && html`<span class="reason"> (${pause.reason})</span>`}
+        <span class="muted" title=${clock(pause.paused_at)}>, since ${shortClock(pause.paused_at)}</span>
       </span>
       <button type="button" class="small" disabled=${busy} onClick=${resume}>Resume</button>
     </li>
