@@ -303,6 +303,13 @@ export class Agent {
         for (const task of tasks) this.track(this.release(task, failure?.release ?? null));
         continue;
       }
+      if (this.limitedUntil * 1000 > Date.now()) {
+        // A usage window was hit while this lease was parked, on a hub that could not pause the
+        // route: the lease may bring back the very task given back. It goes back again, its
+        // reason kept, and the loop waits for the reset above.
+        for (const task of tasks) this.track(this.release(task, reasonOf(task)));
+        continue;
+      }
       for (const task of tasks) this.start(task);
       if (this.options.once) break;
       if (tasks.length === 0 && this.client.hello === null)
@@ -671,4 +678,10 @@ async function within(ms: number, promise: Promise<unknown>): Promise<void> {
   });
   await Promise.race([promise, timeout]);
   clearTimeout(timer);
+}
+
+/** The reason a task last went back to the queue, to send with it when it goes back again. */
+function reasonOf(task: Task): { error: string; error_kind: string; error_fix: string | undefined } | null {
+  if (!task.error_kind) return null;
+  return { error: task.error ?? '', error_kind: task.error_kind, error_fix: task.error_fix ?? undefined };
 }

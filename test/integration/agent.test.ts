@@ -202,9 +202,12 @@ describe('mittelo agent', () => {
 
   it('on SIGTERM lets a short task finish within the grace period', async () => {
     const { client, hub: h } = await hub();
-    const worker = agent(h.port, ['--backend', 'shell', '--shell-cmd', 'sleep 0.5; cat']);
+    const started = tempPath('short');
+    const worker = agent(h.port, ['--backend', 'shell', '--shell-cmd', `touch ${started}; sleep 0.5; cat`]);
     const id = await client.enqueue('finish me');
-    await waitFor(async () => (await client.get(id)).status === 'leased', 'the task to be leased');
+    // Leased at the hub is not yet running here (the lease answer may still be on its way, and a
+    // task not started is released on stop): wait for the backend itself.
+    await waitFor(() => existsSync(started), 'the backend to start');
     worker.kill('SIGTERM');
     assert.equal(await worker.exit(), 0);
     const task = await client.get(id);

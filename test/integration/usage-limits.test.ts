@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Agent } from '../../src/agent/agent.ts';
@@ -188,5 +189,122 @@ describe('limits, agent by agent', () => {
         logs.join('\n'),
       );
     });
+  });
+});
+
+/**
+ * A hub that predates `pause`: a real hub process behind a line proxy that answers `pause` as a
+ * hub without the method does (unknown_method) and passes every other call through. (The v0.1
+ * stand-in of test/helpers/v01-hub.ts cannot serve here: it has no `hello` and no `release`, so an
+ * agent acks a failure there as any other.) `leases` records when each lease call was sent.
+ */
+async function startHubWithoutPause(hubPort: number) {
+  const leases: number[] = [];
+  const pauseCalls: number[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((downstream) => {
+    const upstream = net.connect(hubPort, '127.0.0.1');
+    sockets.add(downstream).add(upstream);
+    for (const socket of [downstream, upstream]) {
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        downstream.destroy();
+        upstream.destroy();
+      });
+    }
+    upstream.pipe(downstream);
+    let buffer = '';
+    downstream.setEncoding('utf8').on('data', (text: string) => {
+      buffer += text;
+      for (let at = buffer.indexOf('\n'); at !== -1; at = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, at + 1);
+        buffer = buffer.slice(at + 1);
+        const request = JSON.parse(line) as { id?: unknown; method?: string };
+        if (request.method === 'lease') leases.push(Date.now() / 1000);
+        if (request.method === 'pause') {
+          pauseCalls.push(Date.now() / 1000);
+          const error = { code: 'unknown_method', message: 'Unknown method: pause' };
+          downstream.write(`${JSON.stringify({ id: request.id ?? null, result: null, error })}\n`);
+        } else upstream.write(line);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    leases,
+    pauseCalls,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('usage window on a hub that cannot pause', () => {
+  it('the agent gives the task back and leases nothing before the reset; after it the task completes', async () => {
+    const hub = await startHubProcess();
+    const proxy = await startHubWithoutPause(hub.port);
+    const client = new HubClient({ port: hub.port, reconnect: false });
+    const resetsAt = Math.ceil(Date.now() / 1000) + 2;
+    const marginS = 1;
+    const backend = scripted('windowed', [
+      {
+        ok: false,
+        kind: 'usage_limit',
+        error: "You've hit your limit",
+        resets_at: resetsAt,
+        window: 'five_hour',
+      },
+      { ok: true, output: 'after the reset' },
+    ]);
+    const logs: string[] = [];
+    const agent = new Agent({
+      port: proxy.port,
+      backend,
+      preflight: false,
+      longPollMs: 200,
+      limitMarginS: marginS,
+      log: (message) => logs.push(message),
+    });
+    const running = agent.run();
+    try {
+      const id = await client.enqueue({ prompt: 'p', backend: 'windowed', max_attempts: 1 });
+      // Given back: queued again, its attempt not counted, saying why.
+      const given = await waitFor(async () => {
+        const found = await client.get(id);
+        return found.status === 'queued' && found.error_kind === 'usage_limit' ? found : null;
+      }, 'the task to go back to the queue');
+      assert.equal(given?.attempts, 0);
+      assert.equal(proxy.pauseCalls.length, 1, 'the agent asked the hub to pause');
+      assert.deepEqual(await client.pauses(), [], 'the hub paused nothing');
+      const task = await waitFor(async () => {
+        const found = await client.get(id);
+        return found.status === 'done' ? found : null;
+      }, 'the task to be done after the reset');
+      assert.equal(task?.result, 'after the reset');
+      assert.equal(task?.attempts, 1);
+      assert.equal(backend.runs, 2);
+      // No lease was asked for between the give-back and the reset plus the margin.
+      const until = resetsAt + marginS;
+      const early = proxy.leases.filter((at) => at > proxy.pauseCalls[0]! && at < until);
+      assert.deepEqual(early, [], `leases before ${until}: ${early.join(', ')}`);
+      assert.ok(
+        logs.some((line) =>
+          /hit the five-hour usage limit; the hub cannot pause routes \(it predates `pause`\), so this agent leases nothing until/.test(
+            line,
+          ),
+        ),
+        logs.join('\n'),
+      );
+      assert.ok(logs.some((line) => /usage window should have reset; leasing again/.test(line)));
+    } finally {
+      await agent.stop(0);
+      await running;
+      client.close();
+      await proxy.close();
+      await hub.kill();
+    }
   });
 });

@@ -373,6 +373,15 @@ describe('web dashboard in headless Chromium', { timeout: 600_000 }, () => {
     assert.deepEqual(await client.pauses(), []);
   });
 
+  it('shows a cap on leasing set through the client, and drops it when the cap is cleared', async () => {
+    // A tag no task here carries: nothing is leased under it, so the line stays as written.
+    await client.setLimit({ scope: 'tag:web-cap', concurrency: 2, rate_per_min: 20 });
+    const cap = '.queue-control .limits .limit[data-limit="tag:web-cap"]';
+    await waitForText(cap, 'tag:web-cap: 0/2 leased, 0 started in the last minute (cap 2, 20/min)');
+    assert.equal(await client.clearLimit('tag:web-cap'), true);
+    await page.locator(cap).waitFor({ state: 'detached' });
+  });
+
   it('never reloaded, never put the token in a URL, threw no errors; saves a screenshot', async () => {
     assert.equal(await page.evaluate(() => window.notReloaded), true);
     const leaked = requestUrls.filter((url) => url.includes(TOKEN) || /token=/i.test(url));
