@@ -123,7 +123,7 @@ const postgres = await startTestPostgres(files, testEnv);
 console.log(`\n== tests (${files.length} files)`);
 const child = spawn(
   process.execPath,
-  ['--test', '--test-concurrency=2', '--test-timeout=120000', '--test-reporter=spec', ...files],
+  ['--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...files],
   { cwd: root, env: testEnv, stdio: ['ignore', 'pipe', 'inherit'] },
 );
 // Ctrl-C or a kill: stop the tests, then the server (also stopped by its own exit hook).

@@ -408,6 +408,78 @@ export function sharedStoreContract(
     );
 
     it(
+      "both instances' acks add to one spend row per backend, and a budget set on A holds on B",
+      pair(async ({ a, b }) => {
+        await a.enqueue(Array.from({ length: 40 }, (_, i) => ({ prompt: `task ${i}` })));
+        // Each instance leases for two backends; every ack of all four goes at once, so batches of
+        // both instances add to the same two rows together.
+        const held = await Promise.all(
+          [a, b].flatMap((store, s) =>
+            ['claude_code', 'codex'].map(async (backend) => ({
+              store,
+              tasks: await leaseTasks(store, {
+                worker_id: `w-${s}-${backend}`,
+                backend,
+                max_tasks: 10,
+                lease_seconds: 60,
+              }),
+            })),
+          ),
+        );
+        assert.equal(held.flatMap((h) => h.tasks).length, 40);
+        await Promise.all(
+          held.flatMap(({ store, tasks }) =>
+            tasks.map((task) =>
+              store.ack({
+                task_id: task.task_id,
+                lease_token: task.lease_token,
+                status: 'done',
+                cost_usd: 0.25,
+                usage: { input_tokens: 10, output_tokens: 1 },
+              }),
+            ),
+          ),
+        );
+        const expected = ['claude_code', 'codex'].map((backend) => ({
+          backend,
+          tasks: 20,
+          cost_usd: 5,
+          estimated_usd: 0,
+          cost_unknown: 0,
+          input_tokens: 200,
+          output_tokens: 20,
+          cache_read_tokens: 0,
+          cache_write_tokens: 0,
+        }));
+        for (const store of [a, b]) {
+          assert.deepEqual(
+            (await store.spend(1)).map(({ day: _day, ...rest }) => rest),
+            expected,
+          );
+        }
+        await a.setBudget({ backend: 'codex', usd_per_day: 5 });
+        await a.enqueue([{ prompt: 'after' }]);
+        assert.deepEqual(await b.budgets(), await a.budgets());
+        assert.equal((await b.budgets())[0]!.exhausted, true);
+        assert.deepEqual(
+          await leaseTasks(b, { worker_id: 'w-b', backend: 'codex', max_tasks: 1, lease_seconds: 60 }),
+          [],
+        );
+        assert.equal(
+          (
+            await leaseTasks(b, {
+              worker_id: 'w-b2',
+              backend: 'claude_code',
+              max_tasks: 1,
+              lease_seconds: 60,
+            })
+          ).length,
+          1,
+        );
+      }),
+    );
+
+    it(
       'agents saved by A are loaded by B, with their age by the database clock; replaced on save',
       pair(async ({ a, b }) => {
         assert.ok(a.fleet && b.fleet);

@@ -7,10 +7,17 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { type ErrorCode, isMitteloError } from '../src/errors.ts';
-import { type NewTask, type Stats, TASK_FIELDS, TASK_STATUSES, type Task } from '../src/protocol/model.ts';
+import {
+  type NewTask,
+  type SpendRow,
+  type Stats,
+  TASK_FIELDS,
+  TASK_STATUSES,
+  type Task,
+} from '../src/protocol/model.ts';
 import { PRUNE_WINDOW_ROWS } from '../src/store/prune-batches.ts';
 import { DEFAULT_RETRY_POLICY, PRUNABLE_STATUSES, type RetryPolicy } from '../src/store/queue-policy.ts';
-import type { LeaseRequest, Store } from '../src/store/types.ts';
+import type { AckRequest, LeaseRequest, Store } from '../src/store/types.ts';
 import { makeTask } from './helpers/fixtures.ts';
 
 export interface ContractStoreOptions {
@@ -163,6 +170,9 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
               'duration_ms',
               'usage',
               'metadata',
+              'max_cost_usd',
+              'cost_usd',
+              'cost_basis',
             ] as const) {
               assert.equal(task[key], null, key);
             }
@@ -1510,6 +1520,307 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
       );
     });
 
+    describe('spend and budgets', () => {
+      // The suite's clock starts on 2023-11-14 (UTC), 1 h 46 min 40 s before midnight.
+      const TODAY = '2023-11-14';
+      const TOMORROW = '2023-11-15';
+      const MIDNIGHT = Date.parse(`${TOMORROW}T00:00:00Z`) / 1000;
+      const worker = (backend: string | null, n = 1) => ({
+        ...LEASE,
+        worker_id: `w-${backend}-${n}`,
+        backend,
+      });
+      const row = (fields: Partial<SpendRow> & Pick<SpendRow, 'backend'>): SpendRow => ({
+        day: TODAY,
+        tasks: 1,
+        cost_usd: 0,
+        estimated_usd: 0,
+        cost_unknown: 0,
+        input_tokens: 0,
+        output_tokens: 0,
+        cache_read_tokens: 0,
+        cache_write_tokens: 0,
+        ...fields,
+      });
+      /** Enqueue one task, lease it as a worker of `backend` and ack it with `ack` (done unless it says). */
+      async function run(store: Store, backend: string | null, ack: Partial<AckRequest> = {}) {
+        await enqueue(store, `for ${backend}`);
+        const task = await leaseOne(store, `w-${backend}`, { backend });
+        return store.ack({ task_id: task.task_id, lease_token: task.lease_token, status: 'done', ...ack });
+      }
+
+      it(
+        'each accepted ack adds its cost and tokens to the row of its UTC day and its agent backend',
+        fresh(async ({ store, clock }) => {
+          assert.deepEqual(await store.spend(1), []);
+          // Claude Code's usage keys, cost reported by the CLI (no basis given: reported).
+          const { task: claude } = await run(store, 'claude_code', {
+            cost_usd: 0.25,
+            usage: {
+              input_tokens: 100,
+              output_tokens: 20,
+              cache_read_input_tokens: 1000,
+              cache_creation_input_tokens: 50,
+            },
+          });
+          assert.equal(claude.cost_usd, 0.25);
+          assert.equal(claude.cost_basis, 'reported');
+          assert.deepEqual(await getOne(store, claude.task_id), claude);
+          // Codex's keys, estimated from the price table.
+          await run(store, 'codex', {
+            cost_usd: 0.5,
+            cost_basis: 'estimated',
+            usage: { input_tokens: 10, cached_input_tokens: 5, output_tokens: 3 },
+          });
+          // A v0.1 agent's ack: no cost, no backend; Gemini's token keys.
+          const { task: old } = await run(store, null, {
+            usage: { prompt_tokens: 7, completion_tokens: 2, cached_tokens: 1 },
+          });
+          assert.equal(old.cost_usd, null);
+          assert.equal(old.cost_basis, null);
+          // Unknown cost (no price for the model), on a failure that goes back for another attempt:
+          // the run happened, so it counts.
+          await enqueue(store, { prompt: 'flaky', max_attempts: 2 });
+          clock.advance(1);
+          const flaky = await leaseOne(store, 'w-codex', { backend: 'codex' });
+          const retried = await store.ack({
+            task_id: flaky.task_id,
+            lease_token: flaky.lease_token,
+            status: 'failed',
+            error: 'rate limited',
+            cost_basis: 'unknown',
+            usage: { input_tokens: 4 },
+          });
+          assert.equal(retried.requeued, true);
+          assert.equal(retried.task.cost_usd, null);
+          assert.equal(retried.task.cost_basis, 'unknown');
+          // Its second attempt (after the retry backoff), reported this time.
+          clock.advance(1.5);
+          const again = await leaseOne(store, 'w-codex', { backend: 'codex' });
+          assert.equal(again.task_id, flaky.task_id);
+          await store.ack({
+            task_id: again.task_id,
+            lease_token: again.lease_token,
+            status: 'done',
+            cost_usd: 1.5,
+            usage: { input_tokens: 6, output_tokens: 1 },
+          });
+          const expected = [
+            row({ backend: null, cost_unknown: 1, input_tokens: 7, output_tokens: 2, cache_read_tokens: 1 }),
+            row({
+              backend: 'claude_code',
+              cost_usd: 0.25,
+              input_tokens: 100,
+              output_tokens: 20,
+              cache_read_tokens: 1000,
+              cache_write_tokens: 50,
+            }),
+            row({
+              backend: 'codex',
+              tasks: 3,
+              cost_usd: 2,
+              estimated_usd: 0.5,
+              cost_unknown: 1,
+              input_tokens: 20,
+              output_tokens: 4,
+              cache_read_tokens: 5,
+            }),
+          ];
+          assert.deepEqual(await store.spend(1), expected);
+          assert.deepEqual(await store.spend(30), expected);
+          // Spend outlives the tasks it was summed from.
+          clock.advance(10);
+          assert.ok((await store.prune({ older_than_s: 0, statuses: ['done'] })) >= 2);
+          assert.deepEqual(await store.spend(1), expected);
+        }),
+      );
+
+      it(
+        'a refused ack (fenced, not leased, unknown task) adds nothing',
+        fresh(async ({ store, clock }) => {
+          await enqueue(store, 'x');
+          const stale = await leaseOne(store, 'slow', { backend: 'codex', lease_seconds: 10 });
+          clock.advance(11);
+          const current = await leaseOne(store, 'fast', { backend: 'codex' });
+          await refused(
+            store.ack({
+              task_id: stale.task_id,
+              lease_token: stale.lease_token,
+              status: 'done',
+              cost_usd: 3,
+            }),
+            'conflict',
+            stale.task_id,
+          );
+          await refused(store.ack({ task_id: 999_999, status: 'done', cost_usd: 3 }), 'not_found');
+          assert.deepEqual(await store.spend(1), []);
+          await store.ack({
+            task_id: current.task_id,
+            lease_token: current.lease_token,
+            status: 'done',
+            cost_usd: 1,
+          });
+          await refused(
+            store.ack({
+              task_id: current.task_id,
+              lease_token: current.lease_token,
+              status: 'done',
+              cost_usd: 3,
+            }),
+            'conflict',
+            current.task_id,
+          );
+          assert.deepEqual(await store.spend(1), [row({ backend: 'codex', cost_usd: 1 })]);
+          // The backend is the acking agent's, not the task's route: an unrouted task here.
+          assert.equal((await getOne(store, current.task_id)).backend, null);
+        }),
+      );
+
+      it(
+        'days follow the store clock in UTC: newest first, days=1 is today only',
+        fresh(async ({ store, clock }) => {
+          await run(store, 'codex', { cost_usd: 0.25 });
+          await run(store, 'claude_code', { cost_usd: 0.5 });
+          clock.t = MIDNIGHT - 0.25;
+          await run(store, 'codex', { cost_usd: 0.25 });
+          clock.t = MIDNIGHT;
+          await run(store, 'codex', { cost_usd: 1 });
+          const today = row({ day: TOMORROW, backend: 'codex', cost_usd: 1 });
+          assert.deepEqual(await store.spend(1), [today]);
+          assert.deepEqual(await store.spend(2), [
+            today,
+            row({ backend: 'claude_code', cost_usd: 0.5 }),
+            row({ backend: 'codex', tasks: 2, cost_usd: 0.5 }),
+          ]);
+          await refused(store.spend(0), 'bad_request');
+        }),
+      );
+
+      it(
+        "a budget stops its backend leasing once the day's known cost reaches it; others lease on; clearing lifts it",
+        fresh(async ({ store }) => {
+          assert.deepEqual(await store.budgets(), []);
+          assert.deepEqual(await store.setBudget({ backend: 'claude_code', usd_per_day: 1 }), {
+            backend: 'claude_code',
+            usd_per_day: 1,
+          });
+          await run(store, 'claude_code', { cost_usd: 0.5 });
+          // Unknown cost is shown, not counted against the budget.
+          await run(store, 'claude_code', { cost_basis: 'unknown' });
+          await run(store, 'claude_code');
+          const state = {
+            backend: 'claude_code',
+            usd_per_day: 1,
+            spent_today_usd: 0.5,
+            cost_unknown_today: 2,
+            exhausted: false,
+            resets_at: MIDNIGHT,
+          };
+          assert.deepEqual(await store.budgets(), [state]);
+          assert.equal(await store.nextWakeAt(), null, 'a budget with room wakes nothing');
+          await run(store, 'claude_code', { cost_usd: 0.5 });
+          assert.deepEqual(await store.budgets(), [{ ...state, spent_today_usd: 1, exhausted: true }]);
+          // The running task finishes; no new lease for claude_code, unrouted or routed.
+          await enqueue(store, 'unrouted', { prompt: 'routed', backend: 'claude_code' });
+          assert.deepEqual(await leaseTasks(store, worker('claude_code')), []);
+          assert.equal(await store.nextWakeAt(), MIDNIGHT, 'parked leases wake when the day turns');
+          const other = await leaseOne(store, 'w-codex', { backend: 'codex' });
+          assert.equal(other.prompt, 'unrouted', 'another backend still leases');
+          await store.ack({
+            task_id: other.task_id,
+            lease_token: other.lease_token,
+            status: 'done',
+            cost_usd: 5,
+          });
+          assert.equal(await store.clearBudget('claude_code'), true);
+          assert.equal(await store.clearBudget('claude_code'), false, 'clearing twice changes nothing');
+          assert.deepEqual(await store.budgets(), []);
+          assert.equal(await store.nextWakeAt(), null);
+          assert.equal((await leaseOne(store, 'w-claude_code', { backend: 'claude_code' })).prompt, 'routed');
+        }),
+      );
+
+      it(
+        'an exhausted budget resets at the next UTC midnight; setting a budget again replaces it',
+        fresh(async ({ store, clock }) => {
+          await store.setBudget({ backend: 'codex', usd_per_day: 0.5 });
+          await run(store, 'codex', { cost_usd: 0.75, cost_basis: 'estimated' });
+          await enqueue(store, 'waiting');
+          assert.deepEqual(await leaseTasks(store, worker('codex')), []);
+          assert.deepEqual(await store.setBudget({ backend: 'codex', usd_per_day: 2 }), {
+            backend: 'codex',
+            usd_per_day: 2,
+          });
+          const [raised] = await store.budgets();
+          assert.equal(raised!.exhausted, false);
+          assert.equal(raised!.spent_today_usd, 0.75);
+          await store.setBudget({ backend: 'codex', usd_per_day: 0.5 });
+          clock.t = MIDNIGHT - 0.5;
+          assert.deepEqual(await leaseTasks(store, worker('codex')), []);
+          clock.t = MIDNIGHT;
+          assert.deepEqual(await store.budgets(), [
+            {
+              backend: 'codex',
+              usd_per_day: 0.5,
+              spent_today_usd: 0,
+              cost_unknown_today: 0,
+              exhausted: false,
+              resets_at: MIDNIGHT + 86_400,
+            },
+          ]);
+          assert.equal((await leaseOne(store, 'w-codex', { backend: 'codex' })).prompt, 'waiting');
+        }),
+      );
+
+      it(
+        'a budget that budgets nothing is refused with nothing stored',
+        fresh(async ({ store }) => {
+          for (const usd_per_day of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+            await refused(store.setBudget({ backend: 'codex', usd_per_day }), 'bad_request');
+          }
+          await refused(store.setBudget({ backend: '', usd_per_day: 1 }), 'bad_request');
+          assert.deepEqual(await store.budgets(), []);
+        }),
+      );
+
+      it(
+        'max_cost_usd is stored with the task and handed to its lease; absent, it is null',
+        fresh(async ({ store }) => {
+          const [capped, plain] = await enqueue(
+            store,
+            { prompt: 'capped', max_cost_usd: 2.5, priority: 1 },
+            'plain',
+          );
+          assert.equal(capped!.max_cost_usd, 2.5);
+          assert.equal(plain!.max_cost_usd, null);
+          assert.deepEqual(await getOne(store, capped!.task_id), capped);
+          const leased = await leaseOne(store, 'w');
+          assert.equal(leased.task_id, capped!.task_id);
+          assert.equal(leased.max_cost_usd, 2.5);
+        }),
+      );
+
+      it(
+        'spend and budgets survive reopening the store',
+        fresh(async ({ store, clock }) => {
+          await store.setBudget({ backend: 'codex', usd_per_day: 1 });
+          await run(store, 'codex', { cost_usd: 1, usage: { input_tokens: 3 } });
+          const spend = await store.spend(1);
+          const budgets = await store.budgets();
+          await store.close();
+          const reopened = await open({ now: clock.now, reopen: store });
+          try {
+            assert.deepEqual(await reopened.spend(1), spend);
+            assert.deepEqual(await reopened.budgets(), budgets);
+            await enqueue(reopened, 'waiting');
+            assert.deepEqual(await leaseTasks(reopened, worker('codex')), []);
+          } finally {
+            await reopened.close();
+          }
+        }),
+      );
+    });
+
     describe('delayed tasks', () => {
       it(
         'not_before and delay_s keep a task from being leased until due, and it is leased after',
@@ -1571,7 +1882,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
             priority: 4,
             metadata: { pack: 'p', n: 1 },
           },
-          { prompt: 'to finish', timeout_s: 12.5 },
+          { prompt: 'to finish', timeout_s: 12.5, max_cost_usd: 0.75 },
           { prompt: 'to fail' },
           { prompt: 'to back off', max_attempts: 3 },
           { prompt: 'to hold' },
@@ -1588,6 +1899,8 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           result: 'the answer',
           duration_ms: 12,
           usage: { input_tokens: 3, output_tokens: 4 },
+          cost_usd: 0.125,
+          cost_basis: 'estimated',
         });
         await store.ack({
           task_id: byPrompt('to fail').task_id,
@@ -1596,6 +1909,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           error: 'boom',
           error_kind: 'auth',
           error_fix: 'log in',
+          cost_basis: 'unknown',
         });
         const backoff = await store.ack({
           task_id: byPrompt('to back off').task_id,
@@ -1655,6 +1969,13 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
             await target.load([]);
             for (let i = 0; i < source.length; i += 4) await target.load(source.slice(i, i + 4));
             assert.deepEqual(await target.dump(0, 1000), source);
+            // The cost fields come along (the copy would be equal without them too).
+            const finished = source.find((task) => task.prompt === 'to finish')!;
+            assert.deepEqual(
+              [finished.max_cost_usd, finished.cost_usd, finished.cost_basis],
+              [0.75, 0.125, 'estimated'],
+            );
+            assert.equal(source.find((task) => task.prompt === 'to fail')!.cost_basis, 'unknown');
             assert.deepEqual(await target.list({ limit: 0 }), await store.list({ limit: 0 }));
             assert.deepEqual(await target.stats(), await store.stats());
             await assertStatsExact(target, { queued: 2, leased: 1, done: 1, failed: 1, canceled: 1 });

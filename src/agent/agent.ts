@@ -29,6 +29,7 @@ import {
 } from '../client/hub-client.ts';
 import { STORAGE_ERROR_CODES } from '../errors.ts';
 import type { Task } from '../protocol/model.ts';
+import { costOf } from '../spend/cost.ts';
 import {
   freeRetriesSoFar,
   limitPause,
@@ -490,20 +491,27 @@ export class Agent {
         return this.release(task, why, delayMs);
       }
     }
+    // What the run cost, failed or not (src/spend/cost.ts); a run with no usage sends none. Only
+    // to a v1 hub: a v0.1 hub keeps no cost, and an older peer need not see fields it never knew.
+    const cost = this.client.hello ? costOf(outcome.usage, this.backend.name) : null;
     const base = {
       task_id: task.task_id,
       lease_token: task.lease_token,
       worker_id: this.workerId,
       duration_ms: Math.round(durationMs),
+      usage: outcome.usage,
+      ...cost,
     };
     const ack = outcome.ok
-      ? { ...base, status: 'done' as const, result: outcome.output, usage: outcome.usage }
+      ? { ...base, status: 'done' as const, result: outcome.output }
       : {
           ...base,
           status: 'failed' as const,
           error: outcome.error,
           error_kind: outcome.kind,
           error_fix: outcome.fix,
+          // A run stopped at its max_cost_usd would spend it again: no retry.
+          ...(outcome.kind === 'budget' && this.client.hello ? { retryable: false } : {}),
         };
     // An ack whose answer was lost may have been stored: the hub then says the task is already
     // in the status we sent, which is this ack's success, not a refusal.

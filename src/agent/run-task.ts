@@ -61,7 +61,14 @@ export function runTask(task: Task, deps: RunTaskDeps): RunningTask {
   const started = performance.now();
   const result = deps.backend
     .run(
-      { task_id: task.task_id, prompt: task.prompt, worker_id: deps.workerId, metadata: task.metadata },
+      {
+        task_id: task.task_id,
+        prompt: task.prompt,
+        worker_id: deps.workerId,
+        metadata: task.metadata,
+        // A v0.1 hub's tasks have no max_cost_usd.
+        max_cost_usd: task.max_cost_usd ?? null,
+      },
       { signal: controller.signal, timeoutMs: deps.timeoutMs, maxOutputBytes: deps.maxOutputBytes },
     )
     .catch(

@@ -1,6 +1,7 @@
 /**
  * The failure classifier: from a run's exit code and output to one kind (`auth`, `network`,
- * `not_installed`, `config`, `rate_limit`, `timeout`, `unknown`) and a one-line fix. Data, not
+ * `not_installed`, `config`, `rate_limit`, `timeout`, `budget`, `unknown`; FailureKind in
+ * types.ts) and a one-line fix. Data, not
  * code: each driver lists its rules (patterns seen from the real CLI), and the generic rules
  * below catch what every program shares (DNS failures, HTTP 429, a missing command).
  */

@@ -15,6 +15,11 @@ export type FailureKind =
   /** The vendor is overloaded or had a transient 5xx (HTTP 529, 503): retry soon. */
   | 'overloaded'
   | 'timeout'
+  /**
+   * The run stopped at the task's max_cost_usd (Claude Code's --max-budget-usd). Final: a retry
+   * would spend the same again, so the agent acks it as not retryable.
+   */
+  | 'budget'
   | 'unknown';
 
 /** The part of a task a backend needs. */
@@ -23,6 +28,11 @@ export interface BackendTask {
   prompt: string;
   worker_id: string;
   metadata?: Record<string, unknown> | null;
+  /**
+   * The most this run may cost (USD); null or absent: no limit. Only Claude Code can enforce it
+   * (`--max-budget-usd`); the other backends ignore it (docs/BACKENDS.md, "Usage and cost").
+   */
+  max_cost_usd?: number | null;
 }
 
 export interface RunContext {
@@ -60,6 +70,8 @@ export type BackendOutcome =
       error: string;
       /** One line telling the user how to fix it, when we know. */
       fix?: string;
+      /** What the failed run still used (tokens, cost), when the backend reported it. */
+      usage?: Record<string, unknown>;
     } & LimitDetails);
 
 /** What a limit failure (`usage_limit`, `rate_limit`, `overloaded`) says about when to try again. */

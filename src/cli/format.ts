@@ -36,6 +36,32 @@ export function formatCount(value: number): string {
   return COUNT_FORMAT.format(value);
 }
 
+/**
+ * A count in a few characters, for cells that need only its size: 950, 1.2k, 12.3k, 123k, 4.1M,
+ * 2.0B (one decimal below 100 of a unit, none from there; 999,960 is 1.0M, not 1000.0k).
+ */
+export function formatCompact(value: number): string {
+  const units: Array<[string, number]> = [
+    ['B', 1e9],
+    ['M', 1e6],
+    ['k', 1e3],
+  ];
+  const sign = value < 0 ? '-' : '';
+  const abs = Math.abs(value);
+  for (const [index, [unit, size]] of units.entries()) {
+    if (abs < size) continue;
+    const scaled = abs / size;
+    let text = scaled.toFixed(1);
+    if (Number(text) >= 100) text = scaled.toFixed(0);
+    // Rounding up into the next unit (999,960 -> "1000k") reads as the next unit instead.
+    if (Number(text) >= 1000 && index > 0)
+      return `${sign}${(abs / units[index - 1]![1]).toFixed(1)}${units[index - 1]![0]}`;
+    return `${sign}${text}${unit}`;
+  }
+  const whole = Math.round(abs);
+  return whole >= 1000 ? `${sign}1.0k` : `${sign}${whole}`;
+}
+
 /** Bytes as people read them: 512 B, 13.4 MiB (powers of 1024, one decimal from KiB up). */
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

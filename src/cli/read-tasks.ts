@@ -20,6 +20,7 @@ export const TASK_FIELDS = [
   'metadata',
   'not_before',
   'delay_s',
+  'max_cost_usd',
 ] as const;
 export type TaskField = (typeof TASK_FIELDS)[number];
 
@@ -31,6 +32,7 @@ const MAX_TAGS = 32;
 const PRIORITY_LIMIT = 1_000_000;
 const MAX_ATTEMPTS_LIMIT = 100;
 const TIMEOUT_LIMIT_S = 7 * 24 * 3600;
+const MAX_COST_LIMIT_USD = 1_000_000;
 /** Unix times past this are milliseconds, not seconds. */
 const MILLISECONDS_FROM = 1e11;
 
@@ -86,6 +88,10 @@ export function checkTaskField(field: TaskField, value: unknown): string | null 
       return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_AHEAD_S
         ? null
         : `must be a number of seconds from 0 to ${MAX_AHEAD_S} (a year)`;
+    case 'max_cost_usd':
+      return typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= MAX_COST_LIMIT_USD
+        ? null
+        : 'must be an amount of US dollars above 0 and at most 1,000,000 (for example 0.5)';
   }
 }
 

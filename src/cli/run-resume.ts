@@ -12,7 +12,7 @@ import type { NewTask } from '../protocol/model.ts';
 import { enqueuedCount, packDigest, RUN_FILES, type RunManifest } from '../run/run-manifest.ts';
 import { CliError, EXIT } from './common.ts';
 import { formatCount } from './format.ts';
-import { parseJsonlTasks } from './read-tasks.ts';
+import { parseJsonlTasks, type TaskDefaults } from './read-tasks.ts';
 import { describeRunFolder, isInside, manifestOf, NotARunFolder } from './run-folders.ts';
 
 export interface ResumePlan {
@@ -37,6 +37,8 @@ export async function planResume(
   folder: string,
   pack: string | undefined,
   flags: { agent?: AgentSpec[]; hub?: string; db?: string; out?: string },
+  /** Task defaults given now (--max-cost-usd): for the pack lines the run had not enqueued yet. */
+  defaults: TaskDefaults = {},
 ): Promise<ResumePlan> {
   if (pack !== undefined) {
     throw new CliError(`give a pack or --resume ${folder}, not both: a resumed run reads its own pack`);
@@ -100,7 +102,7 @@ export async function planResume(
     db: shown(manifest.db),
     resultsPath: shown(manifest.results),
     specs: flags.agent ?? runAgents(manifest, folder),
-    rest: await packRest(manifest, folder),
+    rest: await packRest(manifest, folder, defaults),
   };
 }
 
@@ -122,6 +124,7 @@ function runAgents(manifest: RunManifest, folder: string): AgentSpec[] {
 async function packRest(
   manifest: RunManifest,
   folder: string,
+  defaults: TaskDefaults,
 ): Promise<{ tasks: NewTask[]; lines: number[] }> {
   const enqueued = enqueuedCount(manifest);
   if (enqueued >= manifest.tasks) return { tasks: [], lines: [] };
@@ -144,6 +147,6 @@ async function packRest(
       `--resume ${folder}: ${left}, and its pack ${manifest.pack_path} changed since the run began: restore it, or run the new pack as a new run`,
     );
   }
-  const { tasks, lines } = parseJsonlTasks(text, manifest.pack);
+  const { tasks, lines } = parseJsonlTasks(text, manifest.pack, defaults);
   return { tasks: tasks.slice(enqueued), lines: lines.slice(enqueued) };
 }

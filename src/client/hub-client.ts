@@ -13,8 +13,11 @@ import { type ErrorCode, MitteloError } from '../errors.ts';
 import { LineReader } from '../protocol/framing.ts';
 import type {
   AgentInfo,
+  Budget,
+  BudgetState,
   Cap,
   CapState,
+  CostBasis,
   HelloResult,
   HubEvent,
   LeaseRevokedEvent,
@@ -23,6 +26,7 @@ import type {
   PruneResult,
   QueuedCount,
   ResumeResult,
+  SpendRow,
   Stats,
   Task,
   TaskStatus,
@@ -255,6 +259,10 @@ export class HubClient extends EventEmitter<HubClientEvents> {
     duration_ms?: number;
     usage?: Record<string, unknown>;
     retryable?: boolean;
+    /** What this run cost (USD); with no cost_basis it counts as reported (v1 hubs after `spend`). */
+    cost_usd?: number;
+    /** `unknown` goes without cost_usd. */
+    cost_basis?: CostBasis;
   }): Promise<{ ok: true; status: TaskStatus; requeued: boolean }> {
     return this.call('ack', params);
   }
@@ -402,6 +410,42 @@ export class HubClient extends EventEmitter<HubClientEvents> {
   async limitsOrNull(): Promise<CapState[] | null> {
     try {
       return await this.limits();
+    } catch (error) {
+      if (isUnknownMethod(error)) return null;
+      throw error;
+    }
+  }
+  /**
+   * Tasks, tokens and cost per UTC day and backend over the last `days` days (default 1: today),
+   * newest day first; `today` is the store's current UTC day.
+   */
+  spend(params: { days?: number } = {}): Promise<{ today: string; rows: SpendRow[] }> {
+    return this.call('spend', params);
+  }
+  /** The spend, or null from a hub too old to count it (older than `spend`). */
+  async spendOrNull(params: { days?: number } = {}): Promise<{ today: string; rows: SpendRow[] } | null> {
+    try {
+      return await this.spend(params);
+    } catch (error) {
+      if (isUnknownMethod(error)) return null;
+      throw error;
+    }
+  }
+  /** Set a backend's daily budget (USD per UTC day), replacing the one it had. */
+  async setBudget(params: Budget): Promise<Budget> {
+    return (await this.call<{ budget: Budget }>('budget_set', params)).budget;
+  }
+  /** Remove a backend's budget; false when it had none. */
+  async clearBudget(backend: string): Promise<boolean> {
+    return (await this.call<{ cleared: boolean }>('budget_clear', { backend })).cleared;
+  }
+  async budgets(): Promise<BudgetState[]> {
+    return (await this.call<{ budgets: BudgetState[] }>('budgets')).budgets;
+  }
+  /** The budgets, or null from a hub too old to have them (older than `budgets`). */
+  async budgetsOrNull(): Promise<BudgetState[] | null> {
+    try {
+      return await this.budgets();
     } catch (error) {
       if (isUnknownMethod(error)) return null;
       throw error;

@@ -79,11 +79,16 @@ export const HUB_FEATURES = [
   'hub_info',
   'prune',
   'limits',
+  'spend',
 ];
 
 const MAX_METADATA_BYTES = 64 * 1024;
+const SECONDS_PER_DAY = 86_400;
 const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
 const WAIT_RECHECK_MS = 2_000;
+
+/** `2026-12-03`: the UTC day of a Unix time, as spend rows name days. */
+const utcDay = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString().slice(0, 10);
 
 type Handler<M extends MethodName> = (params: MethodParams<M>, context: CallContext) => Promise<unknown>;
 
@@ -477,6 +482,36 @@ export class Hub {
     },
 
     limits: async () => ({ limits: await this.store.caps() }),
+
+    // Spend and budgets: summed and enforced by the store (spend in the ack's transaction, the
+    // budget in the lease's), so they hold on every hub of a shared database. A budget raised or
+    // removed may let parked leases of its backend through at once.
+    spend: async (params) => {
+      const [rows, budgets] = await Promise.all([this.store.spend(params.days ?? 1), this.store.budgets()]);
+      // The store's day, which its rows and budgets are counted in: a budget's resets_at is the
+      // store clock's next UTC midnight. With no budget to read it from, the hub's clock (the same
+      // but for clock skew between the hub and a PostgreSQL server).
+      const inToday = budgets[0] ? budgets[0].resets_at - SECONDS_PER_DAY : Date.now() / 1000;
+      return { today: utcDay(inToday), rows };
+    },
+
+    budget_set: async (params) => {
+      const budget = await this.store.setBudget({ backend: params.backend, usd_per_day: params.usd_per_day });
+      this.dispatcher.notify();
+      this.fleet?.workAdded();
+      return { ok: true, budget };
+    },
+
+    budget_clear: async (params) => {
+      const cleared = await this.store.clearBudget(params.backend);
+      if (cleared) {
+        this.dispatcher.notify();
+        this.fleet?.workAdded();
+      }
+      return { ok: true, cleared };
+    },
+
+    budgets: async () => ({ budgets: await this.store.budgets() }),
 
     // Retention: finished tasks only (queue-policy.ts refuses queued and leased). The store deletes
     // in short batches, so leases and acks go on while a large prune runs.

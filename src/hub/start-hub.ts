@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { MitteloError } from '../errors.ts';
-import type { Cap } from '../protocol/model.ts';
+import type { Budget, Cap } from '../protocol/model.ts';
 import { openStore } from '../store/open-store.ts';
 import type { RetryPolicy } from '../store/queue-policy.ts';
 import type { Store } from '../store/types.ts';
@@ -57,6 +57,11 @@ export interface HubConfig {
    * scope; caps of other scopes stay as the store has them.
    */
   caps?: readonly Cap[] | undefined;
+  /**
+   * Daily spend budgets to set at start (`--budget`): each replaces the stored budget of its
+   * backend; budgets of other backends stay as the store has them.
+   */
+  budgets?: readonly Budget[] | undefined;
   /** Called with one-line diagnostics (internal errors); defaults to stderr. */
   log?: ((line: string) => void) | undefined;
 }
@@ -108,6 +113,7 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
   const store = await openStore(config.db, { fsync: config.fsync, retry: config.retry, log });
   try {
     for (const cap of config.caps ?? []) await store.setCap(cap);
+    for (const budget of config.budgets ?? []) await store.setBudget(budget);
   } catch (error) {
     await store.close();
     throw error;

@@ -39,14 +39,14 @@ export interface RunCounts {
   done: number;
   failed: number;
   canceled: number;
-  /** Tasks that had not finished when the run ended (deadline, no agent able to take them, Ctrl-C). */
+  /** Tasks that had not finished when the run ended (deadline, no agent able to take them, the run budget, Ctrl-C). */
   unfinished: number;
   wall_ms: number;
 }
 
 export interface RunFinished extends Envelope<'run.finished'> {
   run: RunCounts & {
-    /** finished, deadline, stuck or interrupted (as `mittelo run --json`). */
+    /** finished, deadline, stuck, budget or interrupted (as `mittelo run --json`). */
     ended: string;
     /** The results file. */
     results: string;

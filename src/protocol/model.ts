@@ -16,6 +16,15 @@ export type TaskStatus = z.infer<typeof taskStatusSchema>;
 export const TERMINAL_STATUSES: readonly TaskStatus[] = ['done', 'failed', 'canceled'];
 
 const unixSeconds = z.number().meta({ description: 'Unix time in seconds (float)' });
+
+/**
+ * Where a task's cost comes from: `reported` by the CLI itself (Claude Code's total_cost_usd,
+ * opencode's step costs), `estimated` from the price table (src/spend/price-table.ts) and the
+ * tokens it reported, or `unknown` (no price for that model): never a silent 0.
+ */
+export const COST_BASES = ['reported', 'estimated', 'unknown'] as const;
+export const costBasisSchema = z.enum(COST_BASES);
+export type CostBasis = z.infer<typeof costBasisSchema>;
 const jsonObject = z.record(z.string(), z.unknown());
 
 /**
@@ -54,6 +63,17 @@ export const taskSchema = z
     metadata: jsonObject.nullable(),
     lease_token: z.string().nullable().meta({
       description: 'The fencing token of the current lease; always null outside lease answers',
+    }),
+    max_cost_usd: z.number().nullable().meta({
+      description:
+        'The most this task may spend (USD), passed to backends that enforce one (Claude Code --max-budget-usd); null: no cap',
+    }),
+    cost_usd: z.number().nullable().meta({
+      description: 'What the last run of this task cost in USD (see cost_basis); null: not known',
+    }),
+    cost_basis: costBasisSchema.nullable().meta({
+      description:
+        'Where cost_usd comes from: reported by the CLI, estimated from the price table, or unknown; null: never acked with a cost',
     }),
   })
   .meta({ description: 'A task. The first nine fields are the v0.1 shape.' });
@@ -146,6 +166,50 @@ export const capStateSchema = capSchema
   .meta({ description: 'A cap on leasing and how much of it is in use.' });
 export type CapState = z.infer<typeof capStateSchema>;
 
+/**
+ * Spend on one backend in one UTC day (v1 addition, `spend`): summed by the store in the ack's
+ * transaction, so it holds for every hub of a database and outlives pruned tasks. `backend` is the
+ * backend of the agent that acked (null: an agent that named none, such as a v0.1 agent).
+ */
+export const spendRowSchema = z
+  .object({
+    day: z.string().meta({ description: 'The UTC day, YYYY-MM-DD, by the store clock' }),
+    backend: z.string().nullable(),
+    tasks: z.number().int().meta({ description: 'Acks counted (every run of a task, retries included)' }),
+    cost_usd: z.number().meta({ description: 'Known cost, reported plus estimated' }),
+    estimated_usd: z.number().meta({ description: 'The part of cost_usd that is estimated from prices' }),
+    cost_unknown: z.number().int().meta({ description: 'Acks whose cost is unknown (not in cost_usd)' }),
+    input_tokens: z.number().int(),
+    output_tokens: z.number().int(),
+    cache_read_tokens: z.number().int(),
+    cache_write_tokens: z.number().int(),
+  })
+  .meta({ description: 'What one backend spent in one UTC day.' });
+export type SpendRow = z.infer<typeof spendRowSchema>;
+
+/**
+ * A spend budget (v1 addition, `budget_set` / `budget_clear` / `budgets`): once a backend's known
+ * cost for the current UTC day reaches `usd_per_day`, its agents get no new leases until the next
+ * UTC day; running tasks finish. Enforced in the lease's transaction, for every hub of a database.
+ */
+export const budgetSchema = z
+  .object({
+    backend: z.string(),
+    usd_per_day: z.number().meta({ description: 'USD per UTC day' }),
+  })
+  .meta({ description: 'A daily spend budget for one backend.' });
+export type Budget = z.infer<typeof budgetSchema>;
+
+export const budgetStateSchema = budgetSchema
+  .extend({
+    spent_today_usd: z.number().meta({ description: 'Known cost acked today (UTC)' }),
+    cost_unknown_today: z.number().int().meta({ description: 'Acks today whose cost is unknown' }),
+    exhausted: z.boolean().meta({ description: 'true: no new leases for this backend until resets_at' }),
+    resets_at: unixSeconds.meta({ description: 'The next UTC midnight, by the store clock' }),
+  })
+  .meta({ description: 'A budget with what has been spent against it today.' });
+export type BudgetState = z.infer<typeof budgetStateSchema>;
+
 /** What a new task may say about itself (after validation: absent and null are both undefined). */
 export interface NewTask {
   prompt: string;
@@ -159,6 +223,8 @@ export interface NewTask {
   not_before?: number | undefined;
   /** Not leased before this many seconds from now, by the store's clock. */
   delay_s?: number | undefined;
+  /** The most this task may spend (USD); passed to backends that enforce one. */
+  max_cost_usd?: number | undefined;
 }
 
 export const agentInfoSchema = z.object({
@@ -307,6 +373,16 @@ export const resultSchemas = {
     cleared: z.boolean().meta({ description: 'false: that scope had no cap' }),
   }),
   limits: z.object({ limits: z.array(capStateSchema) }),
+  spend: z.object({
+    today: z.string().meta({ description: 'The current UTC day, YYYY-MM-DD, by the store clock' }),
+    rows: z.array(spendRowSchema).meta({ description: 'Newest day first, then by backend' }),
+  }),
+  budget_set: z.object({ ok: z.literal(true), budget: budgetSchema }),
+  budget_clear: z.object({
+    ok: z.literal(true),
+    cleared: z.boolean().meta({ description: 'false: that backend had no budget' }),
+  }),
+  budgets: z.object({ budgets: z.array(budgetStateSchema) }),
   prune: z.object({
     removed: z.number().int().meta({ description: 'Finished tasks removed' }),
     older_than_s: z.number().meta({ description: 'The age asked for, in seconds' }),

@@ -4,7 +4,7 @@
  * accepts null and reads it as absent.
  */
 import { z } from 'zod';
-import { TASK_STATUSES } from './model.ts';
+import { COST_BASES, TASK_STATUSES } from './model.ts';
 
 /** Optional, and null means the same as absent (v0.1 clients send nulls). */
 const optional = <T extends z.ZodType>(schema: T) =>
@@ -52,6 +52,13 @@ const unixTimeAhead = (field: string) =>
       `${field} is more than a year from now: give a Unix time in seconds (not milliseconds)`,
     );
 
+/** An amount of US dollars, more than 0: `field` names it in the message. */
+const usdSchema = (field: string) =>
+  z
+    .number(`${field} is an amount in US dollars, such as 5 or 0.25`)
+    .positive(`${field} is more than 0 US dollars`)
+    .max(1_000_000, `${field} may be at most 1,000,000 US dollars`);
+
 /** Everything a task may say about itself when it is enqueued (alone or in a batch). */
 export const newTaskSchema = z
   .object({
@@ -75,6 +82,8 @@ export const newTaskSchema = z
         .min(0, 'delay_s is a number of seconds (0 or more)')
         .max(MAX_AHEAD_S, `delay_s may be at most a year (${MAX_AHEAD_S} s)`),
     ),
+    // v1: the most this task may spend (docs/PROTOCOL.md, "spend and budgets")
+    max_cost_usd: optional(usdSchema('max_cost_usd')),
   })
   .refine((task) => task.not_before === undefined || task.delay_s === undefined, {
     message: 'give not_before (a Unix time) or delay_s (seconds from now), not both',
@@ -107,21 +116,31 @@ export const methodSchemas = {
     backend: optional(nameSchema),
     tags: optional(tagsSchema),
   }),
-  ack: z.object({
-    ...claimFields,
-    status: z
-      .string()
-      .transform((s) => s.trim().toLowerCase())
-      .pipe(z.enum(['done', 'failed'], { error: 'status must be "done" or "failed"' })),
-    result: optional(z.string()),
-    error: optional(z.string()),
-    // v1
-    error_kind: optional(z.string().max(64)),
-    error_fix: optional(z.string().max(2000)),
-    duration_ms: optional(z.number().min(0)),
-    usage: optional(metadataSchema),
-    retryable: optional(z.boolean()),
-  }),
+  ack: z
+    .object({
+      ...claimFields,
+      status: z
+        .string()
+        .transform((s) => s.trim().toLowerCase())
+        .pipe(z.enum(['done', 'failed'], { error: 'status must be "done" or "failed"' })),
+      result: optional(z.string()),
+      error: optional(z.string()),
+      // v1
+      error_kind: optional(z.string().max(64)),
+      error_fix: optional(z.string().max(2000)),
+      duration_ms: optional(z.number().min(0)),
+      usage: optional(metadataSchema),
+      retryable: optional(z.boolean()),
+      // v1: what this run cost (docs/PROTOCOL.md, "spend and budgets")
+      cost_usd: optional(z.number().min(0, 'cost_usd is 0 or more US dollars').max(1_000_000)),
+      cost_basis: optional(
+        z.enum(COST_BASES, { error: 'cost_basis is "reported", "estimated" or "unknown"' }),
+      ),
+    })
+    .refine((ack) => !(ack.cost_basis === 'unknown' && ack.cost_usd !== undefined), {
+      message: 'cost_basis "unknown" goes without cost_usd',
+      path: ['cost_usd'],
+    }),
   list: z.object({
     status: optional(
       z
@@ -223,6 +242,19 @@ export const methodSchemas = {
   }),
   limit_clear: z.object({ scope: nameSchema }),
   limits: z.object({}),
+  // ---- v1 additions after v1: spend and budgets (docs/PROTOCOL.md, "spend and budgets") ----
+  spend: z.object({
+    days: optional(
+      z
+        .number()
+        .int('days is a whole number of UTC days')
+        .min(1, 'days is 1 or more (1: today only)')
+        .max(366, 'days may be at most 366'),
+    ),
+  }),
+  budget_set: z.object({ backend: nameSchema, usd_per_day: usdSchema('usd_per_day') }),
+  budget_clear: z.object({ backend: nameSchema }),
+  budgets: z.object({}),
   // ---- v1 additions after v1: retention (docs/PROTOCOL.md, "prune") ----
   prune: z.object({
     older_than_s: z

@@ -23,6 +23,7 @@ import {
 import { type ResultRecord, type RunSummary, resultRecord, summarize } from './results.ts';
 import { mergeRecords, writeRecords } from './results-file.ts';
 import { resumeTasks } from './resume.ts';
+import { type BudgetOutcome, RunBudget } from './run-budget.ts';
 import { applyRunCaps } from './run-caps.ts';
 import type { RunRecorder } from './run-manifest.ts';
 import { TaskTracker } from './task-tracker.ts';
@@ -62,6 +63,15 @@ export interface JobOptions {
   signal?: AbortSignal | undefined;
   /** How long agents may finish running tasks once the job stops (default 10 s). */
   graceMs?: number;
+  /**
+   * The run's budget (USD, `--budget-usd`): once the known cost of its tasks that finished in this
+   * session reaches it, our agents stop leasing, the tasks they run finish (bounded only by the
+   * deadline and Ctrl-C, not by graceMs), and the job ends with `ended: 'budget'`; the rest stay
+   * queued. A --hub's other agents are not ours to stop: the hub's own budgets govern them.
+   */
+  budgetUsd?: number | undefined;
+  /** Told once when the budget is reached, before the running tasks have finished. */
+  onBudgetReached?: (outcome: BudgetOutcome) => void;
   onProgress?: (progress: JobProgress) => void;
   /** Told of what happens to the run's tasks and the hub's agents (`mittelo run --notify`). */
   observer?: JobObserver | undefined;
@@ -99,15 +109,19 @@ export interface JobReport {
   records: ResultRecord[];
   resultsPath: string;
   hub: { host: string; port: number; embedded: boolean };
-  ended: 'finished' | 'deadline' | 'interrupted' | 'stuck';
+  ended: 'finished' | 'deadline' | 'interrupted' | 'stuck' | 'budget';
   /** With `ended: 'stuck'`: the work no agent could take, and why. */
   blocked: BlockedRoute[] | null;
+  /** With a budget: what this session spent against it, and whether it was reached. */
+  budget: BudgetOutcome | null;
 }
 
 /** How often our own agents' readiness is looked at (in memory: cheap). */
 const WATCH_OWN_MS = 200;
 /** How often a `--hub`'s agent list is asked for. */
 const WATCH_HUB_MS = 3000;
+/** The longest a timer can wait (about 24.8 days): "until the running tasks finish". */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export async function runJob(options: JobOptions): Promise<JobReport> {
   const started = performance.now();
@@ -159,8 +173,10 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
     options.onProgress?.({ ...progress });
   };
   const remaining = new RemainingWork();
+  const budget = options.budgetUsd === undefined ? null : new RunBudget(options.budgetUsd);
   const tracker = new TaskTracker(client, (task) => {
     finished.set(task.task_id, task);
+    budget?.finished(task);
     remaining.finished(task);
     if (task.status === 'done') progress.done += 1;
     else if (task.status === 'failed') progress.failed += 1;
@@ -255,11 +271,17 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
         blocked = routes;
         return 'stuck' as const;
       }),
+      ...(budget ? [budget.reached] : []),
     ]);
+    // The task that reached the budget may have been the last one: then the pack is finished.
+    if (ended === 'budget' && progress.done + progress.failed + progress.canceled >= total)
+      ended = 'finished';
+    if (ended === 'budget') options.onBudgetReached?.(budget!.outcome());
   } finally {
     stopWatching();
     tracker.close();
-    await swarm?.stop(options.graceMs ?? 10_000);
+    if (ended === 'budget' && swarm) await drain(swarm, options, started);
+    else await swarm?.stop(options.graceMs ?? 10_000);
     await swarmExits;
     // The agents' final acks and releases may have changed more tasks: read the open ones again,
     // so the results say where each unfinished task stands (queued, with any kind and fix).
@@ -283,7 +305,32 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
     hub: { host: address.host, port: address.port, embedded: embedded !== null },
     ended,
     blocked,
+    budget: budget?.outcome() ?? null,
   };
+}
+
+/**
+ * Stop our agents once the budget is reached: no new leases, tasks leased but not started go back,
+ * and the running ones finish (each is bounded by its own timeout). The deadline still holds, and
+ * Ctrl-C gives them the usual grace, then gives them back to the queue.
+ */
+async function drain(swarm: Swarm, options: JobOptions, started: number): Promise<void> {
+  const left =
+    options.deadlineMs === undefined
+      ? MAX_TIMER_MS
+      : Math.max(0, options.deadlineMs - (performance.now() - started));
+  let timer: NodeJS.Timeout | undefined;
+  const cut = () => {
+    timer = setTimeout(() => void swarm.stop(0), options.graceMs ?? 10_000);
+  };
+  if (options.signal?.aborted) cut();
+  else options.signal?.addEventListener('abort', cut, { once: true });
+  try {
+    await swarm.stop(Math.min(left, MAX_TIMER_MS));
+  } finally {
+    options.signal?.removeEventListener('abort', cut);
+    clearTimeout(timer);
+  }
 }
 
 interface WatchOptions {

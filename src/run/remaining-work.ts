@@ -48,7 +48,8 @@ export class RemainingWork {
   private readonly counts = new Map<string, RouteCount>();
   private left = 0;
 
-  add(task: NewTask): void {
+  /** A task to follow: a new one, or (resuming) one the hub already has. */
+  add(task: Pick<NewTask | Task, 'backend' | 'tags'>): void {
     const route = routeOf(task);
     const key = keyOf(route);
     const count = this.counts.get(key) ?? { ...route, tasks: 0 };

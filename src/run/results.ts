@@ -1,9 +1,10 @@
 /**
  * What a run keeps of each task (one JSON line per task in the results file) and the summary
- * printed at the end: counts and duration percentiles per backend.
+ * printed at the end: counts, duration percentiles, tokens and cost per backend.
  */
 import type { RunCounts } from '../notify/events.ts';
-import { type Task, TERMINAL_STATUSES } from '../protocol/model.ts';
+import { type CostBasis, type Task, TERMINAL_STATUSES } from '../protocol/model.ts';
+import { type TokenCounts, tokensOf } from '../protocol/usage-tokens.ts';
 
 export interface ResultRecord {
   task_id: number;
@@ -24,6 +25,12 @@ export interface ResultRecord {
   /** From enqueue to the final answer, queueing and retries included. */
   latency_ms: number;
   usage: Record<string, unknown> | null;
+  /** What the task's last run cost (USD) as its agent acked it; null: not known (see cost_basis). */
+  cost_usd: number | null;
+  /** reported, estimated or unknown; null: the run reported no usage (echo, shell), or an older hub. */
+  cost_basis: CostBasis | null;
+  /** The token counts in `usage`, read the one way every CLI's keys are read (usage-tokens.ts). */
+  tokens: TokenCounts;
   metadata: Record<string, unknown> | null;
   prompt: string;
 }
@@ -47,12 +54,28 @@ export function resultRecord(
     duration_ms: task.duration_ms ?? null,
     latency_ms: Math.max(0, Math.round((task.updated_at - task.created_at) * 1000)),
     usage: task.usage ?? null,
+    // `?? null`: a hub from before spend sends neither field.
+    cost_usd: task.cost_usd ?? null,
+    cost_basis: task.cost_basis ?? null,
+    tokens: tokensOf(task.usage),
     metadata: task.metadata ?? null,
     prompt: task.prompt,
   };
 }
 
-export interface BackendSummary {
+/** Tokens and cost summed over finished tasks. */
+export interface SpendSummary {
+  input_tokens: number;
+  output_tokens: number;
+  /** Known cost (reported plus estimated), USD; null when no task had one. */
+  cost_usd: number | null;
+  /** The part of cost_usd that is estimated from the price table. */
+  estimated_usd: number;
+  /** Tasks whose cost is unknown (tokens, but no price): not in cost_usd. */
+  cost_unknown: number;
+}
+
+export interface BackendSummary extends SpendSummary {
   backend: string;
   done: number;
   failed: number;
@@ -63,6 +86,39 @@ export interface BackendSummary {
 
 export interface RunSummary extends RunCounts {
   backends: BackendSummary[];
+  /** Every backend together. */
+  spend: SpendSummary;
+}
+
+/** Dollars summed as floats pick up noise (0.1 + 0.2): a millionth of a dollar is plenty. */
+const micro = (usd: number): number => Math.round(usd * 1e6) / 1e6;
+
+/**
+ * The known cost of a record, or null. A cost without a basis counts as reported (as on the wire);
+ * `unknown` never carries one.
+ */
+export function knownCost(record: Pick<ResultRecord, 'cost_usd' | 'cost_basis'>): number | null {
+  return record.cost_basis === 'unknown' ? null : record.cost_usd;
+}
+
+export function spendOf(records: readonly ResultRecord[]): SpendSummary {
+  const sum: SpendSummary = {
+    input_tokens: 0,
+    output_tokens: 0,
+    cost_usd: null,
+    estimated_usd: 0,
+    cost_unknown: 0,
+  };
+  for (const record of records) {
+    sum.input_tokens += record.tokens.input_tokens;
+    sum.output_tokens += record.tokens.output_tokens;
+    const cost = knownCost(record);
+    if (cost !== null) sum.cost_usd = micro((sum.cost_usd ?? 0) + cost);
+    if (cost !== null && record.cost_basis === 'estimated')
+      sum.estimated_usd = micro(sum.estimated_usd + cost);
+    if (record.cost_basis === 'unknown') sum.cost_unknown += 1;
+  }
+  return sum;
 }
 
 export function percentile(sorted: readonly number[], p: number): number | null {
@@ -96,6 +152,7 @@ export function summarize(records: readonly ResultRecord[], total: number, wallM
         canceled: count(list, 'canceled'),
         p50_ms: percentile(durations, 50),
         p95_ms: percentile(durations, 95),
+        ...spendOf(list),
       };
     });
   const done = count(records, 'done');
@@ -103,5 +160,6 @@ export function summarize(records: readonly ResultRecord[], total: number, wallM
   const canceled = count(records, 'canceled');
   const unfinished = total - done - failed - canceled;
   // Whole milliseconds: wallMs is a difference of performance.now() readings (70.87467899999999).
-  return { total, done, failed, canceled, unfinished, wall_ms: Math.round(wallMs), backends };
+  const spend = spendOf(records.filter((record) => TERMINAL_STATUSES.includes(record.status)));
+  return { total, done, failed, canceled, unfinished, wall_ms: Math.round(wallMs), backends, spend };
 }

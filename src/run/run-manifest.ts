@@ -13,7 +13,7 @@ import { join } from 'node:path';
 export const RUN_FILES = { manifest: 'run.json', db: 'hub.db', results: 'results.jsonl' } as const;
 
 /** How a session of a run ended (as runJob reports it). */
-export type RunEnding = 'finished' | 'deadline' | 'interrupted' | 'stuck';
+export type RunEnding = 'finished' | 'deadline' | 'interrupted' | 'stuck' | 'budget';
 
 export interface RunManifest {
   /** The format of this file. */

@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { MitteloError } from '../errors.ts';
-import type { NewTask, Task, TaskStatus } from '../protocol/model.ts';
+import type { Budget, BudgetState, CostBasis, NewTask, Task, TaskStatus } from '../protocol/model.ts';
+import { type TokenCounts, tokensOf } from '../protocol/usage-tokens.ts';
 import type { AckRequest, LeaseClaim, LeaseRequest, PruneRequest } from './types.ts';
 
 export interface RetryPolicy {
@@ -38,7 +39,7 @@ export type TaskState = Pick<
 /** The fields a new task is stored with: what it said, else the defaults. */
 export type NewTaskFields = Pick<
   Task,
-  'prompt' | 'backend' | 'tags' | 'priority' | 'max_attempts' | 'timeout_s' | 'metadata'
+  'prompt' | 'backend' | 'tags' | 'priority' | 'max_attempts' | 'timeout_s' | 'metadata' | 'max_cost_usd'
 >;
 
 export function newTaskFields(task: NewTask, policy: RetryPolicy): NewTaskFields {
@@ -50,6 +51,7 @@ export function newTaskFields(task: NewTask, policy: RetryPolicy): NewTaskFields
     max_attempts: task.max_attempts ?? policy.default_max_attempts,
     timeout_s: task.timeout_s ?? null,
     metadata: task.metadata ?? null,
+    max_cost_usd: task.max_cost_usd ?? null,
   };
 }
 
@@ -90,6 +92,9 @@ export function freshTask(taskId: number, now: number, fields: NewTaskFields, av
     usage: null,
     metadata: fields.metadata,
     lease_token: null,
+    max_cost_usd: fields.max_cost_usd,
+    cost_usd: null,
+    cost_basis: null,
   };
 }
 
@@ -395,4 +400,139 @@ export function checkCap(cap: {
       { scope: cap.scope },
     );
   }
+}
+
+/*
+ * Spend and budgets. Every accepted ack (a retried attempt's too; a refused one adds nothing) adds
+ * to the spend row of its UTC day by the store's clock and of the backend of the agent that acked
+ * (the task's lease_backend), in the ack's own transaction. A budget stops a backend's leases
+ * once that day's known cost reaches it; the next UTC day starts from nothing. Stores key spend
+ * rows by utcDay (whole days since 1970-01-01, the same integer in every store and clock) and
+ * answer with dayLabel.
+ */
+
+export const SECONDS_PER_DAY = 86_400;
+
+/** The UTC day of a store time (Unix seconds), as whole days since 1970-01-01. */
+export function utcDay(t: number): number {
+  return Math.floor(t / SECONDS_PER_DAY);
+}
+
+/** A UTC day as the wire says it: YYYY-MM-DD. */
+export function dayLabel(day: number): string {
+  return new Date(day * SECONDS_PER_DAY * 1000).toISOString().slice(0, 10);
+}
+
+/** The next UTC midnight after `t` (Unix seconds): when a day's budget starts again from nothing. */
+export function nextUtcMidnight(t: number): number {
+  return (utcDay(t) + 1) * SECONDS_PER_DAY;
+}
+
+/** The oldest day `spend(days)` answers for (days = 1: today only). */
+export function firstSpendDay(today: number, days: number): number {
+  return today - days + 1;
+}
+
+/** Refuses a `spend` span that is not a whole number of days, 1 or more. */
+export function checkSpendDays(days: number): void {
+  if (!Number.isInteger(days) || days < 1) {
+    throw new MitteloError(
+      'bad_request',
+      `spend covers a whole number of UTC days, 1 or more (1: today only), got ${days}`,
+    );
+  }
+}
+
+/** Whether a backend that spent `spentUsd` (known cost) today is out of its budget. */
+export function budgetExhausted(spentUsd: number, usdPerDay: number): boolean {
+  return spentUsd >= usdPerDay;
+}
+
+/** Refuses a budget without a backend or with an amount that is not more than 0 dollars. */
+export function checkBudget(budget: Budget): void {
+  if (budget.backend === '') {
+    throw new MitteloError('bad_request', 'a budget needs a backend name (for example claude_code)');
+  }
+  if (!(Number.isFinite(budget.usd_per_day) && budget.usd_per_day > 0)) {
+    throw new MitteloError(
+      'bad_request',
+      `the budget of ${budget.backend} must be more than 0 US dollars per day, got ${budget.usd_per_day} (to remove it, clear it)`,
+      { backend: budget.backend },
+    );
+  }
+}
+
+/** What an ack says it cost, as the task stores it. */
+export interface AckCost {
+  cost_usd: number | null;
+  cost_basis: CostBasis | null;
+}
+
+/**
+ * An ack's cost, normalised: a cost without a basis is `reported` (the CLI said it); a basis
+ * without a cost is `unknown` (nothing to count); neither (a v0.1 agent) leaves both null.
+ */
+export function ackCost(request: Pick<AckRequest, 'cost_usd' | 'cost_basis'>): AckCost {
+  if (request.cost_usd !== undefined && request.cost_usd !== null) {
+    const basis = request.cost_basis ?? 'reported';
+    return basis === 'unknown'
+      ? { cost_usd: null, cost_basis: 'unknown' }
+      : { cost_usd: request.cost_usd, cost_basis: basis };
+  }
+  return { cost_usd: null, cost_basis: request.cost_basis ? 'unknown' : null };
+}
+
+/** What one accepted ack adds to its spend row. */
+export interface SpendAdd extends TokenCounts {
+  tasks: number;
+  cost_usd: number;
+  estimated_usd: number;
+  cost_unknown: number;
+}
+
+/**
+ * The spend of one accepted ack: its known cost, the estimated part of it, 1 in cost_unknown when
+ * it came without a cost (whatever the basis: a v0.1 agent's ack costs something too), and the
+ * tokens its usage reports (usage-tokens.ts).
+ */
+export function spendOfAck(request: Pick<AckRequest, 'cost_usd' | 'cost_basis' | 'usage'>): SpendAdd {
+  const cost = ackCost(request);
+  return {
+    tasks: 1,
+    cost_usd: cost.cost_usd ?? 0,
+    estimated_usd: cost.cost_basis === 'estimated' ? (cost.cost_usd ?? 0) : 0,
+    cost_unknown: cost.cost_usd === null ? 1 : 0,
+    ...tokensOf(request.usage),
+  };
+}
+
+/** A budget with what its backend spent today (no spend row yet: nothing), as `budgets` answers. */
+export function budgetState(
+  budget: Budget,
+  today: Pick<SpendAdd, 'cost_usd' | 'cost_unknown'> | undefined,
+  now: number,
+): BudgetState {
+  const spent = today?.cost_usd ?? 0;
+  return {
+    backend: budget.backend,
+    usd_per_day: budget.usd_per_day,
+    spent_today_usd: spent,
+    cost_unknown_today: today?.cost_unknown ?? 0,
+    exhausted: budgetExhausted(spent, budget.usd_per_day),
+    resets_at: nextUtcMidnight(now),
+  };
+}
+
+/**
+ * nextWakeAt with the budgets in: while one is exhausted, its backend's parked leases may find
+ * work again at the next UTC midnight.
+ */
+export function wakeWithBudgets(
+  wake: number | null,
+  budgets: readonly BudgetState[],
+  now: number,
+): number | null {
+  if (!budgets.some((budget) => budget.exhausted)) return wake;
+  const midnight = nextUtcMidnight(now);
+  return wake === null ? midnight : Math.min(wake, midnight);
 }

@@ -39,5 +39,8 @@ export function taskFromRow(
     usage: json.usage,
     metadata: json.metadata,
     lease_token: withLeaseToken ? row.lease_token : null,
+    max_cost_usd: row.max_cost_usd,
+    cost_usd: row.cost_usd,
+    cost_basis: row.cost_basis,
   };
 }

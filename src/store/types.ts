@@ -9,18 +9,35 @@
  */
 import type {
   AgentInfo,
+  Budget,
+  BudgetState,
   Cap,
   CapState,
+  CostBasis,
   NewTask,
   Pause,
   QueuedCount,
+  SpendRow,
   Stats,
   Task,
   TaskEventName,
   TaskStatus,
 } from '../protocol/model.ts';
 
-export type { Cap, CapState, NewTask, Pause, QueuedCount, Stats, Task, TaskStatus };
+export type {
+  Budget,
+  BudgetState,
+  Cap,
+  CapState,
+  CostBasis,
+  NewTask,
+  Pause,
+  QueuedCount,
+  SpendRow,
+  Stats,
+  Task,
+  TaskStatus,
+};
 
 export interface LeaseRequest {
   worker_id: string;
@@ -51,6 +68,10 @@ export interface AckRequest extends LeaseClaim {
   usage?: Record<string, unknown> | null | undefined;
   /** false: this failure is final whatever attempts remain (for example a malformed prompt). */
   retryable?: boolean | undefined;
+  /** What this run cost (USD); absent: not known. */
+  cost_usd?: number | undefined;
+  /** Where cost_usd comes from; absent with a cost_usd: `reported`; absent alone: nothing known. */
+  cost_basis?: CostBasis | undefined;
 }
 
 export interface ExtendRequest extends LeaseClaim {
@@ -172,6 +193,22 @@ export interface Store {
   clearCap(scope: string): Promise<boolean>;
   /** Every cap, by scope, with how much of it is in use now. */
   caps(): Promise<CapState[]>;
+  /**
+   * Set a backend's daily budget, replacing the one there. `lease` keeps to it in its own
+   * transaction: once the backend's known cost for the current UTC day (store clock) reaches
+   * `usd_per_day`, a worker of that backend is handed nothing until the next UTC day.
+   */
+  setBudget(budget: Budget): Promise<Budget>;
+  /** Remove a backend's budget; false when there was none. */
+  clearBudget(backend: string): Promise<boolean>;
+  /** Every budget, by backend, with what has been spent against it today. */
+  budgets(): Promise<BudgetState[]>;
+  /**
+   * Spend per UTC day and backend over the last `days` days (1: today only), newest day first.
+   * Every accepted ack adds its cost and tokens (tokens read from `usage`: see
+   * src/protocol/usage-tokens.ts) in the ack's own transaction; pruning tasks does not change it.
+   */
+  spend(days: number): Promise<SpendRow[]>;
   /**
    * Delete finished tasks of `request.statuses` whose finish time (`updated_at`, which nothing
    * moves once a task has finished) is at least `older_than_s` before the store's now; returns

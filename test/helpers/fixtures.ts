@@ -35,6 +35,9 @@ export function makeTask(id: number, fields: Partial<Task> = {}): Task {
     usage: null,
     metadata: null,
     lease_token: null,
+    max_cost_usd: null,
+    cost_usd: null,
+    cost_basis: null,
     ...fields,
   };
 }

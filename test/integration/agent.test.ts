@@ -2,7 +2,7 @@
  * `mittelo agent` against a real hub process: echo and shell backends, timeouts that kill the
  * process tree, capped floods, failures with stderr, cancellation, graceful and hard stops, a
  * killed agent whose task another agent finishes, reconnecting after a hub restart, preflight,
- * tokens, and a v0.1 hub.
+ * tokens, a v0.1 hub, and what each run cost (reported, estimated, unknown, none).
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { after, describe, it } from 'node:test';
 import { HubClient } from '../../src/client/hub-client.ts';
 import type { Task } from '../../src/protocol/model.ts';
 import { type CliProcess, startCli } from '../helpers/cli-process.ts';
+import { fakeCliEnv } from '../helpers/fake-cli.ts';
 import {
   HANG_GUARD_MS,
   type HubProcess,
@@ -404,5 +405,57 @@ describe('mittelo agent', () => {
     assert.equal(await worker.exit(), 0);
     const states = await Promise.all(ids.map(async (id) => (await client.get(id)).status));
     assert.deepEqual(states, ['done', 'done', 'queued']);
+  });
+  it("sends each run's cost with its ack: reported, estimated from the price table, unknown, or none", async () => {
+    const { client, hub: h } = await hub();
+    const home = join(dir, 'cost-home');
+    /** One task run by a claude agent (the fake CLI) with `extra` in its environment. */
+    const claudeRun = async (prompt: string, extra: NodeJS.ProcessEnv) => {
+      const id = await client.enqueue({ prompt, backend: 'claude_code' });
+      const worker = agent(
+        h.port,
+        ['--backend', 'claude_code', '--once'],
+        fakeCliEnv('success', home, { ANTHROPIC_API_KEY: 'sk-ant-test', ...extra }),
+      );
+      const task = await finished(client, id);
+      assert.equal(await worker.exit(), 0, worker.stderr());
+      assert.equal(task.status, 'done', task.error ?? '');
+      return task;
+    };
+    const reported = await claudeRun('reported', { FAKE_CLI_COST_USD: '0.0042' });
+    assert.equal(reported.cost_usd, 0.0042);
+    assert.equal(reported.cost_basis, 'reported');
+    // No cost from the CLI: tokens of Claude Sonnet 4.5 at its list price (3 in, 15 out per MTok).
+    const estimated = await claudeRun('estimated', {
+      FAKE_CLI_COST_USD: 'none',
+      FAKE_CLI_MODEL: 'claude-sonnet-4-5-20250929',
+      FAKE_CLI_TOKENS: '1000,100',
+    });
+    assert.equal(estimated.cost_basis, 'estimated');
+    assert.equal(estimated.cost_usd, 0.0045);
+    const unknown = await claudeRun('unknown', { FAKE_CLI_COST_USD: 'none', FAKE_CLI_MODEL: 'claude-next' });
+    assert.equal(unknown.cost_basis, 'unknown');
+    assert.equal(unknown.cost_usd, null, 'an unknown cost is not 0');
+    assert.equal(unknown.usage?.input_tokens, 7, 'its tokens are kept');
+    // echo spends nothing measurable: no cost is sent at all.
+    const id = await client.enqueue({ prompt: 'free', backend: 'echo' });
+    const worker = agent(h.port, ['--backend', 'echo', '--once']);
+    const echo = await finished(client, id);
+    assert.equal(await worker.exit(), 0);
+    assert.equal(echo.cost_basis, null);
+    assert.equal(echo.cost_usd, null);
+  });
+  it('sends no cost to a v0.1 hub, which keeps none', async () => {
+    const v01 = await startV01Hub();
+    cleanups.push(() => v01.close());
+    v01.enqueue('costly');
+    const env = fakeCliEnv('success', join(dir, 'cost-home-v01'), { ANTHROPIC_API_KEY: 'sk-ant-test' });
+    const worker = agent(v01.port, ['--backend', 'claude_code', '--once'], env);
+    await waitFor(() => v01.tasks[0]!.status === 'done', 'the task done on the v0.1 hub');
+    assert.equal(await worker.exit(), 0, worker.stderr());
+    const ack = v01.requests.find((r) => r.method === 'ack')!;
+    assert.equal((ack.params.usage as Record<string, unknown>).cost_usd, 0.0042, 'the CLI did report a cost');
+    assert.equal('cost_usd' in ack.params, false);
+    assert.equal('cost_basis' in ack.params, false);
   });
 });

@@ -341,7 +341,19 @@ describe('mittelo client commands', () => {
     });
   });
 
-  it('refuses bad flags with exit 2 and sends nothing', async () => {
+  it('enqueue --max-cost-usd sets the cap of each task; a --jsonl line keeps its own', async () => {
+    const [flagged] = idsOf(ok(await mittelo(['enqueue', '--prompt', 'capped', '--max-cost-usd', '$0.25'])));
+    assert.equal((await getTask(flagged!)).max_cost_usd, 0.25);
+    const input = `${JSON.stringify({ prompt: 'own', max_cost_usd: 2 })}\n${JSON.stringify({ prompt: 'flag' })}\n`;
+    const [own, flag] = idsOf(
+      ok(await mittelo(['enqueue', '--jsonl', '-', '--max-cost-usd', '1'], { input })),
+    );
+    assert.equal((await getTask(own!)).max_cost_usd, 2);
+    assert.equal((await getTask(flag!)).max_cost_usd, 1);
+  });
+
+  // Some forty CLI processes: run four at a time, and allow a loaded machine its minutes.
+  it('refuses bad flags with exit 2 and sends nothing', { timeout: 600_000 }, async () => {
     const before = await stats();
     const cases: Array<[string[], RegExp]> = [
       [['enqueue', '--prompt', 'x', '--priority', 'high'], /--priority must be an integer .*got "high"/],
@@ -351,6 +363,8 @@ describe('mittelo client commands', () => {
         /--max-attempts must be an integer from 1 to 100/,
       ],
       [['enqueue', '--prompt', 'x', '--timeout-s', '-5'], /--timeout-s must be a number of seconds/],
+      [['enqueue', '--prompt', 'x', '--max-cost-usd', '0'], /--max-cost-usd must be .*got "0"/],
+      [['enqueue', '--prompt', 'x', '--max-cost-usd', 'lots'], /--max-cost-usd must be .*got "lots"/],
       [['enqueue', '--prompt', 'x', '--backend', 'two words'], /--backend must be a name/],
       [['enqueue', '--prompt', 'x', '--tag', 'a/b'], /--tag must be a name .*got "a\/b"/],
       [['enqueue', '--prompt', '   '], /--prompt is empty/],
@@ -393,13 +407,14 @@ describe('mittelo client commands', () => {
       [['pause', '--backend', 'two words'], /--backend must be a name/],
       [['resume', '--backend', '!'], /--backend must be a name/],
     ];
-    for (const [args, message] of cases) {
+    const check = async ([args, message]: [string[], RegExp]) => {
       const input = args.includes('--jsonl') ? '{"prompt": "x", "not_before": 1, "delay_s": 5}\n' : undefined;
       const ran = await mittelo(args, input === undefined ? {} : { input });
       assert.equal(ran.code, 2, `mittelo ${args.join(' ')}: exit ${ran.code}; stderr: ${ran.stderr}`);
       assert.match(ran.stderr, message, `mittelo ${args.join(' ')}`);
       assert.equal(ran.stdout, '', `mittelo ${args.join(' ')}`);
-    }
+    };
+    for (let at = 0; at < cases.length; at += 4) await Promise.all(cases.slice(at, at + 4).map(check));
     // (--port is checked too; run without the test hub's own --port, which would come last and win.)
     const badPort = await runCli(['stats', '--port', 'eighty']);
     assert.equal(badPort.code, 2);

@@ -21,7 +21,7 @@ interface Answer {
   contentType: string;
 }
 
-const TEST_TIMEOUT = { timeout: 60_000 };
+const TEST_TIMEOUT = { timeout: 300_000 };
 const EVIL = 'http://evil.example';
 
 /**

@@ -25,7 +25,7 @@ interface Answer {
   headers: Headers;
 }
 
-const TEST_TIMEOUT = { timeout: 60_000 };
+const TEST_TIMEOUT = { timeout: 300_000 };
 
 /** One HTTP call; `body` is sent as JSON unless it is a string (sent as is), typed application/json. */
 async function call(
@@ -428,6 +428,9 @@ describe('REST v1 routes', () => {
       '/pauses': ['get'],
       '/limits': ['get', 'post'],
       '/limits/clear': ['post'],
+      '/budgets': ['get', 'post'],
+      '/budgets/clear': ['post'],
+      '/spend': ['get'],
       '/tasks/prune': ['post'],
       '/stats/history': ['get'],
       '/hub': ['get'],

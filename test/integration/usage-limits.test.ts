@@ -182,7 +182,10 @@ describe('limits, agent by agent', () => {
       // The reset plus the 1 s margin; when the run came after the reset (a loaded machine), the
       // margin counts from the agent's now, which lies before this observation.
       assert.ok(pause!.until! - 1 >= resetsAt, `paused until ${pause?.until}, reset at ${resetsAt}`);
-      assert.ok(pause!.until! - 1 <= Math.max(resetsAt, observedS), `paused until ${pause?.until}`);
+      assert.ok(
+        pause!.until! - 1 <= Math.max(resetsAt, Math.ceil(observedS)),
+        `paused until ${pause?.until}`,
+      );
       const task = await waitFor(async () => {
         const found = await client.get(id);
         return found?.status === 'done' ? found : null;

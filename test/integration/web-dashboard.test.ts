@@ -4,7 +4,8 @@
  * live updates without reloading (rows, counters, agents), filters and search, retry, cancel,
  * enqueue and the task detail, that the token never appears in a URL, and saves a screenshot to
  * test-artifacts/dashboard.png. Also: the header's hub address and version, a killed agent shown as
- * disconnected, a page opened later drawing the hub's history, and the page at 420 px wide.
+ * disconnected, a page opened later drawing the hub's history, the page at 420 px wide, and the
+ * Spend panel (a backend's cost, tokens and budget, spent after budget_set) with a task's cost.
  *
  * Needs Debian's `chromium` (`npm test` installs it when root on Debian or Ubuntu; MITTELO_TEST_CHROMIUM
  * names another browser); without it this test fails rather than skips, saying what to install.
@@ -380,6 +381,98 @@ describe('web dashboard in headless Chromium', { timeout: 600_000 }, () => {
     await waitForText(cap, 'tag:web-cap: 0/2 leased, 0 started in the last minute (cap 2, 20/min)');
     assert.equal(await client.clearLimit('tag:web-cap'), true);
     await page.locator(cap).waitFor({ state: 'detached' });
+  });
+
+  it("shows a backend's spend today, the task's cost and tokens, and a budget: then spent once budget_set puts it under", async () => {
+    // A backend no agent here runs: the test leases and acks as that backend's agent, so the sums are known.
+    const worker = new HubClient({
+      host: hub.host,
+      port: hub.port,
+      token: TOKEN,
+      reconnect: false,
+      workerId: 'web-spender',
+      backend: 'web-spend',
+    });
+    try {
+      ids.spendReported = await client.enqueue({ prompt: 'spend: reported', backend: 'web-spend' });
+      ids.spendEstimated = await client.enqueue({ prompt: 'spend: estimated', backend: 'web-spend' });
+      ids.spendUnknown = await client.enqueue({ prompt: 'spend: unknown', backend: 'web-spend' });
+      const { tasks } = await worker.lease({ worker_id: 'web-spender', backend: 'web-spend', max_tasks: 3 });
+      assert.equal(tasks.length, 3);
+      const token = (taskId: number) => tasks.find((task) => task.task_id === taskId)?.lease_token ?? null;
+      const ack = { status: 'done' as const, worker_id: 'web-spender', result: 'ok' };
+      // Each CLI names its token counts its own way: Claude Code's, then an OpenAI-style CLI's.
+      await worker.ack({
+        ...ack,
+        task_id: ids.spendReported,
+        lease_token: token(ids.spendReported),
+        cost_usd: 0.75,
+        usage: { input_tokens: 12_000, output_tokens: 3400, cache_read_input_tokens: 50_000 },
+      });
+      await worker.ack({
+        ...ack,
+        task_id: ids.spendEstimated,
+        lease_token: token(ids.spendEstimated),
+        cost_usd: 0.5,
+        cost_basis: 'estimated',
+        usage: { prompt_tokens: 1000, completion_tokens: 200 },
+      });
+      await worker.ack({
+        ...ack,
+        task_id: ids.spendUnknown,
+        lease_token: token(ids.spendUnknown),
+        cost_basis: 'unknown',
+        usage: { input_tokens: 10, output_tokens: 5 },
+      });
+
+      const row = '.spend tr[data-backend="web-spend"]';
+      await waitForText(`${row} .tasks`, '3');
+      await waitForText(`${row} .tokens`, '13k in / 3.6k out (+50k cache)');
+      await waitForText(`${row} .cost`, '$1.25 est. · 1 unknown');
+      await waitForText(`${row} .budget`, 'no budget');
+
+      await page.locator(`tr[data-task-id="${ids.spendReported}"] td.prompt`).click();
+      const detail = page.locator(`aside.detail[data-task-id="${ids.spendReported}"]`);
+      await detail.locator('[data-field="cost"]').waitFor();
+      assert.equal(await detail.locator('[data-field="cost"]').textContent(), '$0.7500 (reported)');
+      assert.equal(
+        await detail.locator('[data-field="tokens"]').textContent(),
+        '12k in · 3.4k out · 50k cache read',
+      );
+      await page.locator(`tr[data-task-id="${ids.spendEstimated}"] td.prompt`).click();
+      await waitForText(
+        `aside.detail[data-task-id="${ids.spendEstimated}"] [data-field="tokens"]`,
+        '1k in · 200 out',
+      );
+      await waitForText(
+        `aside.detail[data-task-id="${ids.spendEstimated}"] [data-field="cost"]`,
+        '$0.5000 (estimated)',
+      );
+      await page.getByRole('button', { name: 'Close the task detail' }).click();
+
+      // A budget set elsewhere sends no event: the panel's poll finds it.
+      await client.setBudget({ backend: 'web-spend', usd_per_day: 20 });
+      await waitForText(`${row} .budget-text`, '$1.25 of $20.00 today');
+      await client.setBudget({ backend: 'web-spend', usd_per_day: 1 });
+      const [state] = (await client.budgets()).filter((budget) => budget.backend === 'web-spend');
+      assert.equal(state?.exhausted, true, 'the hub says it is spent');
+      await page.locator(`${row} .budget.exhausted`).waitFor();
+      assert.match(
+        (await page.locator(`${row} .budget-text`).textContent()) ?? '',
+        /^budget spent — leasing again at \d\d:\d\d$/,
+      );
+      // The element's value, not its attribute: a meter holds its value within max.
+      const bar = await page.locator(`${row} meter`).evaluate((element) => {
+        const meter = element as unknown as { value: number; max: number };
+        return [meter.value, meter.max];
+      });
+      assert.deepEqual(bar, [1, 1], 'the bar is full');
+
+      assert.equal(await client.clearBudget('web-spend'), true);
+      await waitForText(`${row} .budget`, 'no budget');
+    } finally {
+      worker.close();
+    }
   });
 
   it('never reloaded, never put the token in a URL, threw no errors; saves a screenshot', async () => {

@@ -5,6 +5,7 @@ import { handleKey } from '../../src/cli/dashboard/keys.ts';
 import { type DashboardView, renderDashboard } from '../../src/cli/dashboard/render.ts';
 import { NO_FILTER, nextBackend, nextStatus, type Snapshot } from '../../src/cli/dashboard/snapshot.ts';
 import { shortClock } from '../../src/cli/queue-control-lines.ts';
+import type { SpendRow } from '../../src/protocol/model.ts';
 import { makeAgent as agent, FIXTURE_NOW as NOW, makeTask as task } from '../helpers/fixtures.ts';
 
 const BIG = { width: Number.POSITIVE_INFINITY, height: Number.POSITIVE_INFINITY };
@@ -31,6 +32,22 @@ function snapshot(fields: Partial<Snapshot> = {}): Snapshot {
       task(2),
       task(1),
     ],
+    ...fields,
+  };
+}
+
+function spendRow(backend: string | null, fields: Partial<SpendRow> = {}): SpendRow {
+  return {
+    day: '2027-01-15',
+    backend,
+    tasks: 0,
+    cost_usd: 0,
+    estimated_usd: 0,
+    cost_unknown: 0,
+    input_tokens: 0,
+    output_tokens: 0,
+    cache_read_tokens: 0,
+    cache_write_tokens: 0,
     ...fields,
   };
 }
@@ -231,6 +248,64 @@ describe('dashboard render', () => {
     );
     const none = renderDashboard(view(), BIG);
     assert.ok(!none.some((line) => /^(paused|scheduled): /.test(line)), 'nothing is said when nothing waits');
+  });
+
+  it("shows each backend's spend today and its budget under the counts; an exhausted one says when leasing resumes", () => {
+    const resets = NOW + 3 * 3600;
+    const spent = snapshot({
+      spend: {
+        today: '2027-01-15',
+        rows: [
+          spendRow('claude_code', {
+            tasks: 12,
+            cost_usd: 12.4,
+            estimated_usd: 0.4,
+            cost_unknown: 1,
+            input_tokens: 1_234_567,
+            output_tokens: 45_000,
+            cache_read_tokens: 80_000,
+          }),
+          spendRow('codex', { tasks: 2, cost_unknown: 2, input_tokens: 900, output_tokens: 120 }),
+          spendRow(null, { tasks: 1, cost_usd: 0.001, input_tokens: 10, output_tokens: 5 }),
+          // Yesterday's row (a `spend` with more days) is not today's spend.
+          spendRow('gemini', { day: '2027-01-14', tasks: 99, cost_usd: 99 }),
+        ],
+      },
+      budgets: [
+        {
+          backend: 'claude_code',
+          usd_per_day: 20,
+          spent_today_usd: 12.4,
+          cost_unknown_today: 1,
+          exhausted: false,
+          resets_at: resets,
+        },
+        {
+          backend: 'opencode',
+          usd_per_day: 5,
+          spent_today_usd: 5.25,
+          cost_unknown_today: 0,
+          exhausted: true,
+          resets_at: resets,
+        },
+      ],
+    });
+    const lines = renderDashboard(view({ snapshot: spent }), BIG);
+    const counts = lines.findIndex((line) => line.startsWith('queued 2 · '));
+    assert.deepEqual(lines.slice(counts + 1, counts + 6), [
+      'spend today: claude_code: 12 tasks, 1,359,567 tokens, $12.40 (estimated $0.40), 1 of unknown cost',
+      'spend today: codex: 2 tasks, 1,020 tokens, $0.00, 2 of unknown cost',
+      'spend today: no backend: 1 task, 15 tokens, $0.0010',
+      'claude_code budget: $12.40 of $20.00 today, 1 of unknown cost not counted',
+      `opencode budget spent: $5.25 of $5.00 today; leasing again at ${shortClock(resets, NOW)}`,
+    ]);
+    assert.ok(!lines.some((line) => line.includes('gemini')), lines.join('\n'));
+
+    // A hub too old for spend and budgets (null), or a snapshot without the fields: no such lines.
+    for (const old of [snapshot({ spend: null, budgets: null }), snapshot()]) {
+      const text = renderDashboard(view({ snapshot: old }), BIG).join('\n');
+      assert.doesNotMatch(text, /spend today|budget/);
+    }
   });
 
   it('never lets text from the hub reach the terminal as control codes', () => {

@@ -174,6 +174,7 @@ describe('mlx driver: runs through the fake interpreter', () => {
       output: 'mlx(mlx-community/Test-4bit, 1024) answers: say hi\nplease',
       usage: {
         input_tokens: 31,
+        model: 'mlx-community/Test-4bit',
         prompt_tokens_per_sec: 212.904,
         output_tokens: 9,
         generation_tokens_per_sec: 98.114,

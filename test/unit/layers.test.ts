@@ -58,7 +58,7 @@ interface Rule {
   except?: RegExp;
 }
 
-const LAYERS = 'agent|backends|cli|client|doctor|hub|notify|protocol|run|smoke|store|web';
+const LAYERS = 'agent|backends|cli|client|doctor|hub|notify|protocol|run|smoke|spend|store|web';
 const below = (...allowed: string[]) => new RegExp(`^src/(?!(?:${allowed.join('|')})/)(?:${LAYERS})/`);
 
 const RULES: Rule[] = [
@@ -96,7 +96,12 @@ const RULES: Rule[] = [
   {
     name: 'an agent reaches the queue only through the client',
     files: /^src\/agent\//,
-    forbidden: below('agent', 'client', 'backends', 'protocol'),
+    forbidden: below('agent', 'client', 'backends', 'protocol', 'spend'),
+  },
+  {
+    name: 'the price table and cost rules read usage and prices only: the wire model, nothing else',
+    files: /^src\/spend\//,
+    forbidden: below('spend', 'protocol'),
   },
   {
     name: 'notifications take events and deliver them: no hub, store, client or agent code',

@@ -132,11 +132,13 @@ describe('PostgresStore on a PostgreSQL server', () => {
       const versions = await admin(url, 'SELECT version, description FROM mittelo.schema_version');
       assert.equal(versions.length, SCHEMA_VERSION);
       assert.deepEqual(await tablesOf(url, 'mittelo'), [
+        'budgets',
         'caps',
         'hub_agents',
         'lease_starts',
         'pauses',
         'schema_version',
+        'spend',
         'status_counts',
         'tasks',
       ]);

@@ -138,6 +138,9 @@ describe('results file of a resumed run', () => {
     duration_ms: 1,
     latency_ms: 1,
     usage: null,
+    cost_usd: null,
+    cost_basis: null,
+    tokens: { input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0 },
     metadata: null,
     prompt: `p${task_id}`,
   });

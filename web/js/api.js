@@ -75,6 +75,10 @@ export function createApi({ onUnauthorized }) {
     resume: (backend) => request('POST', '/resume', backend ? { backend } : {}),
     /** The caps on leasing with their use (GET /limits). */
     limits: async () => (await request('GET', '/limits')).limits,
+    /** Spend per UTC day and backend, the last `days` days (GET /spend): `{today, rows}`. */
+    spend: (days) => request('GET', `/spend?days=${days}`),
+    /** The daily budgets with what was spent against them today (GET /budgets). */
+    budgets: async () => (await request('GET', '/budgets')).budgets,
     /** Tasks finished and enqueued per minute, the last day (docs/REST.md, GET /stats/history). */
     statsHistory: () => request('GET', '/stats/history'),
     /** The hub's version and addresses (GET /hub). */

@@ -11,6 +11,7 @@ import { HubIdentity } from './hub-info.js';
 import { Limits, useLimits } from './limits.js';
 import { createLive } from './live.js';
 import { QueueControl, usePauses } from './queue-control.js';
+import { Spend, useSpend } from './spend.js';
 import { TaskDetail } from './task-detail.js';
 import { TaskList } from './tasks.js';
 import { Throughput } from './throughput.js';
@@ -91,6 +92,7 @@ function Dashboard({ api, onUnauthorized, onSignOut }) {
   const { agents, idle, scheduled } = useLiveAgents(api, live);
   const pauses = usePauses(api, live);
   const limits = useLimits(api, live);
+  const spend = useSpend(api, live);
 
   useEffect(
     () =>
@@ -141,6 +143,7 @@ function Dashboard({ api, onUnauthorized, onSignOut }) {
         />
         <${Throughput} api=${api} live=${live} />
       </div>
+      <${Spend} spend=${spend} />
       <${AgentsTable} agents=${agents} idle=${idle} onSelectTask=${setSelectedId} />
       <section class="panel actions" aria-label="Actions">
         <${EnqueueForm} ...${shared} />

@@ -1,12 +1,14 @@
 // One task in full (GET /tasks/:id), kept current by its events: prompt, result, error with its
-// kind and fix, attempts, duration, usage and cost when the backend reported them.
+// kind and fix, attempts, duration, its cost (reported by the CLI, estimated from prices, or
+// unknown) and tokens, and the usage as the backend reported it.
 import { useEffect, useState } from 'preact/hooks';
 import { TaskActions } from './actions.js';
-import { clock, duration, usageValue } from './format.js';
+import { clock, count, duration, usageValue } from './format.js';
 import { html } from './html.js';
 import { useLive } from './live.js';
 import { shownStatus } from './queue-control.js';
 import { StatusBadge } from './tasks.js';
+import { compactCount, tokensOf } from './usage-tokens.js';
 
 export function TaskDetail({ api, live, taskId, onClose, notify, onDone }) {
   const [state, setState] = useState({ task: null, error: null });
@@ -42,7 +44,30 @@ export function TaskDetail({ api, live, taskId, onClose, notify, onDone }) {
   `;
 }
 
+/** `$0.0123 (reported)`, `$0.0040 (estimated)`, `unknown`: where the number comes from, always. */
+function describeTaskCost(task) {
+  if (task.cost_basis === 'unknown' || task.cost_usd === null) return 'unknown';
+  return `${usageValue('cost_usd', task.cost_usd)} (${task.cost_basis})`;
+}
+
+/** `12.3k in · 450 out · 80k cache read`, null when the usage carries no token counts. */
+function describeTokens(usage) {
+  const t = tokensOf(usage);
+  const parts = [
+    [t.input_tokens, 'in'],
+    [t.output_tokens, 'out'],
+    [t.cache_read_tokens, 'cache read'],
+    [t.cache_write_tokens, 'cache write'],
+  ].filter(([n]) => n > 0);
+  if (parts.length === 0) return null;
+  return {
+    text: parts.map(([n, label]) => `${compactCount(n)} ${label}`).join(' · '),
+    exact: parts.map(([n, label]) => `${count(n)} ${label}`).join(', '),
+  };
+}
+
 function Fields({ task }) {
+  const tokens = describeTokens(task.usage);
   const waitingUntil = task.available_at * 1000 > Date.now() ? clock(task.available_at) : null;
   return html`
     <dl class="fields">
@@ -50,6 +75,9 @@ function Fields({ task }) {
       <dt>Worker</dt><dd>${task.worker_id ?? '—'}</dd>
       <dt>Attempts</dt><dd data-field="attempts">${task.attempts} of ${task.max_attempts}${task.lease_expirations ? `, ${task.lease_expirations} lease expired` : ''}</dd>
       <dt>Duration</dt><dd data-field="duration">${duration(task.duration_ms)}</dd>
+      ${task.cost_basis && html`<dt>Cost</dt><dd data-field="cost">${describeTaskCost(task)}</dd>`}
+      ${task.max_cost_usd !== null && task.max_cost_usd !== undefined && html`<dt>Cost cap</dt><dd>${usageValue('cost_usd', task.max_cost_usd)}</dd>`}
+      ${tokens && html`<dt>Tokens</dt><dd data-field="tokens" title=${tokens.exact}>${tokens.text}</dd>`}
       <dt>Priority</dt><dd>${task.priority}</dd>
       ${task.tags.length > 0 && html`<dt>Tags</dt><dd>${task.tags.join(', ')}</dd>`}
       ${task.timeout_s !== null && html`<dt>Timeout</dt><dd>${task.timeout_s} s</dd>`}

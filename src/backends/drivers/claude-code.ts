@@ -14,7 +14,19 @@ const LOGIN_FIX = 'run `claude` once and `/login`, or set ANTHROPIC_API_KEY';
 const NETWORK_FIX =
   'check the network connection to api.anthropic.com (or ANTHROPIC_BASE_URL): DNS, proxy, firewall';
 
+/**
+ * The `subtype` of the result when a run stops at `--max-budget-usd`: `error_max_budget_usd` in
+ * the Agent SDK's result types; matched by its prefix in case a version words the rest otherwise.
+ */
+const BUDGET_SUBTYPE = /^error_max_budget/;
+
 export const CLAUDE_RULES: readonly ClassifyRule[] = [
+  // First: a budget stop is final, whatever else the output shows.
+  {
+    kind: 'budget',
+    pattern: /"subtype":"error_max_budget/,
+    fix: "raise the task's max_cost_usd (or the run's --max-cost-usd), or split the task",
+  },
   { kind: 'auth', pattern: /Not logged in\s*\S\s*Please run \/login/, fix: LOGIN_FIX },
   { kind: 'auth', pattern: /Invalid API key\s*\S\s*Please run \/login/, fix: LOGIN_FIX },
   { kind: 'auth', pattern: /"error":"authentication_failed"/, fix: LOGIN_FIX },
@@ -66,6 +78,8 @@ export function parseClaude(stdout: string): ParsedAnswer {
     ...pick(init, { model: 'model' }),
   };
   const text = typeof result.result === 'string' ? result.result : '';
+  if (typeof result.subtype === 'string' && BUDGET_SUBTYPE.test(result.subtype))
+    return { text, usage, error: `stopped at its budget (${result.subtype})` };
   // `subtype` says "success" even for errors: `is_error` is what tells.
   if (result.is_error === true) return { text, usage, error: text || 'claude reported an error' };
   return { text, usage };
@@ -76,9 +90,11 @@ export const claudeCode: DriverSpec = {
   title: 'Claude Code',
   binaries: ['claude'],
   modelEnv: 'MITTELO_CLAUDE_MODEL',
-  invocation: (prompt, context) => {
+  invocation: (prompt, context, options) => {
     const args = ['-p', '--output-format', 'stream-json', '--verbose'];
     if (context.model) args.push('--model', context.model);
+    // The task's max_cost_usd, enforced by claude itself ("only works with --print", which -p is).
+    if (typeof options?.maxCostUsd === 'number') args.push('--max-budget-usd', String(options.maxCostUsd));
     const mode = context.env.MITTELO_CLAUDE_PERMISSION_MODE;
     if (mode) args.push('--permission-mode', mode);
     return { args, input: prompt };

@@ -146,7 +146,8 @@ export async function runDriver(
   const driverContextNow = driverContext(spec, settings);
   const resolved = resolveCommand(spec, driverContextNow.env);
   if (!resolved) return notInstalled(spec);
-  const invocation = spec.invocation(task.prompt, driverContextNow);
+  const maxCostUsd = task.max_cost_usd ?? null;
+  const invocation = spec.invocation(task.prompt, driverContextNow, { maxCostUsd });
   // A working directory of the driver's choosing (Kiro's trusted-tools folder) may not exist yet.
   if (invocation.cwd) mkdirSync(invocation.cwd, { recursive: true });
   const place = subprocessPlace(
@@ -178,7 +179,13 @@ export async function runDriver(
   context.signal.removeEventListener('abort', stop);
   context.onProcess?.(traceOf(result));
   const stoppedFor = watch.signal && result.aborted && !context.signal.aborted ? watch.signal : null;
-  return interpretRun(spec, result, { ...context, stoppedFor, graceMs });
+  return interpretRun(spec, result, {
+    ...context,
+    stoppedFor,
+    graceMs,
+    maxCostUsd,
+    model: driverContextNow.model,
+  });
 }
 
 export interface RunCircumstances {
@@ -189,6 +196,13 @@ export interface RunCircumstances {
   graceMs?: number;
   /** The clock for resets given as "in N seconds" or "at 2pm" (default: now). */
   nowS?: number;
+  /** The task's max_cost_usd, for saying what budget a `budget` failure stopped at. */
+  maxCostUsd?: number | null;
+  /**
+   * The model the CLI was asked to use (--model, MITTELO_*_MODEL): the usage gets it when the
+   * CLI's own output does not name one (codex), so its tokens can be priced.
+   */
+  model?: string | undefined;
 }
 
 /**
@@ -204,8 +218,10 @@ export function interpretRun(
   >,
   circumstances: RunCircumstances,
 ): BackendOutcome {
-  const outcome = interpretEnding(spec, result, circumstances);
-  if (outcome.ok || result.spawnError || !spec.usageLimit) return outcome;
+  const outcome = withModel(interpretEnding(spec, result, circumstances), circumstances.model);
+  if (outcome.ok || result.spawnError) return outcome;
+  if (outcome.kind === 'budget') return budgetStop(spec, outcome, circumstances.maxCostUsd ?? null);
+  if (!spec.usageLimit) return outcome;
   const hit = spec.usageLimit(result.stdout, result.stderr, circumstances.nowS ?? Date.now() / 1000);
   if (!hit) return outcome;
   return {
@@ -215,6 +231,30 @@ export function interpretRun(
     fix: `wait for the ${limitReason(hit.window)} to reset (the agent pauses ${spec.name} until then and its tasks wait), or raise the plan's limit`,
     resets_at: hit.resets_at,
     window: hit.window,
+    ...(outcome.usage ? { usage: outcome.usage } : {}),
+  };
+}
+
+/** The usage with the model the CLI was asked for, when it named none itself. */
+function withModel(outcome: BackendOutcome, model: string | undefined): BackendOutcome {
+  if (!model || !outcome.usage || typeof outcome.usage.model === 'string') return outcome;
+  return { ...outcome, usage: { ...outcome.usage, model } };
+}
+
+/** A run the CLI stopped at the task's max_cost_usd, said with the budget and what it spent. */
+function budgetStop(
+  spec: DriverSpec,
+  outcome: Extract<BackendOutcome, { ok: false }>,
+  maxCostUsd: number | null,
+): BackendOutcome {
+  const spent = outcome.usage?.cost_usd;
+  const budget = maxCostUsd === null ? 'its budget' : `its budget of $${maxCostUsd} (max_cost_usd)`;
+  return {
+    ok: false,
+    kind: 'budget',
+    error: `${spec.title} stopped at ${budget}${typeof spent === 'number' ? ` after spending $${spent}` : ''}; the task is not retried`,
+    fix: "raise the task's max_cost_usd (or the run's --max-cost-usd), or split the task",
+    ...(outcome.usage ? { usage: outcome.usage } : {}),
   };
 }
 
@@ -277,17 +317,20 @@ function interpretEnding(
       kind: classified.kind,
       error: `${spec.title}: ${parsed.error}`,
       ...(classified.fix ? { fix: classified.fix } : {}),
+      ...(parsed.usage ? { usage: parsed.usage } : {}),
     };
   }
   const classified = classify(spec.rules, { exitCode: result.exitCode, output });
   const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
   // A CLI with structured output says what went wrong there; else its raw output says it.
-  const said = spec.parse(result.stdout, result.stderr).error;
+  // What it used before failing counts towards spend too.
+  const parsed = spec.parse(result.stdout, result.stderr);
   return {
     ok: false,
     kind: classified.kind,
-    error: `${spec.title} ${how}: ${said ?? (tail(output) || '(no output)')}`,
+    error: `${spec.title} ${how}: ${parsed.error ?? (tail(output) || '(no output)')}`,
     ...(classified.fix ? { fix: classified.fix } : {}),
+    ...(parsed.usage ? { usage: parsed.usage } : {}),
   };
 }
 

@@ -102,7 +102,11 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 
 const asNumber = (value: unknown): number => (typeof value === 'number' ? value : 0);
 
-/** Token counts summed over the models in `stats.models` (gemini may route to several). */
+/**
+ * Token counts summed over the models in `stats.models` (gemini may route to several), and when
+ * there are several, each model's own counts under `models` too: models are priced differently,
+ * so a cost estimate (src/spend/cost.ts) needs each one's share, not only the sum.
+ */
 function usageOf(result: Record<string, unknown>): Record<string, unknown> {
   const usage: Record<string, unknown> = {};
   if (typeof result.session_id === 'string') usage.session_id = result.session_id;
@@ -110,19 +114,25 @@ function usageOf(result: Record<string, unknown>): Record<string, unknown> {
   const names = Object.keys(models);
   if (names.length === 0) return usage;
   const sums = { input_tokens: 0, output_tokens: 0, cached_tokens: 0, thoughts_tokens: 0, total_tokens: 0 };
+  const perModel: Record<string, typeof sums> = {};
   let latency = 0;
   for (const name of names) {
     const model = models[name];
     if (!isRecord(model)) continue;
     const tokens = isRecord(model.tokens) ? model.tokens : {};
-    sums.input_tokens += asNumber(tokens.prompt ?? tokens.input);
-    sums.output_tokens += asNumber(tokens.candidates ?? tokens.output);
-    sums.cached_tokens += asNumber(tokens.cached);
-    sums.thoughts_tokens += asNumber(tokens.thoughts);
-    sums.total_tokens += asNumber(tokens.total);
+    const own = {
+      input_tokens: asNumber(tokens.prompt ?? tokens.input),
+      output_tokens: asNumber(tokens.candidates ?? tokens.output),
+      cached_tokens: asNumber(tokens.cached),
+      thoughts_tokens: asNumber(tokens.thoughts),
+      total_tokens: asNumber(tokens.total),
+    };
+    perModel[name] = own;
+    for (const key of Object.keys(sums) as (keyof typeof sums)[]) sums[key] += own[key];
     if (isRecord(model.api)) latency += asNumber(model.api.totalLatencyMs);
   }
   Object.assign(usage, sums, { model: names.join(', ') });
+  if (names.length > 1) usage.models = perModel;
   if (latency > 0) usage.duration_api_ms = latency;
   return usage;
 }

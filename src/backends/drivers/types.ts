@@ -18,6 +18,12 @@ export interface DriverContext {
   cwd: string | undefined;
 }
 
+/** What one task asks of the run beyond its prompt. */
+export interface InvocationOptions {
+  /** The task's max_cost_usd: a CLI that can cap a run's spend is told it (claude --max-budget-usd). */
+  maxCostUsd?: number | null | undefined;
+}
+
 export interface DriverInvocation {
   /** Arguments after the command (the command itself is the binary found on PATH). */
   args: string[];
@@ -69,7 +75,7 @@ export interface DriverSpec {
   fallback?: { command: string; args: string[] };
   /** The variable holding the model, e.g. MITTELO_CLAUDE_MODEL. */
   modelEnv?: string;
-  invocation(prompt: string, context: DriverContext): DriverInvocation;
+  invocation(prompt: string, context: DriverContext, options?: InvocationOptions): DriverInvocation;
   /** The answer from a run that exited 0. */
   parse(stdout: string, stderr: string): ParsedAnswer;
   rules: readonly ClassifyRule[];

@@ -40,6 +40,7 @@ interface EnqueueFlags extends ConnectionFlags {
   timeoutS?: string;
   delay?: string;
   notBefore?: string;
+  maxCostUsd?: string;
   json?: boolean;
 }
 
@@ -74,6 +75,7 @@ function defaultsFromFlags(flags: EnqueueFlags): TaskDefaults {
   set('priority', '--priority', flags.priority, integer(flags.priority));
   set('max_attempts', '--max-attempts', flags.maxAttempts, integer(flags.maxAttempts));
   set('timeout_s', '--timeout-s', flags.timeoutS, number(flags.timeoutS));
+  set('max_cost_usd', '--max-cost-usd', flags.maxCostUsd, number(flags.maxCostUsd?.replace(/^\s*\$/, '')));
   if (flags.delay !== undefined && flags.notBefore !== undefined) {
     throw new CliError('use --delay (from now) or --not-before (a time), not both');
   }
@@ -201,6 +203,7 @@ export function enqueueCommand(): Command {
     .addOption(new Option('--priority <n>', 'higher is leased first (default 0)'))
     .addOption(new Option('--max-attempts <n>', 'attempts before the task is failed for good (1-100)'))
     .addOption(new Option('--timeout-s <seconds>', 'how long an agent should let the backend run'))
+    .addOption(new Option('--max-cost-usd <usd>', 'the most each task may spend (Claude Code enforces it)'))
     .addOption(
       new Option(
         '--delay <duration>',

@@ -4,6 +4,7 @@ import { isLoopbackHost } from '../../hub/auth.ts';
 import { HUB_DEFAULTS, type HubUrls, startHub } from '../../hub/start-hub.ts';
 import { readTlsFiles } from '../../hub/tls.ts';
 import { watchHub } from '../../notify/hub-watch.ts';
+import { budgetsFromFlags } from '../budget-flags.ts';
 import { CliError, parsePort, parsePositiveInt, repeatable } from '../common.ts';
 import { parseDuration } from '../duration.ts';
 import { capsFromFlags } from '../limit-flags.ts';
@@ -107,8 +108,15 @@ export function hubCommand(): Command {
         'at most n lease starts per minute for a backend or tag:NAME (repeatable)',
       ).argParser(repeatable),
     )
+    .addOption(
+      new Option(
+        '--budget <name=usd/day>',
+        'no new leases for a backend once its known cost today (UTC) reaches this (repeatable: --budget claude_code=20usd/day)',
+      ).argParser(repeatable),
+    )
     .action(async (flags) => {
       const caps = capsFromFlags(flags.limit, flags.rate);
+      const budgets = budgetsFromFlags(flags.budget);
       const leaseSeconds = Number(flags.leaseSeconds);
       if (!(leaseSeconds > 0))
         throw new CliError(`--lease-seconds must be a positive number, got "${flags.leaseSeconds}"`);
@@ -145,6 +153,7 @@ export function hubCommand(): Command {
         tls: tls ? { cert: tls.cert, key: tls.key } : undefined,
         keepFinishedS,
         caps,
+        budgets,
       });
       const token = Boolean(flags.token);
       const exposed = [running.tcp.address, ...(running.rest ? [running.rest.address] : [])].find(

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { agentCommand } from './agent.ts';
 import { backendCheckCommand } from './backend-check.ts';
+import { budgetCommand } from './budget.ts';
 import { cancelCommand } from './cancel.ts';
 import { dashboardCommand } from './dashboard.ts';
 import { doctorCommand } from './doctor.ts';
@@ -42,6 +43,7 @@ export function clientCommands(): Command[] {
     pauseCommand(),
     resumeCommand(),
     limitCommand(),
+    budgetCommand(),
     shutdownCommand(),
     backendCheckCommand(),
     doctorCommand(),

@@ -22,14 +22,16 @@ import { type JobObserver, type JobReport, runJob } from '../../run/job.ts';
 import { describeBlocked } from '../../run/remaining-work.ts';
 import { packDigest, RUN_FILES, RunRecorder } from '../../run/run-manifest.ts';
 import { type AgentFlags, addAgentOptions, agentOptionsFrom, reportPreflight } from '../agent-flags.ts';
+import { formatUsd } from '../budget-flags.ts';
 import { CliError, EXIT, parsePort, printJson, repeatable } from '../common.ts';
-import { formatCount, formatTable, preview } from '../format.ts';
+import { formatCount, preview } from '../format.ts';
 import { capsFromFlags } from '../limit-flags.ts';
 import { NOTIFY_FLUSH_MS, notifyCmdOption, notifyTargetsFrom, openNotifications } from '../notify-flags.ts';
 import { progressView } from '../progress.ts';
-import { parseJsonlTasks, readInput } from '../read-tasks.ts';
+import { checkTaskField, parseJsonlTasks, readInput } from '../read-tasks.ts';
 import { RUNS_DIR } from '../run-folders.ts';
 import { planResume, type ResumePlan } from '../run-resume.ts';
+import { summaryTable } from '../run-summary.ts';
 import { onStopSignals } from '../stop-signals.ts';
 import { agentSpecOption, describeSpecs } from './swarm.ts';
 
@@ -48,6 +50,8 @@ interface RunFlags extends AgentFlags {
   notifyCmd?: string;
   limit?: string[];
   rate?: string[];
+  budgetUsd?: string;
+  maxCostUsd?: string;
 }
 
 /** How many failed tasks the summary lists by name. */
@@ -85,6 +89,19 @@ function checkRouting(
       );
     }
   }
+}
+
+/** `5`, `0.25` or `$5`: US dollars above 0 (the bounds of a task's max_cost_usd). */
+function parseUsd(text: string, flag: string): number {
+  const match = /^\s*\$?(\d+(?:\.\d*)?|\.\d+)\s*$/.exec(text);
+  const usd = match ? Number(match[1]) : Number.NaN;
+  const problem = match ? checkTaskField('max_cost_usd', usd) : null;
+  if (!match || problem) {
+    throw new CliError(
+      `${flag} takes an amount of US dollars above 0 and at most 1,000,000, such as 5 or 0.25, got "${text}"; nothing was started`,
+    );
+  }
+  return usd;
 }
 
 function runStamp(): string {
@@ -132,6 +149,18 @@ export function runCommand(): Command {
     )
     .addOption(
       new Option(
+        '--budget-usd <usd>',
+        "the run's budget: once its finished tasks' known cost reaches it, stop leasing, let running tasks finish and end (exit 1); the rest stay queued",
+      ),
+    )
+    .addOption(
+      new Option(
+        '--max-cost-usd <usd>',
+        'the most each task may spend, for tasks whose pack line sets no max_cost_usd (Claude Code stops a task at it)',
+      ),
+    )
+    .addOption(
+      new Option(
         '--resume <folder>',
         'continue an interrupted run (a folder `mittelo runs` lists): its unfinished tasks, the same results file; --agent defaults to its agents',
       ),
@@ -145,7 +174,12 @@ export function runCommand(): Command {
     .addOption(notifyCmdOption());
   addAgentOptions(command);
   command.action(async (packArg: string | undefined, flags: RunFlags) => {
-    const resume = flags.resume === undefined ? null : await planResume(flags.resume, packArg, flags);
+    const budgetUsd = flags.budgetUsd === undefined ? undefined : parseUsd(flags.budgetUsd, '--budget-usd');
+    const maxCostUsd =
+      flags.maxCostUsd === undefined ? undefined : parseUsd(flags.maxCostUsd, '--max-cost-usd');
+    const defaults = { max_cost_usd: maxCostUsd };
+    const resume =
+      flags.resume === undefined ? null : await planResume(flags.resume, packArg, flags, defaults);
     if (!resume && packArg === undefined) {
       throw new CliError(
         'give the pack to run (a JSONL file, "-" for stdin), or --resume FOLDER to continue an interrupted run',
@@ -169,7 +203,7 @@ export function runCommand(): Command {
     }
     const notifyTargets = notifyTargetsFrom(flags.notify, flags.notifyCmd, '--notify');
     const packText = resume ? null : await readInput(pack, 'pack');
-    const { tasks, lines } = resume ? resume.rest : parseJsonlTasks(packText!, pack);
+    const { tasks, lines } = resume ? resume.rest : parseJsonlTasks(packText!, pack, defaults);
     if (!hub) checkRouting(tasks, lines, specs, flags.tag ?? [], pack);
     const plan = specs.length > 0 ? await planSwarm(specs, settings) : undefined;
     if (plan && flags.preflight) reportPreflight(plan.reports, Boolean(flags.requireReady));
@@ -222,6 +256,11 @@ export function runCommand(): Command {
         waitForAgents: flags.waitForAgents === true,
         signal: interrupt.signal,
         graceMs,
+        budgetUsd,
+        onBudgetReached: (budget) =>
+          process.stderr.write(
+            `mittelo run: budget of ${formatUsd(budget.usd)} reached (${formatUsd(budget.spent_usd)} spent): no new leases; the running tasks finish\n`,
+          ),
         onProgress: (progress) => view.update(progress),
         observer: notifications ? runObserver(notifications, origin) : undefined,
         recorder,
@@ -234,7 +273,7 @@ export function runCommand(): Command {
       view.stop();
       release();
     }
-    printReport(report, flags.json === true, hub ? null : db);
+    printReport(report, flags.json === true, hub ? null : db, resume !== null);
     if (notifications) {
       notifications.push(runFinishedOf(report, origin));
       await notifications.close(NOTIFY_FLUSH_MS);
@@ -252,6 +291,16 @@ export function runCommand(): Command {
     if (report.ended === 'deadline') {
       throw new CliError(
         `--deadline-s ${flags.deadlineS} passed with ${summary.unfinished} task(s) not finished${stay}${continueThem}`,
+        EXIT.failure,
+      );
+    }
+    if (report.ended === 'budget') {
+      const budget = report.budget!;
+      const left = `${formatCount(summary.unfinished)} task(s) left queued`;
+      throw new CliError(
+        hub
+          ? `budget of ${formatUsd(budget.usd)} reached (${formatUsd(budget.spent_usd)} spent): stopped leasing; ${left} on hub ${hub.host}:${hub.port}, where agents outside the run may still take them (the hub's budgets, mittelo hub --budget, govern those)${unknownCost(budget.cost_unknown)}`
+          : `budget of ${formatUsd(budget.usd)} reached (${formatUsd(budget.spent_usd)} spent): stopped leasing; ${left} (resume with mittelo run --resume ${folder} --budget-usd …)${unknownCost(budget.cost_unknown)}`,
         EXIT.failure,
       );
     }
@@ -288,14 +337,21 @@ function runObserver(notifications: Notifications, origin: NotificationOrigin): 
   };
 }
 
+/** `; 2 task(s) of unknown cost not counted`, or nothing. */
+function unknownCost(count: number): string {
+  return count > 0 ? `; ${formatCount(count)} task(s) of unknown cost not counted` : '';
+}
+
 function runFinishedOf(report: JobReport, origin: NotificationOrigin): Notification {
-  const { backends: _backends, ...counts } = report.summary;
+  const { backends: _backends, spend, ...counts } = report.summary;
+  const fromUsage = runCost(report.records.map((record) => record.usage));
   return runFinished(
     {
       ended: report.ended,
       ...counts,
       results: resolve(report.resultsPath),
-      cost: runCost(report.records.map((record) => record.usage)),
+      // The acked cost (reported or estimated) when the hub keeps it; else what usage says.
+      cost: { ...fromUsage, cost_usd: spend.cost_usd ?? fromUsage.cost_usd },
     },
     origin,
   );
@@ -319,11 +375,7 @@ function recordRun(
   }
 }
 
-function seconds(ms: number | null): string {
-  return ms === null ? '-' : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-}
-
-function printReport(report: JobReport, json: boolean, db: string | null): void {
+function printReport(report: JobReport, json: boolean, db: string | null, resumed: boolean): void {
   const { summary } = report;
   if (json) {
     printJson({
@@ -333,18 +385,11 @@ function printReport(report: JobReport, json: boolean, db: string | null): void 
       hub: report.hub,
       db,
       ...(report.blocked ? { blocked: report.blocked } : {}),
+      ...(report.budget ? { budget: report.budget } : {}),
     });
     return;
   }
-  const rows = summary.backends.map((b) => [
-    b.backend,
-    formatCount(b.done),
-    formatCount(b.failed),
-    formatCount(b.canceled),
-    seconds(b.p50_ms),
-    seconds(b.p95_ms),
-  ]);
-  const out: string[] = [formatTable(['BACKEND', 'DONE', 'FAILED', 'CANCELED', 'P50', 'P95'], rows)];
+  const out: string[] = [summaryTable(summary)];
   const failures = report.records.filter((r) => r.status === 'failed' || r.status === 'canceled');
   for (const record of failures.slice(0, FAILURES_SHOWN)) {
     const kind = record.error_kind ? `${record.error_kind}: ` : '';
@@ -360,6 +405,12 @@ function printReport(report: JobReport, json: boolean, db: string | null): void 
   out.push(
     `${formatCount(summary.total)} tasks: ${formatCount(summary.done)} done, ${formatCount(summary.failed)} failed, ${formatCount(summary.canceled)} canceled, ${formatCount(summary.unfinished)} unfinished in ${wallS.toFixed(1)} s (${formatCount(finished / Math.max(wallS, 0.001))} tasks/s)`,
   );
+  if (report.budget) {
+    const { usd, spent_usd, cost_unknown, reached } = report.budget;
+    out.push(
+      `budget: ${formatUsd(spent_usd)} of ${formatUsd(usd)} spent${resumed ? ' in this session' : ''}${reached ? ' (reached: stopped leasing)' : ''}${unknownCost(cost_unknown)}`,
+    );
+  }
   out.push(`results: ${report.resultsPath}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import type { HubClient } from '../../client/hub-client.ts';
 import { type Stats, TASK_STATUSES, type Task, type TaskStatus } from '../../protocol/model.ts';
+import { budgetLines } from '../budget-flags.ts';
 import {
   CliError,
   type ConnectionFlags,
@@ -54,11 +55,12 @@ export function statusCommand(): Command {
         await withHub(flags, (client) => printJsonPages(client, query));
         return;
       }
-      const { answer, report, pauses, limits } = await withHub(flags, async (client) => ({
+      const { answer, report, pauses, limits, budgets } = await withHub(flags, async (client) => ({
         answer: await collectPages(client, query),
         report: await client.agentsReportOrNull(),
         pauses: await client.pausesOrNull(),
         limits: await client.limitsOrNull(),
+        budgets: await client.budgetsOrNull(),
       }));
       const agents = report?.agents ?? null;
       const queued = report?.queued_by_backend ?? null;
@@ -76,12 +78,13 @@ export function statusCommand(): Command {
       if (agents && agents.length > 0) lines.push('', formatAgentTable(agents, now));
       // Work that waits for an agent nobody has started (or whose backend is not ready).
       const idle = agents && queued ? idleRoutes(queued, agents, now) : [];
-      // Why queued work is not handed out: paused routes, and tasks not due yet.
+      // Why queued work is not handed out: paused routes, spent budgets, and tasks not due yet.
       const scheduled = queued ? scheduledLine(queued) : null;
       const notes = [
         ...idle.map(idleRouteLine),
         ...pauseLines(pauses ?? [], now),
         ...capLines(limits ?? []),
+        ...budgetLines(budgets ?? [], now),
         ...(scheduled ? [scheduled] : []),
       ];
       if (notes.length > 0) lines.push('', ...notes);
@@ -137,6 +140,8 @@ async function printJsonPages(client: HubClient, query: ListQuery): Promise<void
   if (pauses) rest.pauses = pauses;
   const limits = await client.limitsOrNull();
   if (limits) rest.limits = limits;
+  const budgets = await client.budgetsOrNull();
+  if (budgets) rest.budgets = budgets;
   const tail = JSON.stringify(rest, null, 2);
   out.write(`${tail.slice(2)}\n`);
 }

@@ -6,6 +6,7 @@
  */
 import type { AgentInfo } from '../../protocol/model.ts';
 import { goneSince } from '../agent-presence.ts';
+import { budgetLines, describeSpend, spendByBackend } from '../budget-flags.ts';
 import {
   formatAgentTable,
   formatCount,
@@ -144,13 +145,30 @@ function taskLines(
   return [title, ...formatTaskTable(tasks.slice(0, rows), now, width).split('\n')];
 }
 
-/** Under the counts: what is paused, the caps in use, and how many queued tasks are not due yet. */
+/**
+ * Under the counts: what is paused, the caps in use, today's spend and budgets per backend, and
+ * how many queued tasks are not due yet.
+ */
 function queueControlLines(snapshot: Snapshot, now: number): string[] {
   const scheduled = snapshot.queued_by_backend ? scheduledLine(snapshot.queued_by_backend) : null;
   return [
     ...pauseLines(snapshot.pauses ?? [], now),
     ...capLines(snapshot.limits ?? []),
+    ...spendLines(snapshot, now),
     ...(scheduled ? [scheduled] : []),
+  ];
+}
+
+/**
+ * What each backend spent today (UTC, by the store clock) and each budget, in the words of
+ * `mittelo stats` and `mittelo status`; nothing from a hub too old to count spend.
+ */
+function spendLines(snapshot: Snapshot, now: number): string[] {
+  const spend = snapshot.spend;
+  const today = spend ? spendByBackend(spend.rows.filter((row) => row.day === spend.today)) : [];
+  return [
+    ...today.map((row) => `spend today: ${describeSpend(row)}`),
+    ...budgetLines(snapshot.budgets ?? [], now),
   ];
 }
 

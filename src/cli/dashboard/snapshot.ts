@@ -5,9 +5,11 @@
 import type { HubClient } from '../../client/hub-client.ts';
 import type {
   AgentInfo,
+  BudgetState,
   CapState,
   Pause,
   QueuedCount,
+  SpendRow,
   Stats,
   Task,
   TaskStatus,
@@ -40,6 +42,10 @@ export interface Snapshot {
   pauses: Pause[] | null;
   /** The caps on leasing with their use; null (or absent) from a hub without caps. */
   limits?: CapState[] | null;
+  /** Today's spend per backend (`spend` with days 1); null (or absent) from a hub that does not count it. */
+  spend?: { today: string; rows: SpendRow[] } | null;
+  /** The daily budgets with today's spend against them; null (or absent) from a hub without budgets. */
+  budgets?: BudgetState[] | null;
   /** Newest first. */
   tasks: Task[];
 }
@@ -49,7 +55,7 @@ export async function takeSnapshot(
   filter: DashboardFilter,
   limit: number,
 ): Promise<Snapshot> {
-  const [listed, report, pauses, limits] = await Promise.all([
+  const [listed, report, pauses, limits, spend, budgets] = await Promise.all([
     client.list({
       limit,
       ...(filter.status ? { status: filter.status } : {}),
@@ -59,6 +65,8 @@ export async function takeSnapshot(
     client.agentsReportOrNull(),
     client.pausesOrNull(),
     client.limitsOrNull(),
+    client.spendOrNull({ days: 1 }),
+    client.budgetsOrNull(),
   ]);
   return {
     hub: client.where,
@@ -69,6 +77,8 @@ export async function takeSnapshot(
     queued_by_backend: report?.queued_by_backend ?? null,
     pauses,
     limits,
+    spend,
+    budgets,
     tasks: listed.tasks,
   };
 }

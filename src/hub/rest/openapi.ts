@@ -44,6 +44,7 @@ const PARAMETER_DESCRIPTIONS: Record<string, string> = {
   before_id: 'Only tasks with a smaller id (the next page of a newest-first listing)',
   search: 'Case-insensitive substring of the prompt',
   minutes: 'How many of the last minutes (the current one included); default and most 1440 (a day)',
+  days: 'How many UTC days by the store clock, today included; default 1 (today), most 366',
 };
 
 const pascal = (name: string) =>

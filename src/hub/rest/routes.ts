@@ -179,6 +179,42 @@ export const CALL_ROUTES: readonly CallRoute[] = [
     input: 'none',
     response: responseSchemas.limits,
   },
+  // ---- after v1: spend and budgets (docs/REST.md, "Spend and budgets") ----
+  {
+    method: 'POST',
+    path: '/budgets',
+    summary:
+      "Set a backend's daily budget: no new leases for it once its known cost today (UTC) reaches usd_per_day",
+    hubMethod: 'budget_set',
+    input: 'body',
+    response: responseSchemas.budget_set,
+    example: { backend: 'claude_code', usd_per_day: 20 },
+  },
+  {
+    method: 'POST',
+    path: '/budgets/clear',
+    summary: "Remove a backend's daily budget",
+    hubMethod: 'budget_clear',
+    input: 'body',
+    response: responseSchemas.budget_clear,
+    example: { backend: 'claude_code' },
+  },
+  {
+    method: 'GET',
+    path: '/budgets',
+    summary: 'The budgets, with what each backend has spent today (UTC) and whether it is exhausted',
+    hubMethod: 'budgets',
+    input: 'none',
+    response: responseSchemas.budgets,
+  },
+  {
+    method: 'GET',
+    path: '/spend',
+    summary: 'Tasks, tokens and cost per UTC day and backend over the last days (default 1: today)',
+    hubMethod: 'spend',
+    input: 'query',
+    response: responseSchemas.spend,
+  },
   // ---- after v1: retention (docs/REST.md, "Prune finished tasks") ----
   {
     method: 'POST',
@@ -302,10 +338,12 @@ async function paramsFor(route: CallRoute, c: Context, maxBodyBytes: number): Pr
 const INTEGER_QUERY: Readonly<Record<string, string>> = {
   limit: 'limit <= 0 means no limit',
   minutes: 'how many of the last minutes, 1 to 1440',
+  days: 'how many UTC days, today included, 1 to 366',
 };
 
 /**
- * `GET /tasks?status=&limit=&backend=&before_id=&search=`, `GET /stats/history?minutes=`. Query
+ * `GET /tasks?status=&limit=&backend=&before_id=&search=`, `GET /stats/history?minutes=`,
+ * `GET /spend?days=`. Query
  * values are strings but for the integers of INTEGER_QUERY. Empty values count as absent
  * (`?status=` lists every status).
  */

@@ -16,23 +16,32 @@
  * its WHERE clause (fastAck), as in the SQLite store; the fast UPDATE and the read of the others go
  * out together on one connection.
  *
+ * An ack also adds its spend (queue-policy.ts spendOfAck) to the spend row of its day and of the
+ * agent's backend (lease_backend): an upsert in a CTE of the ack's UPDATE (spend.ts addSpendCte),
+ * fed by the rows the UPDATE changed, so a refused or fenced ack adds nothing and an accepted one
+ * adds exactly once.
+ *
  * A single UPDATE is atomic and commits before it answers (autocommit), so a request's promise
  * settles only after its change is durable. Requests for the same task in one batch go in order,
  * one per round. Rows are written in task_id order, so two hubs' batches cannot deadlock on them.
  */
 import type { Task } from '../../protocol/model.ts';
 import {
+  ackCost,
   checkCancelable,
   checkClaim,
   releasedAvailableAt,
   retriesAfterFailure,
   retryDelaySeconds,
+  type SpendAdd,
+  spendOfAck,
   taskNotFound,
 } from '../queue-policy.ts';
 import type { AckRequest, ExtendRequest, ReleaseRequest, Transition } from '../types.ts';
 import { type Db, NOW } from './db.ts';
 import { describeRequestError, isDatabaseFault, isTransient } from './faults.ts';
 import { jsonText, rowToTask, TASK_COLUMNS, type TaskRow, taskColumnsOf } from './rows.ts';
+import { addSpendCte, SPEND_COLUMN_TYPES, type SpendColumns, spendColumns, spendColumnsOf } from './spend.ts';
 import { type BatchItem, settle } from './turn-batch.ts';
 
 /** The columns a change may write (everything but the task's identity and what it asked for). */
@@ -51,6 +60,8 @@ type Change = Pick<
   | 'available_at'
   | 'attempts'
   | 'updated_at'
+  | 'cost_usd'
+  | 'cost_basis'
 >;
 
 const CHANGE_COLUMNS: (keyof Change)[] = [
@@ -67,10 +78,14 @@ const CHANGE_COLUMNS: (keyof Change)[] = [
   'available_at',
   'attempts',
   'updated_at',
+  'cost_usd',
+  'cost_basis',
 ];
 
 interface Decision<T> {
   change: Change;
+  /** An ack's: what it adds to its spend row once the change is written. */
+  spend?: SpendAdd;
   answer: (row: TaskRow) => T;
 }
 
@@ -85,8 +100,8 @@ export interface ClaimOp<T = unknown> extends BatchItem<T> {
   rounds?: number;
 }
 
-/** What the one-statement ack writes: the claim to match and the outcome to store. */
-interface FastAckRecord {
+/** What the one-statement ack writes: the claim to match, the outcome to store, its spend. */
+interface FastAckRecord extends SpendColumns {
   task_id: number;
   lease_token: string | null;
   worker_id: string | null;
@@ -96,6 +111,8 @@ interface FastAckRecord {
   error_fix: string | null;
   duration_ms: number | null;
   usage: string | null;
+  cost_usd: number | null;
+  cost_basis: string | null;
 }
 
 /**
@@ -117,6 +134,8 @@ export function fastAck(request: AckRequest): ClaimOp<Transition>['fast'] {
       error_fix: request.error_fix ?? null,
       duration_ms: request.duration_ms ?? null,
       usage: jsonText(request.usage),
+      ...ackCost(request),
+      ...spendColumns(spendOfAck(request)),
     },
     answer: (row) => ({ task: rowToTask(row) }),
   };
@@ -136,6 +155,8 @@ const unchanged = (current: TaskRow): Change => ({
   available_at: current.available_at,
   attempts: current.attempts,
   updated_at: current.updated_at,
+  cost_usd: current.cost_usd,
+  cost_basis: current.cost_basis,
 });
 
 function existing(current: TaskRow | undefined, taskId: number): TaskRow {
@@ -153,9 +174,13 @@ export function ackDecision(request: AckRequest, db: Db) {
       error_fix: request.error_fix ?? null,
       duration_ms: request.duration_ms ?? null,
       updated_at: now,
+      ...ackCost(request),
     };
+    // Every accepted ack is a run that cost something, a retried one too.
+    const spend = spendOfAck(request);
     if (retriesAfterFailure(current, request)) {
       return {
+        spend,
         change: {
           ...unchanged(current),
           ...outcome,
@@ -170,6 +195,7 @@ export function ackDecision(request: AckRequest, db: Db) {
       };
     }
     return {
+      spend,
       change: {
         ...unchanged(current),
         ...outcome,
@@ -247,29 +273,40 @@ export function claimQueries(db: Db) {
       name: 'claims-read',
       text: `SELECT ${TASK_COLUMNS}, ${NOW(2)} AS now FROM ${s}.tasks WHERE task_id = ANY($1::bigint[])`,
     },
+    // The acks' spend is added by the same statement, from the rows it changed (addSpendCte).
     fastAck: {
       name: 'claims-fast-ack',
-      text: `UPDATE ${s}.tasks AS t SET status = 'done', result = v.result, error = v.error,
-          error_kind = v.error_kind, error_fix = v.error_fix, duration_ms = v.duration_ms,
-          usage = v.usage::json, leased_until = NULL, lease_token = NULL, updated_at = ${NOW(3)}
-        FROM json_to_recordset($1::json) AS v(i int, task_id bigint, lease_token text, worker_id text,
-          result text, error text, error_kind text, error_fix text, duration_ms float8, usage text)
-        WHERE t.task_id = ANY($2::bigint[]) AND t.task_id = v.task_id AND t.status = 'leased'
-          AND (v.lease_token IS NULL OR t.lease_token = v.lease_token)
-          AND (v.worker_id IS NULL OR t.worker_id = v.worker_id)
-        RETURNING v.i AS fast_i, ${taskColumnsOf('t')}`,
+      text: `WITH acked AS (
+          UPDATE ${s}.tasks AS t SET status = 'done', result = v.result, error = v.error,
+            error_kind = v.error_kind, error_fix = v.error_fix, duration_ms = v.duration_ms,
+            usage = v.usage::json, leased_until = NULL, lease_token = NULL, updated_at = ${NOW(3)},
+            cost_usd = v.cost_usd, cost_basis = v.cost_basis
+          FROM json_to_recordset($1::json) AS v(i int, task_id bigint, lease_token text, worker_id text,
+            result text, error text, error_kind text, error_fix text, duration_ms float8, usage text,
+            cost_usd float8, cost_basis text, ${SPEND_COLUMN_TYPES})
+          WHERE t.task_id = ANY($2::bigint[]) AND t.task_id = v.task_id AND t.status = 'leased'
+            AND (v.lease_token IS NULL OR t.lease_token = v.lease_token)
+            AND (v.worker_id IS NULL OR t.worker_id = v.worker_id)
+          RETURNING v.i AS fast_i, t.updated_at AS spend_at, t.lease_backend AS spend_backend,
+            ${spendColumnsOf('v')}, ${taskColumnsOf('t')}
+        ), spent AS (${addSpendCte(s, 'acked')})
+        SELECT fast_i, ${TASK_COLUMNS} FROM acked`,
     },
     write: {
       name: 'claims-write',
-      text: `UPDATE ${s}.tasks AS t SET ${CHANGE_COLUMNS.map((c) => `${c} = v.${c}${c === 'usage' ? '::json' : ''}`).join(', ')}
-        FROM json_to_recordset($1::json) AS v(i int, task_id bigint, seen_status text, seen_token text,
-          seen_worker text, seen_attempts int, status text, worker_id text, leased_until float8,
-          lease_token text, result text, error text, error_kind text, error_fix text,
-          duration_ms float8, usage text, available_at float8, attempts int, updated_at float8)
-        WHERE t.task_id = ANY($2::bigint[]) AND t.task_id = v.task_id AND t.status = v.seen_status
-          AND t.lease_token IS NOT DISTINCT FROM v.seen_token
-          AND t.worker_id IS NOT DISTINCT FROM v.seen_worker AND t.attempts = v.seen_attempts
-        RETURNING v.i`,
+      text: `WITH written AS (
+          UPDATE ${s}.tasks AS t SET ${CHANGE_COLUMNS.map((c) => `${c} = v.${c}${c === 'usage' ? '::json' : ''}`).join(', ')}
+          FROM json_to_recordset($1::json) AS v(i int, task_id bigint, seen_status text, seen_token text,
+            seen_worker text, seen_attempts int, status text, worker_id text, leased_until float8,
+            lease_token text, result text, error text, error_kind text, error_fix text,
+            duration_ms float8, usage text, available_at float8, attempts int, updated_at float8,
+            cost_usd float8, cost_basis text, ${SPEND_COLUMN_TYPES})
+          WHERE t.task_id = ANY($2::bigint[]) AND t.task_id = v.task_id AND t.status = v.seen_status
+            AND t.lease_token IS NOT DISTINCT FROM v.seen_token
+            AND t.worker_id IS NOT DISTINCT FROM v.seen_worker AND t.attempts = v.seen_attempts
+          RETURNING v.i, v.updated_at AS spend_at, t.lease_backend AS spend_backend, ${spendColumnsOf('v')}
+        ), spent AS (${addSpendCte(s, 'written')})
+        SELECT i FROM written`,
     },
   };
 }
@@ -413,6 +450,7 @@ async function writeChanges(
     seen_worker: current.worker_id,
     seen_attempts: current.attempts,
     ...decision.change,
+    ...spendColumns(decision.spend),
   }));
   let applied: Set<number>;
   for (let attempt = 0; ; attempt += 1) {

@@ -11,7 +11,9 @@
  *    (`tags <@ worker_tags`). The best of the three by priority, then age, are the candidates.
  *    (FOR UPDATE is not allowed on a UNION, hence one locking CTE per branch.) None at all while
  *    the worker's backend or the whole queue is paused: the pauses table is read in the same
- *    statement, so a pause given through any hub holds here at once.
+ *    statement, so a pause given through any hub holds here at once. None either while the
+ *    worker's backend is out of its budget for today (spend.ts, read in the same transaction,
+ *    decided by queue-policy.ts budgetExhausted).
  * 2. The queue policy decides each candidate (reachedLeaseExpiryLimit, leaseExpiredFailure,
  *    grantLease); the candidates go to the route's requests in arrival order, each up to its
  *    max_tasks and byte budget (at least one task), as in SQLite.
@@ -22,6 +24,7 @@
 import type pg from 'pg';
 import { taskAnswerBytes } from '../answer-budget.ts';
 import {
+  budgetExhausted,
   type CapUse,
   capScopesOf,
   fullTags,
@@ -38,6 +41,7 @@ import { type CapQueries, capQueries } from './caps.ts';
 import { type Db, NOW } from './db.ts';
 import { isDatabaseFault, isTransient } from './faults.ts';
 import { rowToTask, TASK_COLUMNS, type TaskRow, taskColumnsOf } from './rows.ts';
+import { spendQueries } from './spend.ts';
 import { type BatchItem, settle } from './turn-batch.ts';
 
 export function leaseQueries(db: Db) {
@@ -50,6 +54,7 @@ export function leaseQueries(db: Db) {
   const open = 'NOT EXISTS (SELECT 1 FROM paused)';
   return {
     caps: capQueries(db),
+    spend: spendQueries(db),
     pick: {
       name: 'lease-pick',
       text: `WITH paused AS (
@@ -240,6 +245,14 @@ async function leaseRoute(
   // The lock goes out with the first pick; with no cap (the common case) it costs no round trip.
   const scopes = capScopesOf({ backend, tags });
   const locked = scopes.length > 0 ? out.send({ ...queries.caps.lock, values: [scopes] }) : null;
+  // The backend's budget goes out with the first pick too (one primary-key read of each table).
+  const budget = backend
+    ? out.send<{ usd_per_day: number; spent: number }>({
+        ...queries.spend.leaseBudget,
+        values: [db.clock(), backend],
+      })
+    : null;
+  let budgetRead = false;
   let caps: CapUse[] = [];
   let slots = new Map<string, number>();
   let full: string[] = [];
@@ -268,6 +281,12 @@ async function leaseRoute(
       }
     }
     if (backend && slots.get(backend) === 0) return;
+    if (budget && !budgetRead) {
+      budgetRead = true;
+      const [row] = (await budget).rows;
+      // Out of its budget for today: nothing for this backend until the next UTC day.
+      if (row && budgetExhausted(row.spent, row.usd_per_day)) return;
+    }
     const candidates = (await picked).rows;
     if (candidates.length === 0) return;
     const now = candidates[0]!.now;

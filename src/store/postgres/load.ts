@@ -37,6 +37,9 @@ const COLUMN_TYPES: Record<keyof Task, string> = {
   usage: 'text',
   metadata: 'text',
   lease_token: 'text',
+  max_cost_usd: 'float8',
+  cost_usd: 'float8',
+  cost_basis: 'text',
 };
 
 export function loadQueries(db: Db) {

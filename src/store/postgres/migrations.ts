@@ -151,6 +151,35 @@ const MIGRATIONS: Migration[] = [
       CREATE TABLE ${ident(schema)}.lease_starts (scope text NOT NULL, at double precision NOT NULL);
       CREATE INDEX lease_starts_scope ON ${ident(schema)}.lease_starts (scope, at);`,
   },
+  {
+    version: 4,
+    description: 'spend and budgets (mittelo budget, mittelo stats): task costs, spend per day and backend',
+    // spend: one row per UTC day (queue-policy.ts utcDay: whole days since 1970-01-01) and backend
+    // of the acking agent ('' for none: a key cannot be NULL), summed at each accepted ack in the
+    // ack's statement (claims.ts), so every hub adds to the same rows and they outlive pruned
+    // tasks. budgets: one row per backend; every hub's lease reads it in its transaction.
+    sql: (schema) => `
+      ALTER TABLE ${ident(schema)}.tasks ADD COLUMN max_cost_usd double precision,
+        ADD COLUMN cost_usd double precision,
+        ADD COLUMN cost_basis text CHECK (cost_basis IN ('reported', 'estimated', 'unknown'));
+      CREATE TABLE ${ident(schema)}.spend (
+        day integer NOT NULL,
+        backend text NOT NULL,
+        tasks bigint NOT NULL,
+        cost_usd double precision NOT NULL,
+        estimated_usd double precision NOT NULL,
+        cost_unknown bigint NOT NULL,
+        input_tokens bigint NOT NULL,
+        output_tokens bigint NOT NULL,
+        cache_read_tokens bigint NOT NULL,
+        cache_write_tokens bigint NOT NULL,
+        PRIMARY KEY (day, backend)
+      );
+      CREATE TABLE ${ident(schema)}.budgets (
+        backend text PRIMARY KEY,
+        usd_per_day double precision NOT NULL
+      );`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -20,9 +20,20 @@
  */
 import pg from 'pg';
 import { MitteloError } from '../../errors.ts';
-import type { Cap, CapState, NewTask, Pause, QueuedCount, Stats, Task } from '../../protocol/model.ts';
+import type {
+  Budget,
+  BudgetState,
+  Cap,
+  CapState,
+  NewTask,
+  Pause,
+  QueuedCount,
+  SpendRow,
+  Stats,
+  Task,
+} from '../../protocol/model.ts';
 import { pruneInWindows } from '../prune-batches.ts';
-import { checkPrunable, type RetryPolicy, resolveRetryPolicy } from '../queue-policy.ts';
+import { checkPrunable, type RetryPolicy, resolveRetryPolicy, wakeWithBudgets } from '../queue-policy.ts';
 import { FaultEpisodes } from '../sqlite/storage-faults.ts';
 import type {
   AckRequest,
@@ -68,6 +79,7 @@ import { ident, migrate, SCHEMA_VERSION, schemaVersion } from './migrations.ts';
 import { pause, pauseQueries, pauses, resume } from './pauses.ts';
 import { pruneQuery, pruneWindow } from './prune.ts';
 import { dumpTasks, getTasks, listTasks, nextWakeAt, queuedByBackend, readQueries, stats } from './reads.ts';
+import { clearBudget, listBudgets, setBudget, spendQueries, spendRows } from './spend.ts';
 import { TurnBatch } from './turn-batch.ts';
 
 export interface PostgresStoreOptions {
@@ -218,6 +230,7 @@ export class PostgresStore implements Store {
       load: loadQueries(this.db),
       pauses: pauseQueries(this.db),
       caps: capQueries(this.db),
+      spend: spendQueries(this.db),
       prune: pruneQuery(this.db),
       retryAll: {
         name: 'retry-all',
@@ -330,7 +343,13 @@ export class PostgresStore implements Store {
   }
 
   nextWakeAt(): Promise<number | null> {
-    return this.guard(() => nextWakeAt(this.db, this.sql.reads));
+    return this.guard(async () => {
+      const [wake, { now, budgets }] = await Promise.all([
+        nextWakeAt(this.db, this.sql.reads),
+        listBudgets(this.db, this.sql.spend),
+      ]);
+      return wakeWithBudgets(wake, budgets, now);
+    });
   }
 
   pause(request: PauseRequest): Promise<Pause> {
@@ -359,6 +378,24 @@ export class PostgresStore implements Store {
 
   caps(): Promise<CapState[]> {
     return this.guard(() => listCaps(this.db, this.sql.caps));
+  }
+
+  setBudget(budget: Budget): Promise<Budget> {
+    return this.guard(() => this.faulted(this.write((client) => setBudget(client, this.sql.spend, budget))));
+  }
+
+  clearBudget(backend: string): Promise<boolean> {
+    return this.guard(() =>
+      this.faulted(this.write((client) => clearBudget(client, this.sql.spend, backend))),
+    );
+  }
+
+  budgets(): Promise<BudgetState[]> {
+    return this.guard(async () => (await listBudgets(this.db, this.sql.spend)).budgets);
+  }
+
+  spend(days: number): Promise<SpendRow[]> {
+    return this.guard(() => spendRows(this.db, this.sql.spend, days));
   }
 
   /** Window by window (prune-batches.ts), each one statement (prune.ts) in its own transaction. */

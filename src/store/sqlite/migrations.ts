@@ -90,6 +90,34 @@ const MIGRATIONS: Migration[] = [
       CREATE TABLE lease_starts (scope TEXT NOT NULL, at REAL NOT NULL);
       CREATE INDEX lease_starts_scope ON lease_starts(scope, at);`,
   },
+  {
+    version: 5,
+    description: 'spend and budgets (mittelo budget, mittelo stats): task costs, spend per day and backend',
+    // spend: one row per UTC day (queue-policy.ts utcDay: whole days since 1970-01-01) and backend
+    // of the acking agent ('' for none: a key cannot be NULL), summed at each accepted ack in its
+    // transaction, so it outlives pruned tasks. budgets: one row per backend with a daily budget.
+    sql: `
+      ALTER TABLE tasks ADD COLUMN max_cost_usd REAL;
+      ALTER TABLE tasks ADD COLUMN cost_usd REAL;
+      ALTER TABLE tasks ADD COLUMN cost_basis TEXT;
+      CREATE TABLE spend (
+        day INTEGER NOT NULL,
+        backend TEXT NOT NULL,
+        tasks INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        estimated_usd REAL NOT NULL,
+        cost_unknown INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        PRIMARY KEY (day, backend)
+      ) WITHOUT ROWID;
+      CREATE TABLE budgets (
+        backend TEXT PRIMARY KEY NOT NULL,
+        usd_per_day REAL NOT NULL
+      );`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -8,12 +8,23 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { MitteloError } from '../../errors.ts';
-import type { Cap, CapState, NewTask, Pause, Stats, Task } from '../../protocol/model.ts';
+import type {
+  Budget,
+  BudgetState,
+  Cap,
+  CapState,
+  NewTask,
+  Pause,
+  SpendRow,
+  Stats,
+  Task,
+} from '../../protocol/model.ts';
 import { TASK_STATUSES } from '../../protocol/model.ts';
 import { taskAnswerBytes } from '../answer-budget.ts';
 import { type PauseRow, pauseFromRow, pauseHolds, pauseScope } from '../pause-row.ts';
 import { pruneInWindows } from '../prune-batches.ts';
 import {
+  ackCost,
   capScopesOf,
   checkCancelable,
   checkCap,
@@ -34,8 +45,10 @@ import {
   retriesAfterFailure,
   retryDelaySeconds,
   slotsOf,
+  spendOfAck,
   takeSlot,
   taskNotFound,
+  wakeWithBudgets,
 } from '../queue-policy.ts';
 import type {
   AckRequest,
@@ -57,6 +70,7 @@ import { countByStatus, describeOpenError, openDatabase, STATUS_INDEX } from './
 import { SqlitePruneWindow } from './prune.ts';
 import { countQueuedByBackend } from './queued-by-backend.ts';
 import { jsonOrNull, rowToTask, TASK_COLUMNS, type TaskRow } from './rows.ts';
+import { SqliteSpend } from './spend.ts';
 import { StatusCounts } from './status-counts.ts';
 import { describeStorageFault, FaultEpisodes, isStorageFault } from './storage-faults.ts';
 
@@ -106,6 +120,7 @@ export class SqliteStore implements Store {
   private readonly leaseStatements = new Map<number, LeaseQueries>();
   private readonly pruneWindow: SqlitePruneWindow;
   private readonly capTable: SqliteCaps;
+  private readonly spendTable: SqliteSpend;
 
   // Each write is a better-sqlite3 transaction function: a savepoint inside the group batch.
   private readonly insertTasks: (tasks: NewTask[]) => Task[];
@@ -151,9 +166,9 @@ export class SqliteStore implements Store {
     this.sql = {
       insert: db.prepare(
         `INSERT INTO tasks (prompt, status, created_at, updated_at, backend, tags, priority, max_attempts, timeout_s,
-           metadata, available_at)
+           metadata, available_at, max_cost_usd)
          VALUES (@prompt, 'queued', @now, @now, @backend, @tags, @priority, @max_attempts, @timeout_s, @metadata,
-           @available_at)`,
+           @available_at, @max_cost_usd)`,
       ),
       grantLease: db.prepare(
         `UPDATE tasks SET status = 'leased', worker_id = @worker_id, leased_until = @leased_until,
@@ -162,27 +177,28 @@ export class SqliteStore implements Store {
          WHERE task_id = @task_id`,
       ),
       byId: db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks WHERE task_id = ?`),
+      // The acks return lease_backend too: the backend of the agent whose spend this is.
       finish: db.prepare(
         `UPDATE tasks SET status = @status, result = @result, error = @error, error_kind = @error_kind,
            error_fix = @error_fix, duration_ms = @duration_ms, usage = @usage, leased_until = NULL,
-           lease_token = NULL, updated_at = @now
-         WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}`,
+           lease_token = NULL, updated_at = @now, cost_usd = @cost_usd, cost_basis = @cost_basis
+         WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}, lease_backend`,
       ),
       finishIfHeld: db.prepare(
         `UPDATE tasks SET status = 'done', result = @result, error = @error, error_kind = @error_kind,
            error_fix = @error_fix, duration_ms = @duration_ms, usage = @usage, leased_until = NULL,
-           lease_token = NULL, updated_at = @now
+           lease_token = NULL, updated_at = @now, cost_usd = @cost_usd, cost_basis = @cost_basis
          WHERE task_id = @task_id AND status = 'leased'
            AND (@lease_token IS NULL OR lease_token = @lease_token)
            AND (@worker_id IS NULL OR worker_id = @worker_id)
-         RETURNING ${TASK_COLUMNS}`,
+         RETURNING ${TASK_COLUMNS}, lease_backend`,
       ),
       requeue: db.prepare(
         `UPDATE tasks SET status = 'queued', worker_id = NULL, leased_until = NULL, lease_token = NULL,
            result = NULL, error = @error, error_kind = @error_kind, error_fix = @error_fix,
            duration_ms = @duration_ms, available_at = @available_at, attempts = attempts - @refund,
-           updated_at = @now
-         WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}`,
+           updated_at = @now, cost_usd = @cost_usd, cost_basis = @cost_basis
+         WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}, lease_backend`,
       ),
       extend: db.prepare(
         `UPDATE tasks SET leased_until = @leased_until, updated_at = @now
@@ -250,6 +266,7 @@ export class SqliteStore implements Store {
 
     this.pruneWindow = new SqlitePruneWindow(db);
     this.capTable = new SqliteCaps(db);
+    this.spendTable = new SqliteSpend(db);
 
     this.insertTasks = (tasks: NewTask[]) => {
       const now = this.now();
@@ -273,9 +290,10 @@ export class SqliteStore implements Store {
     this.leaseTx = db.transaction((request: LeaseRequest, expiredFailures: Task[]) =>
       this.leaseNow(request, expiredFailures),
     );
-    // ack, extend, release and cancel read, then change one row with one statement: atomic without
-    // a savepoint (a savepoint costs two more statements on the hottest path).
-    this.ackTx = (request: AckRequest) => this.ackNow(request);
+    // extend, release and cancel read, then change one row with one statement: atomic without a
+    // savepoint (a savepoint costs two more statements on the hottest path). An ack also adds to
+    // its spend row, so its two writes share a savepoint: both are stored or neither.
+    this.ackTx = db.transaction((request: AckRequest) => this.ackNow(request));
     this.extendTx = (request: ExtendRequest) => {
       this.claimed(request, 'extend');
       const now = this.now();
@@ -287,7 +305,7 @@ export class SqliteStore implements Store {
       return rowToTask(row, true);
     };
     this.releaseTx = (request: ReleaseRequest) => {
-      this.claimed(request, 'release');
+      const current = this.claimed(request, 'release');
       const now = this.now();
       const row = this.sql.requeue.get({
         task_id: request.task_id,
@@ -298,6 +316,9 @@ export class SqliteStore implements Store {
         available_at: releasedAvailableAt(now, request.delay_ms),
         refund: 1, // giving work back is not an attempt
         now,
+        // Not a run: the last run's cost stays.
+        cost_usd: current.cost_usd,
+        cost_basis: current.cost_basis,
       }) as TaskRow;
       this.counts.move('leased', 'queued');
       return rowToTask(row);
@@ -484,6 +505,22 @@ export class SqliteStore implements Store {
     return this.read(() => this.capTable.list(this.now()));
   }
 
+  setBudget(budget: Budget): Promise<Budget> {
+    return this.write(() => this.spendTable.set(budget));
+  }
+
+  clearBudget(backend: string): Promise<boolean> {
+    return this.write(() => this.spendTable.clear(backend));
+  }
+
+  budgets(): Promise<BudgetState[]> {
+    return this.read(() => this.spendTable.budgets(this.now()));
+  }
+
+  spend(days: number): Promise<SpendRow[]> {
+    return this.read(() => this.spendTable.rows(days, this.now()));
+  }
+
   nextWakeAt(): Promise<number | null> {
     return this.read(() => {
       const now = this.now();
@@ -491,7 +528,7 @@ export class SqliteStore implements Store {
         .map((statement) => (statement.get(now) as { t: number | null }).t)
         .concat(this.capTable.nextRateSlot(now))
         .filter((end): end is number => end !== null);
-      return ends.length > 0 ? Math.min(...ends) : null;
+      return wakeWithBudgets(ends.length > 0 ? Math.min(...ends) : null, this.spendTable.budgets(now), now);
     });
   }
 
@@ -562,6 +599,8 @@ export class SqliteStore implements Store {
     const granted: Task[] = [];
     const now = this.now();
     if (this.sql.paused.get({ backend: pauseScope(request.backend), now })) return granted;
+    // A backend out of its budget for today gets nothing until the next UTC day.
+    if (request.backend && this.spendTable.exhausted(request.backend, now)) return granted;
     // The caps touching this lease, read in its transaction (queue-policy.ts decides with them).
     const caps = this.capTable.use(capScopesOf(request), now);
     const slots = slotsOf(caps);
@@ -666,9 +705,11 @@ export class SqliteStore implements Store {
   }
 
   private ackNow(request: AckRequest): Transition {
+    const cost = ackCost(request);
     if (request.status === 'done') {
       // The common case in one statement; only when it matches nothing do we look at why.
       const done = this.sql.finishIfHeld.get({
+        ...cost,
         task_id: request.task_id,
         lease_token: request.lease_token ?? null,
         worker_id: request.worker_id ?? null,
@@ -679,9 +720,10 @@ export class SqliteStore implements Store {
         duration_ms: request.duration_ms ?? null,
         usage: jsonOrNull(request.usage),
         now: this.now(),
-      }) as TaskRow | undefined;
+      }) as AckedRow | undefined;
       if (done) {
         this.counts.move('leased', 'done');
+        this.spendTable.add(done.updated_at, done.lease_backend, spendOfAck(request));
         return { task: rowToTask(done) };
       }
     }
@@ -694,14 +736,18 @@ export class SqliteStore implements Store {
       error_fix: request.error_fix ?? null,
       duration_ms: request.duration_ms ?? null,
       now,
+      ...cost,
     };
+    // Every accepted ack is a run that cost something, a retried one too.
+    const spent = (row: AckedRow) => this.spendTable.add(now, row.lease_backend, spendOfAck(request));
     if (retriesAfterFailure(current, request)) {
       const row = this.sql.requeue.get({
         ...outcome,
         available_at: now + retryDelaySeconds(current.attempts, this.policy),
         refund: 0,
-      }) as TaskRow;
+      }) as AckedRow;
       this.counts.move('leased', 'queued');
+      spent(row);
       return { task: rowToTask(row), requeued: true };
     }
     const row = this.sql.finish.get({
@@ -709,8 +755,9 @@ export class SqliteStore implements Store {
       status: request.status,
       result: request.result ?? null,
       usage: jsonOrNull(request.usage),
-    }) as TaskRow;
+    }) as AckedRow;
     this.counts.move('leased', request.status);
+    spent(row);
     return { task: rowToTask(row) };
   }
 
@@ -751,6 +798,9 @@ export class SqliteStore implements Store {
     return this.read(() => countQueuedByBackend(this.db, this.now()));
   }
 }
+
+/** A task row as an ack's UPDATE returns it: with the backend of the agent that held it. */
+type AckedRow = TaskRow & { lease_backend: string | null };
 
 function closedError(): MitteloError {
   return new MitteloError('unavailable', 'the store is closed (the hub is shutting down)');

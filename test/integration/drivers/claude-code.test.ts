@@ -1,8 +1,8 @@
 /**
  * The claude_code driver end to end: a real hub, a real agent process, and a fake `claude` on
  * PATH that mimics the real CLI's flags and outputs. Success with usage; a run that is not logged
- * in (task released, agent unhealthy with the fix); a network retry loop given up early; and the
- * preflight of a logged-out CLI.
+ * in (task released, agent unhealthy with the fix); a network retry loop given up early; the
+ * preflight of a logged-out CLI; and a task's max_cost_usd reaching claude as --max-budget-usd.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -93,6 +93,34 @@ describe('driver claude_code (fake claude on PATH)', () => {
     assert.equal(task.error_kind, 'network');
     assert.match(task.error!, /the API cannot be reached .*stopped after 0\.5 s more of retrying/);
     assert.match(task.error_fix!, /check the network connection/);
+  });
+
+  it('max_cost_usd: claude gets --max-budget-usd, and a run stopped there fails for good with its cost', async () => {
+    const { client } = await hubWithAgent('success', { FAKE_CLI_COST_USD: '0.75' });
+    // Below the run's cost: the fake stops at the budget (it only does so when given the flag).
+    const stopped = await client.enqueue({
+      prompt: 'big job',
+      backend: 'claude_code',
+      max_cost_usd: 0.5,
+      max_attempts: 3,
+    });
+    const { tasks } = await client.wait([stopped], { timeout_ms: HANG_GUARD_MS });
+    const task = tasks[0]!;
+    assert.equal(task.status, 'failed', 'not retried although attempts remain');
+    assert.equal(task.attempts, 1);
+    assert.equal(task.error_kind, 'budget');
+    assert.match(
+      task.error!,
+      /Claude Code stopped at its budget of \$0\.5 \(max_cost_usd\) after spending \$0\.75/,
+    );
+    assert.match(task.error_fix!, /raise the task's max_cost_usd/);
+    assert.equal(task.cost_usd, 0.75, 'the cost of a failed run is acked too');
+    assert.equal(task.cost_basis, 'reported');
+    // Above it: the flag is taken and the run answers.
+    const fits = await client.enqueue({ prompt: 'small job', backend: 'claude_code', max_cost_usd: 2 });
+    const done = (await client.wait([fits], { timeout_ms: HANG_GUARD_MS })).tasks[0]!;
+    assert.equal(done.status, 'done', done.error ?? '');
+    assert.equal(done.cost_usd, 0.75);
   });
 
   it('with --require-ready, a logged-out claude refuses to start, printing the fix', async () => {
