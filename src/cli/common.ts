@@ -74,6 +74,25 @@ export function connectionOptions(): Option[] {
 }
 
 /**
+ * The flags of a command with subcommands (`limit set`, `budget clear`): commander hands every
+ * flag the parent knows (connection flags, --json) to the parent, wherever it is written, so a
+ * subcommand reads them there, with where each connection flag came from.
+ */
+export function parentFlags<T extends ConnectionFlags>(subcommand: Command): T {
+  const parent = subcommand.parent!;
+  const source = (key: string) => parent.getOptionValueSource(key) as string | undefined;
+  return {
+    ...(parent.opts() as T),
+    connectionSources: {
+      hub: source('hub'),
+      host: source('host'),
+      port: source('port'),
+      tlsCa: source('tlsCa'),
+    },
+  };
+}
+
+/**
  * Add --host/--port/--hub/--tls/--tls-ca/--token to a client command (after its own options, so
  * help lists those first), and note where each address flag came from: a --host typed on the
  * command line beats MITTELO_HUB from the environment, as any flag beats the environment.

@@ -13,6 +13,7 @@ import {
   type ConnectionFlags,
   EXIT,
   jsonOption,
+  parentFlags,
   printJson,
   withConnectionOptions,
   withHub,
@@ -20,25 +21,6 @@ import {
 
 interface BudgetFlags extends ConnectionFlags {
   json?: boolean;
-}
-
-/**
- * The connection and --json flags of `budget set` / `budget clear` are `budget`'s own: commander
- * hands every flag `budget` knows to `budget`, wherever it is written, so the subcommands read
- * them there.
- */
-function budgetFlags(subcommand: Command): BudgetFlags {
-  const parent = subcommand.parent!;
-  const source = (key: string) => parent.getOptionValueSource(key) as string | undefined;
-  return {
-    ...(parent.opts() as BudgetFlags),
-    connectionSources: {
-      hub: source('hub'),
-      host: source('host'),
-      port: source('port'),
-      tlsCa: source('tlsCa'),
-    },
-  };
 }
 
 /** `withHub`, with one clear line from a hub too old to keep budgets (exit 4). */
@@ -61,7 +43,7 @@ function setCommand(): Command {
     )
     .argument('<budget>', "claude_code=20usd/day (or 'claude_code=$20/day', or claude_code=20)")
     .action(async (text: string, _own: object, self: Command) => {
-      const flags = budgetFlags(self);
+      const flags = parentFlags<BudgetFlags>(self);
       // Checked before connecting: bad input changes nothing and needs no hub.
       const wanted = parseBudget(text, 'budget set');
       const budget = await withBudgetHub(flags, (client) => client.setBudget(wanted));
@@ -78,7 +60,7 @@ function clearCommand(): Command {
     .description("remove a backend's daily budget")
     .argument('<backend>', 'the backend, for example claude_code')
     .action(async (text: string, _own: object, self: Command) => {
-      const flags = budgetFlags(self);
+      const flags = parentFlags<BudgetFlags>(self);
       const backend = parseBudgetBackend(text, 'budget clear');
       const cleared = await withBudgetHub(flags, (client) => client.clearBudget(backend));
       if (flags.json) {

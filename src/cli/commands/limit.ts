@@ -9,6 +9,7 @@ import {
   CliError,
   type ConnectionFlags,
   jsonOption,
+  parentFlags,
   printJson,
   withConnectionOptions,
   withHub,
@@ -17,25 +18,6 @@ import { capLines, describeCap, parseConcurrency, parseRate, parseScope } from '
 
 interface LimitFlags extends ConnectionFlags {
   json?: boolean;
-}
-
-/**
- * The connection and --json flags of `limit set` / `limit clear` are `limit`'s own: commander
- * hands every flag `limit` knows to `limit`, wherever it is written, so the subcommands read them
- * there.
- */
-function limitFlags(subcommand: Command): LimitFlags {
-  const parent = subcommand.parent!;
-  const source = (key: string) => parent.getOptionValueSource(key) as string | undefined;
-  return {
-    ...(parent.opts() as LimitFlags),
-    connectionSources: {
-      hub: source('hub'),
-      host: source('host'),
-      port: source('port'),
-      tlsCa: source('tlsCa'),
-    },
-  };
 }
 
 /** `claude_code=3` or `claude_code`: the scope, and the concurrency when given. */
@@ -56,7 +38,7 @@ function setCommand(): Command {
       new Option('--rate <rate>', 'at most this many lease starts per minute (20/min, 600/h; off: none)'),
     )
     .action(async (text: string, own: { rate?: string }, self: Command) => {
-      const flags = limitFlags(self);
+      const flags = parentFlags<LimitFlags>(self);
       const { scope, concurrency } = target(text);
       const rate =
         own.rate === undefined ? undefined : own.rate === 'off' ? null : parseRate(own.rate, '--rate');
@@ -83,7 +65,7 @@ function clearCommand(): Command {
     .description('remove the cap of a backend or tag:NAME')
     .argument('<name>', 'the backend, or tag:NAME')
     .action(async (text: string, _own: object, self: Command) => {
-      const flags = limitFlags(self);
+      const flags = parentFlags<LimitFlags>(self);
       const scope = parseScope(text, 'limit clear');
       const cleared = await withHub(flags, (client) => client.clearLimit(scope));
       if (flags.json) {
