@@ -51,6 +51,17 @@ const TASK_KEYS = [...TASK_FIELDS].sort();
 
 const LEASE: Omit<LeaseRequest, 'worker_id'> = { max_tasks: 1, lease_seconds: 30 };
 
+/** A task's output_schema: nested, with arrays and keys out of alphabetical order, to come back as written. */
+const SCHEMA = {
+  type: 'object',
+  required: ['verdict'],
+  properties: {
+    verdict: { enum: ['ok', 'half', 'bad'] },
+    findings: { type: 'array', items: { type: 'object', properties: { line: { type: 'integer' } } } },
+  },
+  additionalProperties: true,
+};
+
 const ids = (tasks: Task[]) => tasks.map((task) => task.task_id);
 
 async function enqueue(store: Store, ...tasks: (string | NewTask)[]): Promise<Task[]> {
@@ -173,6 +184,8 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
               'max_cost_usd',
               'cost_usd',
               'cost_basis',
+              'output_schema',
+              'parsed',
             ] as const) {
               assert.equal(task[key], null, key);
             }
@@ -1705,8 +1718,10 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
             usd_per_day: 1,
           });
           await run(store, 'claude_code', { cost_usd: 0.5 });
-          // Unknown cost is shown, not counted against the budget.
+          // Unknown cost is shown, not counted against the budget; an ack that reports neither
+          // cost nor tokens (echo, shell) adds nothing at all.
           await run(store, 'claude_code', { cost_basis: 'unknown' });
+          await run(store, 'claude_code', { usage: { input_tokens: 3 } });
           await run(store, 'claude_code');
           const state = {
             backend: 'claude_code',
@@ -1866,6 +1881,130 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
       );
     });
 
+    describe('structured answers', () => {
+      /** Enqueue one task (with `fields`), lease it and ack it done with `ack` on top. */
+      async function answered(store: Store, fields: Partial<NewTask>, ack: Partial<AckRequest> = {}) {
+        const [queued] = await enqueue(store, { prompt: 'answer in JSON', ...fields });
+        const task = await leaseOne(store, 'w');
+        assert.equal(task.task_id, queued!.task_id);
+        return store.ack({ task_id: task.task_id, lease_token: task.lease_token, status: 'done', ...ack });
+      }
+
+      it(
+        'output_schema comes back as written from enqueue, get, lease, list and dump',
+        fresh(async ({ store }) => {
+          const [task, plain] = await enqueue(
+            store,
+            { prompt: 'with a schema', output_schema: SCHEMA },
+            'plain',
+          );
+          assert.deepEqual(task!.output_schema, SCHEMA);
+          assert.equal(task!.parsed, null);
+          assert.equal(plain!.output_schema, null);
+          assert.deepEqual(await getOne(store, task!.task_id), task);
+          assert.deepEqual(
+            (await store.list({ limit: 0 })).find((t) => t.task_id === task!.task_id),
+            task,
+          );
+          const leased = await leaseOne(store, 'w');
+          assert.equal(leased.task_id, task!.task_id);
+          assert.deepEqual(leased.output_schema, SCHEMA, 'the agent gets the schema with its lease');
+          const [dumped] = await store.dump(0, 1);
+          assert.deepEqual(dumped!.output_schema, SCHEMA);
+        }),
+      );
+
+      it(
+        'an ack done with parsed stores it, whatever JSON it is (an object, an array, an empty one, a number, 0)',
+        fresh(async ({ store }) => {
+          const values: unknown[] = [
+            { verdict: 'ok', score: 0.5, notes: ['a', 'b'], nested: { deep: [1, { x: null }] } },
+            [{ file: 'a.ts', line: 3 }, 'two'],
+            [],
+            42.5,
+            0,
+            'just a string',
+            false,
+          ];
+          for (const value of values) {
+            const { task } = await answered(
+              store,
+              { output_schema: SCHEMA },
+              { result: JSON.stringify(value), parsed: value },
+            );
+            assert.deepEqual(task.parsed, value, JSON.stringify(value));
+            assert.deepEqual(
+              (await getOne(store, task.task_id)).parsed,
+              value,
+              `${JSON.stringify(value)} as read back`,
+            );
+          }
+        }),
+      );
+
+      it(
+        'an ack without parsed, or with parsed null, leaves it null',
+        fresh(async ({ store }) => {
+          const { task: without } = await answered(
+            store,
+            { output_schema: SCHEMA },
+            { result: 'plain text' },
+          );
+          assert.equal(without.parsed, null);
+          assert.equal((await getOne(store, without.task_id)).parsed, null);
+          const { task: explicitNull } = await answered(store, {}, { result: 'null', parsed: null });
+          assert.equal(explicitNull.parsed, null);
+          assert.equal((await getOne(store, explicitNull.task_id)).parsed, null);
+        }),
+      );
+
+      it(
+        'parsed goes where result goes: cleared by a retrying failure, by a release and by retryFailed',
+        fresh(async ({ store, clock }) => {
+          // A final failure keeps what it was acked with, result and parsed alike ...
+          const [final, flaky, released] = await enqueue(
+            store,
+            { prompt: 'final', output_schema: SCHEMA },
+            { prompt: 'flaky', output_schema: SCHEMA, max_attempts: 2 },
+            { prompt: 'released', output_schema: SCHEMA },
+          );
+          const leased = await leaseTasks(store, { worker_id: 'w', max_tasks: 3, lease_seconds: 30 });
+          const token = (task: Task) => leased.find((t) => t.task_id === task.task_id)!.lease_token;
+          const failed = await store.ack({
+            task_id: final!.task_id,
+            lease_token: token(final!),
+            status: 'failed',
+            result: '{"verdict": "half"}',
+            parsed: { verdict: 'half' },
+            error: 'gave up',
+          });
+          assert.equal(failed.task.status, 'failed');
+          assert.equal(failed.task.result, '{"verdict": "half"}');
+          assert.deepEqual(failed.task.parsed, { verdict: 'half' });
+          // ... one that goes back for another attempt clears both, as does a release ...
+          const retried = await store.ack({
+            task_id: flaky!.task_id,
+            lease_token: token(flaky!),
+            status: 'failed',
+            result: '{"verdict": "half"}',
+            parsed: { verdict: 'half' },
+            error: 'bad_output',
+          });
+          assert.equal(retried.requeued, true);
+          assert.deepEqual([retried.task.result, retried.task.parsed], [null, null]);
+          const back = await store.release({ task_id: released!.task_id, lease_token: token(released!) });
+          assert.deepEqual([back.result, back.parsed], [null, null]);
+          // ... and retryFailed clears them with the rest of the failed run; the schema stays.
+          clock.advance(1);
+          assert.equal(await store.retryFailed([final!.task_id]), 1);
+          const again = await getOne(store, final!.task_id);
+          assert.equal(again.status, 'queued');
+          assert.deepEqual([again.result, again.parsed], [null, null]);
+          assert.deepEqual(again.output_schema, SCHEMA);
+        }),
+      );
+    });
+
     describe('dump and load', () => {
       /**
        * A store holding every kind of task: queued (one routed, tagged, with metadata), one waiting
@@ -1882,7 +2021,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
             priority: 4,
             metadata: { pack: 'p', n: 1 },
           },
-          { prompt: 'to finish', timeout_s: 12.5, max_cost_usd: 0.75 },
+          { prompt: 'to finish', timeout_s: 12.5, max_cost_usd: 0.75, output_schema: SCHEMA },
           { prompt: 'to fail' },
           { prompt: 'to back off', max_attempts: 3 },
           { prompt: 'to hold' },
@@ -1901,6 +2040,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           usage: { input_tokens: 3, output_tokens: 4 },
           cost_usd: 0.125,
           cost_basis: 'estimated',
+          parsed: { verdict: 'ok', findings: [] },
         });
         await store.ack({
           task_id: byPrompt('to fail').task_id,
@@ -1976,6 +2116,11 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
               [0.75, 0.125, 'estimated'],
             );
             assert.equal(source.find((task) => task.prompt === 'to fail')!.cost_basis, 'unknown');
+            // So do the structured answer's schema and parsed value.
+            assert.deepEqual(
+              [finished.output_schema, finished.parsed],
+              [SCHEMA, { verdict: 'ok', findings: [] }],
+            );
             assert.deepEqual(await target.list({ limit: 0 }), await store.list({ limit: 0 }));
             assert.deepEqual(await target.stats(), await store.stats());
             await assertStatsExact(target, { queued: 2, leased: 1, done: 1, failed: 1, canceled: 1 });

@@ -16,7 +16,9 @@
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Backend, type BackendOutcome, SETUP_KINDS } from '../backends/types.ts';
+import { compileAnswerSchema } from '../answers/answer-schema.ts';
+import { parseAnswer } from '../answers/parse-answer.ts';
+import { type Backend, type BackendOutcome, type FailureKind, SETUP_KINDS } from '../backends/types.ts';
 import {
   formatHubAddress,
   HubClient,
@@ -502,9 +504,9 @@ export class Agent {
       usage: outcome.usage,
       ...cost,
     };
-    const ack = outcome.ok
-      ? { ...base, status: 'done' as const, result: outcome.output }
-      : {
+    const answer = outcome.ok ? checkAnswer(task, outcome.output) : null;
+    const ack = !outcome.ok
+      ? {
           ...base,
           status: 'failed' as const,
           error: outcome.error,
@@ -512,12 +514,33 @@ export class Agent {
           error_fix: outcome.fix,
           // A run stopped at its max_cost_usd would spend it again: no retry.
           ...(outcome.kind === 'budget' && this.client.hello ? { retryable: false } : {}),
-        };
+        }
+      : answer === null || answer.ok
+        ? {
+            ...base,
+            status: 'done' as const,
+            result: outcome.output,
+            ...(answer ? { parsed: answer.parsed } : {}),
+          }
+        : {
+            // The run worked but its answer is not what output_schema asks for: a failed attempt
+            // that keeps the raw text (to see what the model said), retried like any other.
+            ...base,
+            status: 'failed' as const,
+            result: outcome.output,
+            error: answer.error,
+            error_kind: 'bad_output' satisfies FailureKind,
+            error_fix: answer.fix,
+            retryable: answer.retryable,
+          };
+    if (answer && !answer.ok) {
+      this.log(`task ${task.task_id}: bad_output (${answer.error.split('\n')[0]!.slice(0, 200)})`);
+    }
     // An ack whose answer was lost may have been stored: the hub then says the task is already
     // in the status we sent, which is this ack's success, not a refusal.
     const applied = (error: HubError) => error.code === 'conflict' && error.details?.status === ack.status;
     if (await this.withReconnect(`ack of task ${task.task_id}`, () => this.client.ack(ack), applied)) {
-      if (outcome.ok) this.counts.done += 1;
+      if (ack.status === 'done') this.counts.done += 1;
       else this.counts.failed += 1;
     }
   }
@@ -692,4 +715,35 @@ async function within(ms: number, promise: Promise<unknown>): Promise<void> {
 function reasonOf(task: Task): { error: string; error_kind: string; error_fix: string | undefined } | null {
   if (!task.error_kind) return null;
   return { error: task.error ?? '', error_kind: task.error_kind, error_fix: task.error_fix ?? undefined };
+}
+
+/**
+ * A task with output_schema: its answer parsed and validated (every backend, src/answers/). Null
+ * for a task without one. The hub refuses a schema that does not compile; should one get here
+ * anyway (a hub of another version, whose ajv took it), it fails the same way on every try, so
+ * that failure is not retryable.
+ */
+function checkAnswer(
+  task: Task,
+  output: string,
+): { ok: true; parsed: unknown } | { ok: false; error: string; fix: string; retryable: boolean } | null {
+  const schema = task.output_schema ?? null;
+  if (schema === null) return null;
+  const compiled = compileAnswerSchema(schema);
+  if (!compiled.ok) {
+    return {
+      ok: false,
+      error: compiled.error,
+      fix: "fix the task's output_schema and enqueue it again",
+      retryable: false,
+    };
+  }
+  const answer = parseAnswer(output, schema);
+  if (answer.ok) return answer;
+  return {
+    ok: false,
+    error: answer.error,
+    fix: 'ask in the prompt for JSON that meets output_schema (the answer kept as result shows what came back)',
+    retryable: true,
+  };
 }

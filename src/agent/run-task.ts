@@ -68,6 +68,8 @@ export function runTask(task: Task, deps: RunTaskDeps): RunningTask {
         metadata: task.metadata,
         // A v0.1 hub's tasks have no max_cost_usd.
         max_cost_usd: task.max_cost_usd ?? null,
+        // Drivers whose CLI takes a schema pass it on; the agent validates every answer anyway.
+        output_schema: task.output_schema ?? null,
       },
       { signal: controller.signal, timeoutMs: deps.timeoutMs, maxOutputBytes: deps.maxOutputBytes },
     )

@@ -20,6 +20,11 @@ export type FailureKind =
    * would spend the same again, so the agent acks it as not retryable.
    */
   | 'budget'
+  /**
+   * The run worked, but its answer is not JSON that meets the task's output_schema (the agent
+   * checks it, src/answers/). Retryable: a model often gets it right on the next try.
+   */
+  | 'bad_output'
   | 'unknown';
 
 /** The part of a task a backend needs. */
@@ -33,6 +38,11 @@ export interface BackendTask {
    * (`--max-budget-usd`); the other backends ignore it (docs/BACKENDS.md, "Usage and cost").
    */
   max_cost_usd?: number | null;
+  /**
+   * A JSON Schema the answer must meet; null or absent: plain text. Claude Code and Codex are
+   * given it (`--json-schema`, `--output-schema`); the agent validates every backend's answer.
+   */
+  output_schema?: Record<string, unknown> | null;
 }
 
 export interface RunContext {

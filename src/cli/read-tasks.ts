@@ -5,6 +5,7 @@
  * and line so it can be fixed in place.
  */
 import { readFile } from 'node:fs/promises';
+import { compileAnswerSchema } from '../answers/answer-schema.ts';
 import type { NewTask } from '../protocol/model.ts';
 import { describeIssues, MAX_AHEAD_S, newTaskSchema } from '../protocol/schemas.ts';
 import { CliError } from './common.ts';
@@ -21,6 +22,7 @@ export const TASK_FIELDS = [
   'not_before',
   'delay_s',
   'max_cost_usd',
+  'output_schema',
 ] as const;
 export type TaskField = (typeof TASK_FIELDS)[number];
 
@@ -92,6 +94,12 @@ export function checkTaskField(field: TaskField, value: unknown): string | null 
       return typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= MAX_COST_LIMIT_USD
         ? null
         : 'must be an amount of US dollars above 0 and at most 1,000,000 (for example 0.5)';
+    case 'output_schema': {
+      if (!isPlainObject(value)) return 'must be a JSON Schema (a JSON object)';
+      // Compiled here, the same way the hub and the agent do, so a bad schema is named by line.
+      const compiled = compileAnswerSchema(value);
+      return compiled.ok ? null : compiled.error.replace(/^output_schema /, '');
+    }
   }
 }
 
@@ -215,6 +223,26 @@ export function singleTask(prompt: string, source: string, defaults: TaskDefault
   const task = toNewTask({ ...defaults, prompt });
   if (typeof task === 'string') throw new CliError(`${source}: ${task}`);
   return task;
+}
+
+/**
+ * `--output-schema FILE`: the JSON Schema in the file, parsed and compiled, for every task whose
+ * line sets no output_schema. Anything wrong is one line naming the flag and the file (exit 2).
+ */
+export async function readOutputSchema(
+  path: string,
+  flag = '--output-schema',
+): Promise<Record<string, unknown>> {
+  const text = await readInput(path, flag);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new CliError(`${flag} ${path}: not valid JSON (${(error as Error).message})`);
+  }
+  const problem = checkTaskField('output_schema', value);
+  if (problem) throw new CliError(`${flag} ${path} ${problem}`);
+  return value as Record<string, unknown>;
 }
 
 /** The text of `path`, or of stdin for `-`. A file that cannot be read is a usage error (exit 2). */

@@ -3,6 +3,7 @@
  * run against the store, with the dispatcher, registry and event bus kept in step. The TCP server
  * and the REST API are thin adapters over `Hub.call`.
  */
+import { compileAnswerSchema } from '../answers/answer-schema.ts';
 import { MitteloError } from '../errors.ts';
 import { checkParamsJson } from '../protocol/json-limits.ts';
 import type { LeaseRevokedEvent, NewTask, Task } from '../protocol/model.ts';
@@ -80,8 +81,11 @@ export const HUB_FEATURES = [
   'prune',
   'limits',
   'spend',
+  // A hub without it drops a task's output_schema unread: a client checks for it first.
+  'output_schema',
 ];
 
+/** The most JSON a task's metadata, and its output_schema, may each be. */
 const MAX_METADATA_BYTES = 64 * 1024;
 const SECONDS_PER_DAY = 86_400;
 const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
@@ -556,6 +560,15 @@ export class Hub {
       if (task.metadata && JSON.stringify(task.metadata).length > MAX_METADATA_BYTES) {
         throw new MitteloError('too_large', `${where}metadata is over ${MAX_METADATA_BYTES} bytes of JSON`);
       }
+      if (task.output_schema) {
+        if (JSON.stringify(task.output_schema).length > MAX_METADATA_BYTES) {
+          throw new MitteloError(
+            'too_large',
+            `${where}output_schema is over ${MAX_METADATA_BYTES} bytes of JSON`,
+          );
+        }
+        checkOutputSchema(task.output_schema, where);
+      }
     }
     const created = await this.store.enqueue(tasks);
     this.history.record('task.enqueued', created.length);
@@ -649,4 +662,19 @@ export class Hub {
     }
     return watchers;
   }
+}
+
+/**
+ * Refuses a task whose output_schema does not compile, before anything is stored: an agent could
+ * only fail such a task on every attempt. answers/ checks it exactly as the agent will.
+ */
+function checkOutputSchema(schema: Record<string, unknown>, where: string): void {
+  const compiled = compileAnswerSchema(schema);
+  if (compiled.ok) return;
+  // Its message names output_schema already ("output_schema is not a valid JSON Schema: ..."):
+  // only the task's place in the request goes in front.
+  const message = compiled.error.startsWith('output_schema')
+    ? `${where}${compiled.error}`
+    : `${where}output_schema: ${compiled.error}`;
+  throw new MitteloError('bad_request', message);
 }

@@ -75,6 +75,14 @@ export const taskSchema = z
       description:
         'Where cost_usd comes from: reported by the CLI, estimated from the price table, or unknown; null: never acked with a cost',
     }),
+    output_schema: jsonObject.nullable().meta({
+      description:
+        'A JSON Schema the answer must meet: the answer is parsed as JSON and validated; null: a plain-text answer',
+    }),
+    parsed: z.unknown().meta({
+      description:
+        'The answer parsed as JSON and valid against output_schema (any JSON value); null without output_schema',
+    }),
   })
   .meta({ description: 'A task. The first nine fields are the v0.1 shape.' });
 export type Task = z.infer<typeof taskSchema>;
@@ -175,7 +183,9 @@ export const spendRowSchema = z
   .object({
     day: z.string().meta({ description: 'The UTC day, YYYY-MM-DD, by the store clock' }),
     backend: z.string().nullable(),
-    tasks: z.number().int().meta({ description: 'Acks counted (every run of a task, retries included)' }),
+    tasks: z.number().int().meta({
+      description: 'Acks counted: every run of a task (retries included) whose ack reported a cost or tokens',
+    }),
     cost_usd: z.number().meta({ description: 'Known cost, reported plus estimated' }),
     estimated_usd: z.number().meta({ description: 'The part of cost_usd that is estimated from prices' }),
     cost_unknown: z.number().int().meta({ description: 'Acks whose cost is unknown (not in cost_usd)' }),
@@ -225,6 +235,8 @@ export interface NewTask {
   delay_s?: number | undefined;
   /** The most this task may spend (USD); passed to backends that enforce one. */
   max_cost_usd?: number | undefined;
+  /** A JSON Schema the answer must meet (parsed as JSON, validated, stored as `parsed`). */
+  output_schema?: Record<string, unknown> | undefined;
 }
 
 export const agentInfoSchema = z.object({

@@ -84,6 +84,9 @@ export const newTaskSchema = z
     ),
     // v1: the most this task may spend (docs/PROTOCOL.md, "spend and budgets")
     max_cost_usd: optional(usdSchema('max_cost_usd')),
+    // v1: a JSON Schema the answer must meet (docs/PROTOCOL.md, "structured answers"); the hub
+    // checks that it compiles (src/answers/), this only that it is an object
+    output_schema: optional(metadataSchema),
   })
   .refine((task) => task.not_before === undefined || task.delay_s === undefined, {
     message: 'give not_before (a Unix time) or delay_s (seconds from now), not both',
@@ -136,6 +139,8 @@ export const methodSchemas = {
       cost_basis: optional(
         z.enum(COST_BASES, { error: 'cost_basis is "reported", "estimated" or "unknown"' }),
       ),
+      // v1: the answer parsed and valid against the task's output_schema (any JSON value)
+      parsed: z.unknown().optional(),
     })
     .refine((ack) => !(ack.cost_basis === 'unknown' && ack.cost_usd !== undefined), {
       message: 'cost_basis "unknown" goes without cost_usd',

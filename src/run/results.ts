@@ -16,6 +16,11 @@ export interface ResultRecord {
   backend: string | null;
   worker_id: string | null;
   result: string | null;
+  /**
+   * The answer parsed and valid against the task's output_schema; null without one (or not done).
+   * Optional: results files written before structured answers have no such field.
+   */
+  parsed?: unknown;
   error: string | null;
   error_kind: string | null;
   error_fix: string | null;
@@ -47,6 +52,8 @@ export function resultRecord(
     backend: task.worker_id ? backendOf(task.worker_id) : null,
     worker_id: task.worker_id,
     result: task.result,
+    // `?? null`: a hub from before structured answers sends no parsed.
+    parsed: task.parsed ?? null,
     error: task.error,
     error_kind: task.error_kind ?? null,
     error_fix: task.error_fix ?? null,

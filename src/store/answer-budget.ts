@@ -7,17 +7,24 @@
  */
 import type { Task } from '../protocol/model.ts';
 
-/** Bytes of task text one answer may carry (prompts, results, errors, metadata). */
+/** Bytes of task text one answer may carry (prompts, results, errors, metadata, answers' JSON). */
 export const ANSWER_BUDGET_BYTES = 8 * 1024 * 1024;
 
 /** What a task adds to an answer, roughly: its text fields plus the fixed fields around them. */
 export function taskAnswerBytes(
-  task: Pick<Task, 'prompt' | 'result' | 'error'> & { metadata?: unknown },
+  task: Pick<Task, 'prompt' | 'result' | 'error'> & {
+    metadata?: unknown;
+    output_schema?: unknown;
+    parsed?: unknown;
+  },
 ): number {
   let bytes = 400 + task.prompt.length;
   if (task.result) bytes += task.result.length;
   if (task.error) bytes += task.error.length;
-  if (typeof task.metadata === 'string') bytes += task.metadata.length;
+  // The JSON columns count as the rows hold them (their text); a wire Task's objects do not.
+  for (const json of [task.metadata, task.output_schema, task.parsed]) {
+    if (typeof json === 'string') bytes += json.length;
+  }
   return bytes;
 }
 

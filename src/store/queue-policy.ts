@@ -39,7 +39,15 @@ export type TaskState = Pick<
 /** The fields a new task is stored with: what it said, else the defaults. */
 export type NewTaskFields = Pick<
   Task,
-  'prompt' | 'backend' | 'tags' | 'priority' | 'max_attempts' | 'timeout_s' | 'metadata' | 'max_cost_usd'
+  | 'prompt'
+  | 'backend'
+  | 'tags'
+  | 'priority'
+  | 'max_attempts'
+  | 'timeout_s'
+  | 'metadata'
+  | 'max_cost_usd'
+  | 'output_schema'
 >;
 
 export function newTaskFields(task: NewTask, policy: RetryPolicy): NewTaskFields {
@@ -52,6 +60,7 @@ export function newTaskFields(task: NewTask, policy: RetryPolicy): NewTaskFields
     timeout_s: task.timeout_s ?? null,
     metadata: task.metadata ?? null,
     max_cost_usd: task.max_cost_usd ?? null,
+    output_schema: task.output_schema ?? null,
   };
 }
 
@@ -95,6 +104,8 @@ export function freshTask(taskId: number, now: number, fields: NewTaskFields, av
     max_cost_usd: fields.max_cost_usd,
     cost_usd: null,
     cost_basis: null,
+    output_schema: fields.output_schema,
+    parsed: null,
   };
 }
 
@@ -492,17 +503,30 @@ export interface SpendAdd extends TokenCounts {
 
 /**
  * The spend of one accepted ack: its known cost, the estimated part of it, 1 in cost_unknown when
- * it came without a cost (whatever the basis: a v0.1 agent's ack costs something too), and the
- * tokens its usage reports (usage-tokens.ts).
+ * it came without a cost (whatever the basis), and the tokens its usage reports (usage-tokens.ts);
+ * undefined when it reports neither cost nor tokens: such a run left nothing to count.
  */
-export function spendOfAck(request: Pick<AckRequest, 'cost_usd' | 'cost_basis' | 'usage'>): SpendAdd {
+export function spendOfAck(
+  request: Pick<AckRequest, 'cost_usd' | 'cost_basis' | 'usage'>,
+): SpendAdd | undefined {
+  const tokens = tokensOf(request.usage);
+  // An ack that says nothing of cost or tokens (echo, shell, most v0.1 agents) has nothing to
+  // add. Skipping it also keeps such acks off the one spend row per backend and day, which every
+  // ack of that backend would otherwise update (and, on PostgreSQL, lock until its commit).
+  if (
+    request.cost_usd === undefined &&
+    request.cost_basis === undefined &&
+    Object.values(tokens).every((count) => count === 0)
+  ) {
+    return undefined;
+  }
   const cost = ackCost(request);
   return {
     tasks: 1,
     cost_usd: cost.cost_usd ?? 0,
     estimated_usd: cost.cost_basis === 'estimated' ? (cost.cost_usd ?? 0) : 0,
     cost_unknown: cost.cost_usd === null ? 1 : 0,
-    ...tokensOf(request.usage),
+    ...tokens,
   };
 }
 

@@ -1,13 +1,14 @@
 /**
  * A stored row as a wire Task, for every store: the columns are the fields of the wire model in
- * its order, and a store decodes only the JSON fields (tags, usage, metadata) its own way.
+ * its order, and a store decodes only the JSON fields (tags, usage, metadata, output_schema,
+ * parsed) its own way.
  */
 import { TASK_FIELDS, type Task } from '../protocol/model.ts';
 
 /** Every column of a task, in the wire model's order. */
 export const TASK_COLUMNS = TASK_FIELDS.join(', ');
 
-type JsonFields = 'tags' | 'usage' | 'metadata';
+type JsonFields = 'tags' | 'usage' | 'metadata' | 'output_schema' | 'parsed';
 
 /** `withLeaseToken` is true only for the holder of a fresh lease (and dump): the token is its proof. */
 export function taskFromRow(
@@ -42,5 +43,15 @@ export function taskFromRow(
     max_cost_usd: row.max_cost_usd,
     cost_usd: row.cost_usd,
     cost_basis: row.cost_basis,
+    output_schema: json.output_schema,
+    parsed: json.parsed,
   };
+}
+
+/**
+ * A JSON value as the text of a JSON column, exactly as given (null and absent: NULL). For values
+ * whose empty form means something: an empty array is `[]`, not NULL.
+ */
+export function jsonText(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
 }

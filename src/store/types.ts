@@ -72,6 +72,8 @@ export interface AckRequest extends LeaseClaim {
   cost_usd?: number | undefined;
   /** Where cost_usd comes from; absent with a cost_usd: `reported`; absent alone: nothing known. */
   cost_basis?: CostBasis | undefined;
+  /** The answer parsed and valid against the task's output_schema; stored as the task's `parsed`. */
+  parsed?: unknown;
 }
 
 export interface ExtendRequest extends LeaseClaim {

@@ -38,6 +38,8 @@ export function makeTask(id: number, fields: Partial<Task> = {}): Task {
     max_cost_usd: null,
     cost_usd: null,
     cost_basis: null,
+    output_schema: null,
+    parsed: null,
     ...fields,
   };
 }

@@ -576,6 +576,43 @@ describe('v1 task control', () => {
       assert.equal((await listAll(client)).length, 3);
     });
   });
+
+  it('a task whose output_schema does not compile is refused, naming it, and nothing is enqueued', async () => {
+    await withRawHub([], async ({ client }) => {
+      const hello = await client.result('hello', { client: 'test' });
+      assert.ok(hello.features.includes('output_schema'), 'the hub says it reads output_schema');
+      const schema = { type: 'object', required: ['verdict'], properties: { verdict: { type: 'string' } } };
+      const good = await enqueue(client, { prompt: 'answer in JSON', output_schema: schema });
+      assert.deepEqual((await getTask(client, good)).output_schema, schema);
+      const before = await stats(client);
+
+      const one = await expectError(
+        client,
+        'enqueue',
+        { prompt: 'bad schema', output_schema: { type: 'nope' } },
+        'bad_request',
+      );
+      assert.match(one.message, /^output_schema\b/);
+      assert.match(one.message, /type/, 'the message says what is wrong in the schema');
+      const many = await expectError(
+        client,
+        'enqueue_many',
+        {
+          tasks: [
+            { prompt: 'fine', output_schema: schema },
+            { prompt: 'bad schema', output_schema: { type: 'object', properties: { n: { type: 'nope' } } } },
+            { prompt: 'also fine' },
+          ],
+        },
+        'bad_request',
+      );
+      assert.match(many.message, /^tasks\[1\]\.output_schema\b/);
+      // Not an object at all: the request's shape refuses it before the schema is compiled.
+      await expectError(client, 'enqueue', { prompt: 'x', output_schema: 'a string' }, 'bad_request');
+      assert.deepEqual(await stats(client), before);
+      assert.deepEqual(idsOf(await listAll(client)), [good]);
+    });
+  });
 });
 
 describe('v1 agents and events', () => {

@@ -58,7 +58,7 @@ interface Rule {
   except?: RegExp;
 }
 
-const LAYERS = 'agent|backends|cli|client|doctor|hub|notify|protocol|run|smoke|spend|store|web';
+const LAYERS = 'agent|answers|backends|cli|client|doctor|hub|notify|protocol|run|smoke|spend|store|web';
 const below = (...allowed: string[]) => new RegExp(`^src/(?!(?:${allowed.join('|')})/)(?:${LAYERS})/`);
 
 const RULES: Rule[] = [
@@ -81,7 +81,7 @@ const RULES: Rule[] = [
   {
     name: 'the hub knows no client, agent, backend or CLI',
     files: /^src\/hub\//,
-    forbidden: below('hub', 'store', 'protocol', 'web'),
+    forbidden: below('hub', 'store', 'protocol', 'web', 'answers'),
   },
   {
     name: 'the client reaches the hub only through the protocol: no hub or store code',
@@ -96,7 +96,12 @@ const RULES: Rule[] = [
   {
     name: 'an agent reaches the queue only through the client',
     files: /^src\/agent\//,
-    forbidden: below('agent', 'client', 'backends', 'protocol', 'spend'),
+    forbidden: below('agent', 'client', 'backends', 'protocol', 'spend', 'answers'),
+  },
+  {
+    name: 'structured answers (schemas, parsing, validation) read the wire model only, so hub, CLI and agent agree',
+    files: /^src\/answers\//,
+    forbidden: below('answers', 'protocol'),
   },
   {
     name: 'the price table and cost rules read usage and prices only: the wire model, nothing else',
@@ -153,6 +158,7 @@ describe('layer rules (docs/ARCHITECTURE.md)', () => {
       store: { from: 'src/store/types.ts', to: 'src/hub/hub.ts', line: 1 },
       client: { from: 'src/client/hub-client.ts', to: 'src/hub/events.ts', line: 1 },
       agent: { from: 'src/agent/agent.ts', to: 'src/store/types.ts', line: 1 },
+      answers: { from: 'src/answers/answer-schema.ts', to: 'src/hub/hub.ts', line: 1 },
     };
     const catches = (edge: ImportEdge) =>
       RULES.some(

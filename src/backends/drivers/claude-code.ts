@@ -77,7 +77,15 @@ export function parseClaude(stdout: string): ParsedAnswer {
     }),
     ...pick(init, { model: 'model' }),
   };
-  const text = typeof result.result === 'string' ? result.result : '';
+  // With --json-schema, the validated value comes as `structured_output` and `result` may be
+  // prose about it: the value, as JSON text, is the answer (the agent parses and checks it).
+  const structured = result.structured_output;
+  const text =
+    structured !== undefined && structured !== null
+      ? JSON.stringify(structured)
+      : typeof result.result === 'string'
+        ? result.result
+        : '';
   if (typeof result.subtype === 'string' && BUDGET_SUBTYPE.test(result.subtype))
     return { text, usage, error: `stopped at its budget (${result.subtype})` };
   // `subtype` says "success" even for errors: `is_error` is what tells.
@@ -95,6 +103,8 @@ export const claudeCode: DriverSpec = {
     if (context.model) args.push('--model', context.model);
     // The task's max_cost_usd, enforced by claude itself ("only works with --print", which -p is).
     if (typeof options?.maxCostUsd === 'number') args.push('--max-budget-usd', String(options.maxCostUsd));
+    // The task's output_schema: claude then answers with `structured_output` (see parseClaude).
+    if (options?.outputSchema) args.push('--json-schema', JSON.stringify(options.outputSchema));
     const mode = context.env.MITTELO_CLAUDE_PERMISSION_MODE;
     if (mode) args.push('--permission-mode', mode);
     return { args, input: prompt };

@@ -9,7 +9,7 @@
  * preflight (keys in the environment, ~/.codex/auth.json, `codex login status`) is what decides
  * whether codex is logged in.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { ClassifyRule } from '../classify.ts';
 import { codexUsageLimit } from '../usage-limits.ts';
 import { jsonLines, pick } from './json-lines.ts';
@@ -113,7 +113,7 @@ export const codex: DriverSpec = {
   title: 'Codex',
   binaries: ['codex'],
   modelEnv: 'MITTELO_CODEX_MODEL',
-  invocation: (prompt, context) => {
+  invocation: (prompt, context, options) => {
     const args = ['exec', '--json', '--skip-git-repo-check'];
     if (context.model) args.push('-m', context.model);
     // Absolute: the process already runs in this folder, so a relative -C would apply twice.
@@ -121,8 +121,15 @@ export const codex: DriverSpec = {
     const sandbox = context.env.MITTELO_CODEX_SANDBOX;
     if (sandbox) args.push('-s', sandbox);
     if (enabled(context.env.MITTELO_CODEX_EPHEMERAL)) args.push('--ephemeral');
+    // codex takes the schema only as a file: one in the run's own folder, removed after the run.
+    let files: Record<string, string> | undefined;
+    if (options?.outputSchema && options.runDir) {
+      const file = join(options.runDir, 'output-schema.json');
+      files = { [file]: JSON.stringify(options.outputSchema) };
+      args.push('--output-schema', file);
+    }
     args.push('-');
-    return { args, input: prompt };
+    return { args, input: prompt, ...(files ? { files } : {}) };
   },
   parse: (stdout) => parseCodex(stdout),
   rules: CODEX_RULES,

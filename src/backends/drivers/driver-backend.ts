@@ -9,7 +9,10 @@
  * instead of waiting out the task's timeout.
  */
 
-import { mkdirSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { classify, stripAnsi } from '../classify.ts';
 import { findExecutable } from '../find-executable.ts';
 import { cutNote } from '../outcome.ts';
@@ -18,7 +21,7 @@ import { subprocessPlace } from '../subprocess-env.ts';
 import type { Backend, BackendOutcome, BackendTask, RunContext } from '../types.ts';
 import { limitReason } from '../usage-limits.ts';
 import { runPreflight } from './preflight.ts';
-import type { DriverContext, DriverSpec, StreamSignal } from './types.ts';
+import type { DriverContext, DriverInvocation, DriverSpec, StreamSignal } from './types.ts';
 
 export interface DriverSettings {
   env?: NodeJS.ProcessEnv;
@@ -147,7 +150,34 @@ export async function runDriver(
   const resolved = resolveCommand(spec, driverContextNow.env);
   if (!resolved) return notInstalled(spec);
   const maxCostUsd = task.max_cost_usd ?? null;
-  const invocation = spec.invocation(task.prompt, driverContextNow, { maxCostUsd });
+  const runDir = join(tmpdir(), `mittelo-run-${task.task_id}-${randomUUID()}`);
+  const invocation = spec.invocation(task.prompt, driverContextNow, {
+    maxCostUsd,
+    outputSchema: task.output_schema ?? null,
+    runDir,
+  });
+  // Files the CLI reads (codex's schema file) live in this run's own folder, gone after the run.
+  const files = Object.entries(invocation.files ?? {});
+  if (files.length === 0)
+    return runInvocation(spec, settings, task, context, { invocation, resolved, driverContextNow });
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  try {
+    for (const [path, content] of files) writeFileSync(path, content, { mode: 0o600 });
+    return await runInvocation(spec, settings, task, context, { invocation, resolved, driverContextNow });
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+}
+
+async function runInvocation(
+  spec: DriverSpec,
+  settings: DriverSettings,
+  task: BackendTask,
+  context: RunContext,
+  built: { invocation: DriverInvocation; resolved: ResolvedCommand; driverContextNow: DriverContext },
+): Promise<BackendOutcome> {
+  const { invocation, resolved, driverContextNow } = built;
+  const maxCostUsd = task.max_cost_usd ?? null;
   // A working directory of the driver's choosing (Kiro's trusted-tools folder) may not exist yet.
   if (invocation.cwd) mkdirSync(invocation.cwd, { recursive: true });
   const place = subprocessPlace(

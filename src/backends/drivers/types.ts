@@ -22,6 +22,13 @@ export interface DriverContext {
 export interface InvocationOptions {
   /** The task's max_cost_usd: a CLI that can cap a run's spend is told it (claude --max-budget-usd). */
   maxCostUsd?: number | null | undefined;
+  /** The task's output_schema: a CLI that takes one is given it (claude --json-schema). */
+  outputSchema?: Record<string, unknown> | null | undefined;
+  /**
+   * A folder of this run's own, for files the CLI reads (codex --output-schema FILE): an
+   * invocation names its files in `files`, the runner writes them and removes the folder after.
+   */
+  runDir?: string | undefined;
 }
 
 export interface DriverInvocation {
@@ -33,6 +40,8 @@ export interface DriverInvocation {
   env?: Record<string, string>;
   /** Overrides the working directory (Kiro with all tools trusted). */
   cwd?: string;
+  /** Files to write before the run (absolute path in `runDir` -> content), removed after it. */
+  files?: Record<string, string>;
 }
 
 export interface ParsedAnswer {

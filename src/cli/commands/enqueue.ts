@@ -23,6 +23,7 @@ import {
   checkTaskField,
   parseJsonlTasks,
   readInput,
+  readOutputSchema,
   singleTask,
   type TaskDefaults,
   type TaskField,
@@ -41,6 +42,7 @@ interface EnqueueFlags extends ConnectionFlags {
   delay?: string;
   notBefore?: string;
   maxCostUsd?: string;
+  outputSchema?: string;
   json?: boolean;
 }
 
@@ -48,7 +50,7 @@ const INTEGER = /^-?\d+$/;
 const NUMBER = /^(\d+\.?\d*|\.\d+)$/;
 
 /** The task fields set by flags, each checked with the same rules as a --jsonl line. */
-function defaultsFromFlags(flags: EnqueueFlags): TaskDefaults {
+async function defaultsFromFlags(flags: EnqueueFlags): Promise<TaskDefaults> {
   const defaults: TaskDefaults = {};
   const set = (field: TaskField, flag: string, raw: string | undefined, value: unknown) => {
     if (raw === undefined) return;
@@ -76,6 +78,7 @@ function defaultsFromFlags(flags: EnqueueFlags): TaskDefaults {
   set('max_attempts', '--max-attempts', flags.maxAttempts, integer(flags.maxAttempts));
   set('timeout_s', '--timeout-s', flags.timeoutS, number(flags.timeoutS));
   set('max_cost_usd', '--max-cost-usd', flags.maxCostUsd, number(flags.maxCostUsd?.replace(/^\s*\$/, '')));
+  if (flags.outputSchema !== undefined) defaults.output_schema = await readOutputSchema(flags.outputSchema);
   if (flags.delay !== undefined && flags.notBefore !== undefined) {
     throw new CliError('use --delay (from now) or --not-before (a time), not both');
   }
@@ -109,7 +112,7 @@ async function readTasks(flags: EnqueueFlags): Promise<Input> {
         : `use one of --prompt, --file, --jsonl, not ${sources.join(' and ')}`,
     );
   }
-  const defaults = defaultsFromFlags(flags);
+  const defaults = await defaultsFromFlags(flags);
   const single = (task: NewTask): Input => ({ tasks: [task], origin: () => null });
   if (flags.prompt !== undefined) return single(singleTask(flags.prompt, '--prompt', defaults));
   if (flags.file !== undefined) {
@@ -204,6 +207,12 @@ export function enqueueCommand(): Command {
     .addOption(new Option('--max-attempts <n>', 'attempts before the task is failed for good (1-100)'))
     .addOption(new Option('--timeout-s <seconds>', 'how long an agent should let the backend run'))
     .addOption(new Option('--max-cost-usd <usd>', 'the most each task may spend (Claude Code enforces it)'))
+    .addOption(
+      new Option(
+        '--output-schema <file>',
+        'a JSON Schema file the answers must meet, for tasks whose line sets no output_schema',
+      ),
+    )
     .addOption(
       new Option(
         '--delay <duration>',

@@ -28,7 +28,7 @@ import { formatCount, preview } from '../format.ts';
 import { capsFromFlags } from '../limit-flags.ts';
 import { NOTIFY_FLUSH_MS, notifyCmdOption, notifyTargetsFrom, openNotifications } from '../notify-flags.ts';
 import { progressView } from '../progress.ts';
-import { checkTaskField, parseJsonlTasks, readInput } from '../read-tasks.ts';
+import { checkTaskField, parseJsonlTasks, readInput, readOutputSchema } from '../read-tasks.ts';
 import { RUNS_DIR } from '../run-folders.ts';
 import { planResume, type ResumePlan } from '../run-resume.ts';
 import { summaryTable } from '../run-summary.ts';
@@ -52,6 +52,7 @@ interface RunFlags extends AgentFlags {
   rate?: string[];
   budgetUsd?: string;
   maxCostUsd?: string;
+  outputSchema?: string;
 }
 
 /** How many failed tasks the summary lists by name. */
@@ -161,6 +162,12 @@ export function runCommand(): Command {
     )
     .addOption(
       new Option(
+        '--output-schema <file>',
+        'a JSON Schema file the answers must meet, for tasks whose pack line sets no output_schema; the parsed answers go into the results',
+      ),
+    )
+    .addOption(
+      new Option(
         '--resume <folder>',
         'continue an interrupted run (a folder `mittelo runs` lists): its unfinished tasks, the same results file; --agent defaults to its agents',
       ),
@@ -177,7 +184,9 @@ export function runCommand(): Command {
     const budgetUsd = flags.budgetUsd === undefined ? undefined : parseUsd(flags.budgetUsd, '--budget-usd');
     const maxCostUsd =
       flags.maxCostUsd === undefined ? undefined : parseUsd(flags.maxCostUsd, '--max-cost-usd');
-    const defaults = { max_cost_usd: maxCostUsd };
+    const outputSchema =
+      flags.outputSchema === undefined ? undefined : await readOutputSchema(flags.outputSchema);
+    const defaults = { max_cost_usd: maxCostUsd, output_schema: outputSchema };
     const resume =
       flags.resume === undefined ? null : await planResume(flags.resume, packArg, flags, defaults);
     if (!resume && packArg === undefined) {

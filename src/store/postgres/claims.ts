@@ -62,6 +62,7 @@ type Change = Pick<
   | 'updated_at'
   | 'cost_usd'
   | 'cost_basis'
+  | 'parsed'
 >;
 
 const CHANGE_COLUMNS: (keyof Change)[] = [
@@ -80,7 +81,11 @@ const CHANGE_COLUMNS: (keyof Change)[] = [
   'updated_at',
   'cost_usd',
   'cost_basis',
+  'parsed',
 ];
+
+/** The json columns of a change: written as their text and cast back. */
+const JSON_CHANGE_COLUMNS = new Set<keyof Change>(['usage', 'parsed']);
 
 interface Decision<T> {
   change: Change;
@@ -113,6 +118,7 @@ interface FastAckRecord extends SpendColumns {
   usage: string | null;
   cost_usd: number | null;
   cost_basis: string | null;
+  parsed: string | null;
 }
 
 /**
@@ -134,6 +140,7 @@ export function fastAck(request: AckRequest): ClaimOp<Transition>['fast'] {
       error_fix: request.error_fix ?? null,
       duration_ms: request.duration_ms ?? null,
       usage: jsonText(request.usage),
+      parsed: jsonText(request.parsed),
       ...ackCost(request),
       ...spendColumns(spendOfAck(request)),
     },
@@ -157,6 +164,7 @@ const unchanged = (current: TaskRow): Change => ({
   updated_at: current.updated_at,
   cost_usd: current.cost_usd,
   cost_basis: current.cost_basis,
+  parsed: current.parsed,
 });
 
 function existing(current: TaskRow | undefined, taskId: number): TaskRow {
@@ -189,6 +197,7 @@ export function ackDecision(request: AckRequest, db: Db) {
           leased_until: null,
           lease_token: null,
           result: null,
+          parsed: null,
           available_at: now + retryDelaySeconds(current.attempts, db.policy),
         },
         answer: (row) => ({ task: rowToTask(row), requeued: true }),
@@ -204,6 +213,7 @@ export function ackDecision(request: AckRequest, db: Db) {
         lease_token: null,
         result: request.result ?? null,
         usage: jsonText(request.usage),
+        parsed: jsonText(request.parsed),
       },
       answer: (row) => ({ task: rowToTask(row) }),
     };
@@ -233,6 +243,7 @@ export function releaseDecision(request: ReleaseRequest) {
         leased_until: null,
         lease_token: null,
         result: null,
+        parsed: null,
         error: request.error ?? null,
         error_kind: request.error_kind ?? null,
         error_fix: request.error_fix ?? null,
@@ -280,10 +291,10 @@ export function claimQueries(db: Db) {
           UPDATE ${s}.tasks AS t SET status = 'done', result = v.result, error = v.error,
             error_kind = v.error_kind, error_fix = v.error_fix, duration_ms = v.duration_ms,
             usage = v.usage::json, leased_until = NULL, lease_token = NULL, updated_at = ${NOW(3)},
-            cost_usd = v.cost_usd, cost_basis = v.cost_basis
+            cost_usd = v.cost_usd, cost_basis = v.cost_basis, parsed = v.parsed::json
           FROM json_to_recordset($1::json) AS v(i int, task_id bigint, lease_token text, worker_id text,
             result text, error text, error_kind text, error_fix text, duration_ms float8, usage text,
-            cost_usd float8, cost_basis text, ${SPEND_COLUMN_TYPES})
+            cost_usd float8, cost_basis text, parsed text, ${SPEND_COLUMN_TYPES})
           WHERE t.task_id = ANY($2::bigint[]) AND t.task_id = v.task_id AND t.status = 'leased'
             AND (v.lease_token IS NULL OR t.lease_token = v.lease_token)
             AND (v.worker_id IS NULL OR t.worker_id = v.worker_id)
@@ -295,12 +306,12 @@ export function claimQueries(db: Db) {
     write: {
       name: 'claims-write',
       text: `WITH written AS (
-          UPDATE ${s}.tasks AS t SET ${CHANGE_COLUMNS.map((c) => `${c} = v.${c}${c === 'usage' ? '::json' : ''}`).join(', ')}
+          UPDATE ${s}.tasks AS t SET ${CHANGE_COLUMNS.map((c) => `${c} = v.${c}${JSON_CHANGE_COLUMNS.has(c) ? '::json' : ''}`).join(', ')}
           FROM json_to_recordset($1::json) AS v(i int, task_id bigint, seen_status text, seen_token text,
             seen_worker text, seen_attempts int, status text, worker_id text, leased_until float8,
             lease_token text, result text, error text, error_kind text, error_fix text,
             duration_ms float8, usage text, available_at float8, attempts int, updated_at float8,
-            cost_usd float8, cost_basis text, ${SPEND_COLUMN_TYPES})
+            cost_usd float8, cost_basis text, parsed text, ${SPEND_COLUMN_TYPES})
           WHERE t.task_id = ANY($2::bigint[]) AND t.task_id = v.task_id AND t.status = v.seen_status
             AND t.lease_token IS NOT DISTINCT FROM v.seen_token
             AND t.worker_id IS NOT DISTINCT FROM v.seen_worker AND t.attempts = v.seen_attempts

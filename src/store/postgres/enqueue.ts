@@ -27,15 +27,15 @@ export function enqueueQuery(db: Db) {
     // available_at: queue-policy.ts's firstAvailableAt, with the database's clock.
     text: `INSERT INTO ${db.s}.tasks
         (prompt, status, created_at, updated_at, backend, tags, priority, max_attempts, timeout_s, metadata,
-          available_at, max_cost_usd)
+          available_at, max_cost_usd, output_schema)
       SELECT r.prompt, 'queued', c.now, c.now, r.backend, r.tags, r.priority, r.max_attempts, r.timeout_s,
         r.metadata::json,
         CASE WHEN r.not_before > 0 THEN r.not_before WHEN r.delay_s > 0 THEN c.now + r.delay_s ELSE 0 END,
-        r.max_cost_usd
+        r.max_cost_usd, r.output_schema::json
       FROM (SELECT ${NOW(2)} AS now) AS c,
         json_to_recordset($1::json) AS r(i int, prompt text, backend text, tags text[], priority int,
           max_attempts int, timeout_s float8, metadata text, not_before float8, delay_s float8,
-          max_cost_usd float8)
+          max_cost_usd float8, output_schema text)
       ORDER BY r.i
       RETURNING task_id, created_at, available_at`,
   };
@@ -81,6 +81,7 @@ async function insert(
         not_before: task.not_before ?? null,
         delay_s: task.delay_s ?? null,
         max_cost_usd: f.max_cost_usd,
+        output_schema: jsonText(f.output_schema),
       });
     }
   }

@@ -40,11 +40,16 @@ const COLUMN_TYPES: Record<keyof Task, string> = {
   max_cost_usd: 'float8',
   cost_usd: 'float8',
   cost_basis: 'text',
+  output_schema: 'text',
+  parsed: 'text',
 };
+
+/** The json columns: they travel as their text and are cast back. */
+const JSON_COLUMNS = new Set<keyof Task>(['usage', 'metadata', 'output_schema', 'parsed']);
 
 export function loadQueries(db: Db) {
   const s = db.s;
-  const select = TASK_FIELDS.map((f) => (f === 'usage' || f === 'metadata' ? `r.${f}::json` : `r.${f}`));
+  const select = TASK_FIELDS.map((f) => (JSON_COLUMNS.has(f) ? `r.${f}::json` : `r.${f}`));
   return {
     lock: `LOCK TABLE ${s}.tasks IN EXCLUSIVE MODE`,
     insert: {
@@ -72,6 +77,8 @@ export async function loadTasks(
     tags: task.tags ?? [],
     usage: jsonText(task.usage),
     metadata: jsonText(task.metadata),
+    output_schema: jsonText(task.output_schema),
+    parsed: jsonText(task.parsed),
   }));
   const largest = Math.max(...tasks.map((task) => task.task_id));
   await db.withClient(async (client) => {

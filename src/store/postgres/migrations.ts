@@ -180,6 +180,14 @@ const MIGRATIONS: Migration[] = [
         usd_per_day double precision NOT NULL
       );`,
   },
+  {
+    version: 5,
+    description: 'structured answers: the JSON Schema an answer must meet, and the answer parsed',
+    // json like usage and metadata (read as their text, see connect.ts): the schema comes back as
+    // it was written. parsed may be any JSON value; SQL NULL when there is none.
+    sql: (schema) => `
+      ALTER TABLE ${ident(schema)}.tasks ADD COLUMN output_schema json, ADD COLUMN parsed json;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -235,14 +235,14 @@ export class PostgresStore implements Store {
       retryAll: {
         name: 'retry-all',
         text: `UPDATE ${this.db.s}.tasks SET status = 'queued', worker_id = NULL, leased_until = NULL,
-            lease_token = NULL, result = NULL, error = NULL, error_kind = NULL, error_fix = NULL,
+            lease_token = NULL, result = NULL, parsed = NULL, error = NULL, error_kind = NULL, error_fix = NULL,
             attempts = 0, lease_expirations = 0, available_at = 0, updated_at = ${NOW(1)}
           WHERE status = 'failed'`,
       },
       retrySome: {
         name: 'retry-some',
         text: `UPDATE ${this.db.s}.tasks SET status = 'queued', worker_id = NULL, leased_until = NULL,
-            lease_token = NULL, result = NULL, error = NULL, error_kind = NULL, error_fix = NULL,
+            lease_token = NULL, result = NULL, parsed = NULL, error = NULL, error_kind = NULL, error_fix = NULL,
             attempts = 0, lease_expirations = 0, available_at = 0, updated_at = ${NOW(1)}
           WHERE status = 'failed' AND task_id = ANY($2::bigint[])`,
       },

@@ -118,6 +118,15 @@ const MIGRATIONS: Migration[] = [
         usd_per_day REAL NOT NULL
       );`,
   },
+  {
+    version: 6,
+    description: 'structured answers: the JSON Schema an answer must meet, and the answer parsed',
+    // Both JSON text (NULL: none). parsed may be any JSON value, an empty array too, so it is
+    // written as its JSON text as given, never folded into NULL the way empty tags are.
+    sql: `
+      ALTER TABLE tasks ADD COLUMN output_schema TEXT;
+      ALTER TABLE tasks ADD COLUMN parsed TEXT;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,14 +1,16 @@
 /** Mapping between SQLite rows and the wire Task shape. */
 import type { Task } from '../../protocol/model.ts';
-import { TASK_COLUMNS, taskFromRow } from '../task-row.ts';
+import { jsonText, TASK_COLUMNS, taskFromRow } from '../task-row.ts';
 
-export { TASK_COLUMNS };
+export { jsonText, TASK_COLUMNS };
 
 /** A task as SQLite holds it: the JSON fields as text (NULL when empty). */
-export type TaskRow = Omit<Task, 'tags' | 'usage' | 'metadata'> & {
+export type TaskRow = Omit<Task, 'tags' | 'usage' | 'metadata' | 'output_schema' | 'parsed'> & {
   tags: string | null;
   usage: string | null;
   metadata: string | null;
+  output_schema: string | null;
+  parsed: string | null;
 };
 
 const parseJson = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
@@ -21,6 +23,8 @@ export function rowToTask(row: TaskRow, withLeaseToken = false): Task {
       tags: parseJson<string[]>(row.tags) ?? [],
       usage: parseJson(row.usage),
       metadata: parseJson(row.metadata),
+      output_schema: parseJson(row.output_schema),
+      parsed: parseJson<unknown>(row.parsed),
     },
     withLeaseToken,
   );

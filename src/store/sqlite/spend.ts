@@ -54,9 +54,9 @@ export class SqliteSpend {
     };
   }
 
-  /** Add an accepted ack's spend to the row of its day and the acking agent's backend. */
-  add(now: number, backend: string | null, spend: SpendAdd): void {
-    this.sql.add.run({ day: utcDay(now), backend: spendBackend(backend), ...spend });
+  /** Add an accepted ack's spend to the row of its day and the acking agent's backend (none: nothing). */
+  add(now: number, backend: string | null, spend: SpendAdd | undefined): void {
+    if (spend) this.sql.add.run({ day: utcDay(now), backend: spendBackend(backend), ...spend });
   }
 
   /** Whether `backend` has a budget and today's known cost reached it (inside the lease's transaction). */

@@ -69,7 +69,7 @@ import { GroupCommit } from './group-commit.ts';
 import { countByStatus, describeOpenError, openDatabase, STATUS_INDEX } from './open-database.ts';
 import { SqlitePruneWindow } from './prune.ts';
 import { countQueuedByBackend } from './queued-by-backend.ts';
-import { jsonOrNull, rowToTask, TASK_COLUMNS, type TaskRow } from './rows.ts';
+import { jsonOrNull, jsonText, rowToTask, TASK_COLUMNS, type TaskRow } from './rows.ts';
 import { SqliteSpend } from './spend.ts';
 import { StatusCounts } from './status-counts.ts';
 import { describeStorageFault, FaultEpisodes, isStorageFault } from './storage-faults.ts';
@@ -166,9 +166,9 @@ export class SqliteStore implements Store {
     this.sql = {
       insert: db.prepare(
         `INSERT INTO tasks (prompt, status, created_at, updated_at, backend, tags, priority, max_attempts, timeout_s,
-           metadata, available_at, max_cost_usd)
+           metadata, available_at, max_cost_usd, output_schema)
          VALUES (@prompt, 'queued', @now, @now, @backend, @tags, @priority, @max_attempts, @timeout_s, @metadata,
-           @available_at, @max_cost_usd)`,
+           @available_at, @max_cost_usd, @output_schema)`,
       ),
       grantLease: db.prepare(
         `UPDATE tasks SET status = 'leased', worker_id = @worker_id, leased_until = @leased_until,
@@ -181,13 +181,15 @@ export class SqliteStore implements Store {
       finish: db.prepare(
         `UPDATE tasks SET status = @status, result = @result, error = @error, error_kind = @error_kind,
            error_fix = @error_fix, duration_ms = @duration_ms, usage = @usage, leased_until = NULL,
-           lease_token = NULL, updated_at = @now, cost_usd = @cost_usd, cost_basis = @cost_basis
+           lease_token = NULL, updated_at = @now, cost_usd = @cost_usd, cost_basis = @cost_basis,
+           parsed = @parsed
          WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}, lease_backend`,
       ),
       finishIfHeld: db.prepare(
         `UPDATE tasks SET status = 'done', result = @result, error = @error, error_kind = @error_kind,
            error_fix = @error_fix, duration_ms = @duration_ms, usage = @usage, leased_until = NULL,
-           lease_token = NULL, updated_at = @now, cost_usd = @cost_usd, cost_basis = @cost_basis
+           lease_token = NULL, updated_at = @now, cost_usd = @cost_usd, cost_basis = @cost_basis,
+           parsed = @parsed
          WHERE task_id = @task_id AND status = 'leased'
            AND (@lease_token IS NULL OR lease_token = @lease_token)
            AND (@worker_id IS NULL OR worker_id = @worker_id)
@@ -195,7 +197,7 @@ export class SqliteStore implements Store {
       ),
       requeue: db.prepare(
         `UPDATE tasks SET status = 'queued', worker_id = NULL, leased_until = NULL, lease_token = NULL,
-           result = NULL, error = @error, error_kind = @error_kind, error_fix = @error_fix,
+           result = NULL, parsed = NULL, error = @error, error_kind = @error_kind, error_fix = @error_fix,
            duration_ms = @duration_ms, available_at = @available_at, attempts = attempts - @refund,
            updated_at = @now, cost_usd = @cost_usd, cost_basis = @cost_basis
          WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}, lease_backend`,
@@ -222,13 +224,13 @@ export class SqliteStore implements Store {
       ),
       retryAll: db.prepare(
         `UPDATE tasks SET status = 'queued', worker_id = NULL, leased_until = NULL, lease_token = NULL,
-           result = NULL, error = NULL, error_kind = NULL, error_fix = NULL, attempts = 0,
+           result = NULL, parsed = NULL, error = NULL, error_kind = NULL, error_fix = NULL, attempts = 0,
            lease_expirations = 0, available_at = 0, updated_at = ?
          WHERE status = 'failed'`,
       ),
       retryOne: db.prepare(
         `UPDATE tasks SET status = 'queued', worker_id = NULL, leased_until = NULL, lease_token = NULL,
-           result = NULL, error = NULL, error_kind = NULL, error_fix = NULL, attempts = 0,
+           result = NULL, parsed = NULL, error = NULL, error_kind = NULL, error_fix = NULL, attempts = 0,
            lease_expirations = 0, available_at = 0, updated_at = ?
          WHERE status = 'failed' AND task_id = ?`,
       ),
@@ -278,6 +280,7 @@ export class SqliteStore implements Store {
           now,
           tags: jsonOrNull(fields.tags),
           metadata: jsonOrNull(fields.metadata),
+          output_schema: jsonText(fields.output_schema),
           available_at: availableAt,
         });
         // Built here rather than read back (RETURNING): everything but the id is what we wrote,
@@ -350,6 +353,8 @@ export class SqliteStore implements Store {
           tags: jsonOrNull(task.tags),
           usage: jsonOrNull(task.usage),
           metadata: jsonOrNull(task.metadata),
+          output_schema: jsonText(task.output_schema),
+          parsed: jsonText(task.parsed),
         });
         this.counts.move(null, task.status);
       }
@@ -719,6 +724,7 @@ export class SqliteStore implements Store {
         error_fix: request.error_fix ?? null,
         duration_ms: request.duration_ms ?? null,
         usage: jsonOrNull(request.usage),
+        parsed: jsonText(request.parsed),
         now: this.now(),
       }) as AckedRow | undefined;
       if (done) {
@@ -755,6 +761,7 @@ export class SqliteStore implements Store {
       status: request.status,
       result: request.result ?? null,
       usage: jsonOrNull(request.usage),
+      parsed: jsonText(request.parsed),
     }) as AckedRow;
     this.counts.move('leased', request.status);
     spent(row);

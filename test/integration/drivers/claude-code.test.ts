@@ -2,7 +2,8 @@
  * The claude_code driver end to end: a real hub, a real agent process, and a fake `claude` on
  * PATH that mimics the real CLI's flags and outputs. Success with usage; a run that is not logged
  * in (task released, agent unhealthy with the fix); a network retry loop given up early; the
- * preflight of a logged-out CLI; and a task's max_cost_usd reaching claude as --max-budget-usd.
+ * preflight of a logged-out CLI; a task's max_cost_usd reaching claude as --max-budget-usd; and
+ * its output_schema as --json-schema, the structured_output stored parsed.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -121,6 +122,39 @@ describe('driver claude_code (fake claude on PATH)', () => {
     const done = (await client.wait([fits], { timeout_ms: HANG_GUARD_MS })).tasks[0]!;
     assert.equal(done.status, 'done', done.error ?? '');
     assert.equal(done.cost_usd, 0.75);
+  });
+
+  it('output_schema: claude gets --json-schema, its structured_output is the answer, stored parsed', async () => {
+    const { client } = await hubWithAgent('success');
+    const schema = {
+      type: 'object',
+      properties: { prompt: { type: 'string' } },
+      required: ['prompt'],
+      additionalProperties: false,
+    };
+    const id = await client.enqueue({ prompt: 'name it', backend: 'claude_code', output_schema: schema });
+    const task = (await client.wait([id], { timeout_ms: HANG_GUARD_MS })).tasks[0]!;
+    assert.equal(task.status, 'done', task.error ?? '');
+    // The fake answers with structured_output only when given --json-schema; its result is prose.
+    assert.deepEqual(task.parsed, { prompt: 'name it' });
+    assert.equal(task.result, '{"prompt":"name it"}');
+    assert.deepEqual(task.output_schema, schema);
+    // The agent checks the answer itself too: one that does not meet the schema fails bad_output.
+    const strict = { type: 'object', required: ['count'] };
+    const bad = await client.enqueue({
+      prompt: 'count it',
+      backend: 'claude_code',
+      output_schema: strict,
+      max_attempts: 1,
+    });
+    const failed = (await client.wait([bad], { timeout_ms: HANG_GUARD_MS })).tasks[0]!;
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.error_kind, 'bad_output');
+    assert.match(
+      failed.error!,
+      /the answer does not match output_schema: \(root\) must have required property 'count'/,
+    );
+    assert.equal(failed.result, '{"prompt":"count it"}', 'the raw answer is kept');
   });
 
   it('with --require-ready, a logged-out claude refuses to start, printing the fix', async () => {
