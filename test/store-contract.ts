@@ -186,9 +186,11 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
               'cost_basis',
               'output_schema',
               'parsed',
+              'session_id',
             ] as const) {
               assert.equal(task[key], null, key);
             }
+            assert.equal(task.resume, false);
             assert.equal(task.lease_token, null);
           }
           assert.deepEqual(await store.get(ids(tasks)), tasks, 'get returns what enqueue returned');
@@ -2005,6 +2007,155 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
       );
     });
 
+    describe('resumed sessions', () => {
+      const session = async (store: Store, taskId: number) => (await getOne(store, taskId)).session_id;
+
+      it(
+        'resume comes back as enqueued from enqueue, get, lease, list and dump (false when not given)',
+        fresh(async ({ store }) => {
+          const [resumed, plain, off] = await enqueue(store, { prompt: 'continue', resume: true }, 'plain', {
+            prompt: 'off',
+            resume: false,
+          });
+          assert.deepEqual([resumed!.resume, plain!.resume, off!.resume], [true, false, false]);
+          for (const task of [resumed!, plain!, off!]) assert.equal(task.session_id, null);
+          assert.deepEqual(await getOne(store, resumed!.task_id), resumed);
+          assert.deepEqual(
+            (await store.list({ limit: 0 })).find((t) => t.task_id === resumed!.task_id),
+            resumed,
+          );
+          const leased = await leaseOne(store, 'w');
+          assert.equal(leased.task_id, resumed!.task_id);
+          assert.equal(leased.resume, true, 'the agent sees resume with its lease');
+          const dumped = await store.dump(0, 10);
+          assert.deepEqual(
+            dumped.map((t) => t.resume),
+            [true, false, false],
+          );
+        }),
+      );
+
+      it(
+        'session_id is kept across a retrying failure, releases, a lease expiry and retryFailed; a new one replaces it',
+        fresh(async ({ store, clock }) => {
+          const [task] = await enqueue(store, { prompt: 'long job', resume: true, max_attempts: 5 });
+          const id = task!.task_id;
+          // A failed run that goes back for another attempt leaves its session for the next one ...
+          let held = await leaseOne(store, 'w');
+          const retried = await store.ack({
+            task_id: id,
+            lease_token: held.lease_token,
+            status: 'failed',
+            error: 'overloaded',
+            session_id: 'ses-1',
+          });
+          assert.equal(retried.requeued, true);
+          assert.equal(retried.task.session_id, 'ses-1');
+          assert.equal(await session(store, id), 'ses-1');
+          // ... which the next lease carries to its agent.
+          clock.advance(3600);
+          held = await leaseOne(store, 'w');
+          assert.equal(held.session_id, 'ses-1');
+          // A release without one keeps it (a v0.1-style or shutdown release), one with it replaces it.
+          assert.equal(
+            (await store.release({ task_id: id, lease_token: held.lease_token })).session_id,
+            'ses-1',
+          );
+          held = await leaseOne(store, 'w');
+          const released = await store.release({
+            task_id: id,
+            lease_token: held.lease_token,
+            error: 'usage window spent',
+            error_kind: 'usage_limit',
+            session_id: 'ses-2',
+          });
+          assert.equal(released.session_id, 'ses-2');
+          // A lease that runs out (its holder died) leaves it for the next holder.
+          await leaseOne(store, 'dies', { lease_seconds: 10 });
+          clock.advance(11);
+          held = await leaseOne(store, 'next');
+          assert.equal(held.worker_id, 'next');
+          assert.equal(held.session_id, 'ses-2');
+          // A final failure without one keeps it, and so does retryFailed: the next run continues it.
+          const failed = await store.ack({
+            task_id: id,
+            lease_token: held.lease_token,
+            status: 'failed',
+            error: 'gave up',
+            retryable: false,
+          });
+          assert.equal(failed.task.status, 'failed');
+          assert.equal(failed.task.session_id, 'ses-2');
+          clock.advance(1);
+          assert.equal(await store.retryFailed([id]), 1);
+          assert.equal(await session(store, id), 'ses-2');
+          // A done ack with a session stores it (the one-statement path of both stores).
+          held = await leaseOne(store, 'w');
+          assert.equal(held.session_id, 'ses-2');
+          const done = await store.ack({
+            task_id: id,
+            lease_token: held.lease_token,
+            status: 'done',
+            result: 'ok',
+            session_id: 'ses-3',
+          });
+          assert.equal(done.task.session_id, 'ses-3');
+          assert.equal(await session(store, id), 'ses-3');
+          const [dumped] = await store.dump(id - 1, 1);
+          assert.equal(dumped!.session_id, 'ses-3');
+        }),
+      );
+
+      it(
+        'an ack done without session_id (an older agent) leaves the one stored, or none',
+        fresh(async ({ store }) => {
+          const [first, second] = await enqueue(
+            store,
+            { prompt: 'has a session', resume: true, max_attempts: 3 },
+            { prompt: 'never had one' },
+          );
+          const held = await leaseOne(store, 'w');
+          assert.equal(held.task_id, first!.task_id);
+          await store.release({
+            task_id: first!.task_id,
+            lease_token: held.lease_token,
+            session_id: 'ses-kept',
+          });
+          const again = await leaseOne(store, 'w');
+          const other = await leaseOne(store, 'w');
+          assert.deepEqual([again.task_id, other.task_id], [first!.task_id, second!.task_id]);
+          const acked = await store.ack({
+            task_id: first!.task_id,
+            lease_token: again.lease_token,
+            status: 'done',
+          });
+          assert.equal(acked.task.session_id, 'ses-kept');
+          assert.equal(await session(store, first!.task_id), 'ses-kept');
+          const plain = await store.ack({
+            task_id: second!.task_id,
+            lease_token: other.lease_token,
+            status: 'done',
+          });
+          assert.equal(plain.task.session_id, null);
+          assert.equal(await session(store, second!.task_id), null);
+        }),
+      );
+
+      it(
+        'load takes a dump from before resumed sessions (no resume, no session_id) as resume false',
+        fresh(async ({ store }) => {
+          const { resume: _resume, session_id: _session, ...old } = makeTask(41, { prompt: 'old dump' });
+          await store.load([old as Task]);
+          const loaded = await getOne(store, 41);
+          assert.equal(loaded.resume, false);
+          assert.equal(loaded.session_id, null);
+          await store.load([makeTask(42, { resume: true, session_id: 'ses-42' })]);
+          const resumed = await getOne(store, 42);
+          assert.deepEqual([resumed.resume, resumed.session_id], [true, 'ses-42']);
+        }),
+      );
+    });
+
     describe('dump and load', () => {
       /**
        * A store holding every kind of task: queued (one routed, tagged, with metadata), one waiting
@@ -2023,7 +2174,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           },
           { prompt: 'to finish', timeout_s: 12.5, max_cost_usd: 0.75, output_schema: SCHEMA },
           { prompt: 'to fail' },
-          { prompt: 'to back off', max_attempts: 3 },
+          { prompt: 'to back off', max_attempts: 3, resume: true },
           { prompt: 'to hold' },
           { prompt: 'to cancel' },
         );
@@ -2056,6 +2207,7 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           lease_token: byPrompt('to back off').lease_token,
           status: 'failed',
           error: 'flaky',
+          session_id: 'session-of-the-first-run',
         });
         assert.equal(backoff.requeued, true);
         const [toCancel] = await store.list({ limit: 1, search: 'to cancel' });

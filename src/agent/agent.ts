@@ -460,7 +460,7 @@ export class Agent {
       // so a lease already parked at the hub does not take it straight back to run it here.
       const why = { error: outcome.error, error_kind: outcome.kind, error_fix: outcome.fix };
       const noted = this.noteSetupFailure(task, why);
-      await this.release(task, why);
+      await this.release(task, why, undefined, sessionOf(outcome));
       return noted;
     }
     if (stoppedBy === 'revoked' || stoppedBy === 'lost') {
@@ -490,12 +490,14 @@ export class Agent {
           error_kind: outcome.kind,
           error_fix: outcome.fix,
         };
-        return this.release(task, why, delayMs);
+        return this.release(task, why, delayMs, sessionOf(outcome));
       }
     }
     // What the run cost, failed or not (src/spend/cost.ts); a run with no usage sends none. Only
     // to a v1 hub: a v0.1 hub keeps no cost, and an older peer need not see fields it never knew.
     const cost = this.client.hello ? costOf(outcome.usage, this.backend.name) : null;
+    // The CLI session this run used, done or failed: what the task's next run continues.
+    const session = this.sessionParam(outcome);
     const base = {
       task_id: task.task_id,
       lease_token: task.lease_token,
@@ -503,6 +505,7 @@ export class Agent {
       duration_ms: Math.round(durationMs),
       usage: outcome.usage,
       ...cost,
+      ...session,
     };
     const answer = outcome.ok ? checkAnswer(task, outcome.output) : null;
     const ack = !outcome.ok
@@ -570,13 +573,25 @@ export class Agent {
         `task ${task.task_id} hit the ${pause.reason}; ${why}, so this agent leases nothing until ${clock(until)}`,
       );
     }
-    await this.release(task, { error: failure.error, error_kind: failure.kind, error_fix: failure.fix });
+    await this.release(
+      task,
+      { error: failure.error, error_kind: failure.kind, error_fix: failure.fix },
+      undefined,
+      sessionOf(failure),
+    );
+  }
+
+  /** `{session_id}` for an ack, to a v1 hub only (a v0.1 hub gets nothing new); `{}` without one. */
+  private sessionParam(outcome: BackendOutcome): { session_id?: string } {
+    const session = this.client.hello ? sessionOf(outcome) : undefined;
+    return session ? { session_id: session } : {};
   }
 
   private async release(
     task: Task,
     why: { error: string; error_kind: string; error_fix: string | undefined } | null = null,
     delayMs?: number,
+    sessionId?: string,
   ): Promise<void> {
     if (this.client.hello === null) return; // v0.1: no release; the lease runs out on its own
     const released = await this.withReconnect(
@@ -588,6 +603,7 @@ export class Agent {
           ...(delayMs ? { delay_ms: delayMs } : {}),
           ...(why ? { error: why.error, error_kind: why.error_kind } : {}),
           ...(why?.error_fix ? { error_fix: why.error_fix } : {}),
+          ...(sessionId ? { session_id: sessionId } : {}),
         }),
       (error) => error.code === 'conflict' && error.details?.status === 'queued',
     );
@@ -746,4 +762,18 @@ function checkAnswer(
     fix: 'ask in the prompt for JSON that meets output_schema (the answer kept as result shows what came back)',
     retryable: true,
   };
+}
+
+/** The longest session id sent to the hub (protocol/schemas.ts refuses longer ones). */
+const MAX_SESSION_ID_CHARS = 200;
+
+/**
+ * The CLI session a run used, from its usage (every driver that knows one puts it there as
+ * session_id); undefined when it reported none, or one the hub would refuse.
+ */
+export function sessionOf(outcome: BackendOutcome): string | undefined {
+  const session = outcome.usage?.session_id;
+  return typeof session === 'string' && session.length > 0 && session.length <= MAX_SESSION_ID_CHARS
+    ? session
+    : undefined;
 }

@@ -70,6 +70,8 @@ export function runTask(task: Task, deps: RunTaskDeps): RunningTask {
         max_cost_usd: task.max_cost_usd ?? null,
         // Drivers whose CLI takes a schema pass it on; the agent validates every answer anyway.
         output_schema: task.output_schema ?? null,
+        // A v0.1 hub's tasks have neither: they start over, as they always did.
+        ...resumeOf(task),
       },
       { signal: controller.signal, timeoutMs: deps.timeoutMs, maxOutputBytes: deps.maxOutputBytes },
     )
@@ -85,4 +87,10 @@ export function runTask(task: Task, deps: RunTaskDeps): RunningTask {
       return { outcome, stoppedBy, durationMs: performance.now() - started };
     });
   return { stop, result };
+}
+
+/** What a task says about continuing its last CLI session, for the backend (BackendTask). */
+export function resumeOf(task: Task): { resume?: boolean; resume_session?: string } {
+  if (task.resume !== true) return {};
+  return task.session_id ? { resume: true, resume_session: task.session_id } : { resume: true };
 }

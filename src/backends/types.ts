@@ -43,6 +43,17 @@ export interface BackendTask {
    * given it (`--json-schema`, `--output-schema`); the agent validates every backend's answer.
    */
   output_schema?: Record<string, unknown> | null;
+  /**
+   * The task asks its runs to continue one CLI session (`resume: true`): a driver keeps the
+   * session on disk for the next run (codex then drops --ephemeral).
+   */
+  resume?: boolean;
+  /**
+   * The session to continue: the one the task's last run reported (its session_id), set only
+   * when the task has `resume: true`. Drivers that can resume pass it on (claude --resume, codex
+   * exec resume, opencode --session); the others ignore it (docs/BACKENDS.md, "Resumed sessions").
+   */
+  resume_session?: string;
 }
 
 export interface RunContext {

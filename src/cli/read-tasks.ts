@@ -23,6 +23,7 @@ export const TASK_FIELDS = [
   'delay_s',
   'max_cost_usd',
   'output_schema',
+  'resume',
 ] as const;
 export type TaskField = (typeof TASK_FIELDS)[number];
 
@@ -100,6 +101,8 @@ export function checkTaskField(field: TaskField, value: unknown): string | null 
       const compiled = compileAnswerSchema(value);
       return compiled.ok ? null : compiled.error.replace(/^output_schema /, '');
     }
+    case 'resume':
+      return typeof value === 'boolean' ? null : 'must be true or false';
   }
 }
 

@@ -263,6 +263,8 @@ export class HubClient extends EventEmitter<HubClientEvents> {
     cost_usd?: number;
     /** `unknown` goes without cost_usd. */
     cost_basis?: CostBasis;
+    /** The CLI session this run used, kept with the task (v1 hubs with `resumed_sessions`). */
+    session_id?: string;
   }): Promise<{ ok: true; status: TaskStatus; requeued: boolean }> {
     return this.call('ack', params);
   }
@@ -339,6 +341,8 @@ export class HubClient extends EventEmitter<HubClientEvents> {
     error?: string;
     error_kind?: string;
     error_fix?: string;
+    /** The CLI session the run used before it was given back (v1 hubs with `resumed_sessions`). */
+    session_id?: string;
   }): Promise<{ ok: true }> {
     return this.call('release', params);
   }

@@ -83,6 +83,8 @@ export const HUB_FEATURES = [
   'spend',
   // A hub without it drops a task's output_schema unread: a client checks for it first.
   'output_schema',
+  // Tasks with `resume`, and the session_id of ack and release (docs/PROTOCOL.md, "resumed sessions").
+  'resumed_sessions',
 ];
 
 /** The most JSON a task's metadata, and its output_schema, may each be. */

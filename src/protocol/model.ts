@@ -83,6 +83,14 @@ export const taskSchema = z
       description:
         'The answer parsed as JSON and valid against output_schema (any JSON value); null without output_schema',
     }),
+    resume: z.boolean().meta({
+      description:
+        'Whether a run of this task continues the CLI session of its last run (session_id) instead of starting over',
+    }),
+    session_id: z.string().nullable().meta({
+      description:
+        "The CLI session the task's last run used, as its agent reported it; kept across requeues and retries so the next run can continue it",
+    }),
   })
   .meta({ description: 'A task. The first nine fields are the v0.1 shape.' });
 export type Task = z.infer<typeof taskSchema>;
@@ -237,6 +245,8 @@ export interface NewTask {
   max_cost_usd?: number | undefined;
   /** A JSON Schema the answer must meet (parsed as JSON, validated, stored as `parsed`). */
   output_schema?: Record<string, unknown> | undefined;
+  /** Runs after the first continue the CLI session of the last run (drivers that can). */
+  resume?: boolean | undefined;
 }
 
 export const agentInfoSchema = z.object({

@@ -35,6 +35,11 @@ const workerIdSchema = z.string().min(1).max(200);
 const leaseTokenSchema = z.string().min(1).max(100);
 const statusSchema = z.enum(TASK_STATUSES);
 const metadataSchema = z.record(z.string(), z.unknown());
+/** A CLI's session id (a UUID, codex's thread id, opencode's ses_...): bounded, never empty. */
+const sessionIdSchema = z
+  .string('session_id is a string')
+  .min(1, 'session_id must not be empty')
+  .max(200, 'session_id may be at most 200 characters');
 
 /**
  * How far ahead a task may be scheduled (`not_before`, `delay_s`) or a pause set to end (`until`):
@@ -87,6 +92,8 @@ export const newTaskSchema = z
     // v1: a JSON Schema the answer must meet (docs/PROTOCOL.md, "structured answers"); the hub
     // checks that it compiles (src/answers/), this only that it is an object
     output_schema: optional(metadataSchema),
+    // v1: a run after the first continues the last run's CLI session (docs/PROTOCOL.md, "resumed sessions")
+    resume: optional(z.boolean('resume is true or false')),
   })
   .refine((task) => task.not_before === undefined || task.delay_s === undefined, {
     message: 'give not_before (a Unix time) or delay_s (seconds from now), not both',
@@ -141,6 +148,8 @@ export const methodSchemas = {
       ),
       // v1: the answer parsed and valid against the task's output_schema (any JSON value)
       parsed: z.unknown().optional(),
+      // v1: the CLI session this run used, kept with the task for a resumed run
+      session_id: optional(sessionIdSchema),
     })
     .refine((ack) => !(ack.cost_basis === 'unknown' && ack.cost_usd !== undefined), {
       message: 'cost_basis "unknown" goes without cost_usd',
@@ -185,6 +194,8 @@ export const methodSchemas = {
     error: optional(z.string()),
     error_kind: optional(z.string().max(64)),
     error_fix: optional(z.string().max(2000)),
+    // v1: the CLI session the run used before it was given back (a usage limit, overload)
+    session_id: optional(sessionIdSchema),
   }),
   cancel: z.object({ task_id: taskIdSchema }),
   get: z.object({ task_id: taskIdSchema }),

@@ -48,6 +48,7 @@ export type NewTaskFields = Pick<
   | 'metadata'
   | 'max_cost_usd'
   | 'output_schema'
+  | 'resume'
 >;
 
 export function newTaskFields(task: NewTask, policy: RetryPolicy): NewTaskFields {
@@ -61,6 +62,7 @@ export function newTaskFields(task: NewTask, policy: RetryPolicy): NewTaskFields
     metadata: task.metadata ?? null,
     max_cost_usd: task.max_cost_usd ?? null,
     output_schema: task.output_schema ?? null,
+    resume: task.resume ?? false,
   };
 }
 
@@ -106,6 +108,8 @@ export function freshTask(taskId: number, now: number, fields: NewTaskFields, av
     cost_basis: null,
     output_schema: fields.output_schema,
     parsed: null,
+    resume: fields.resume,
+    session_id: null,
   };
 }
 

@@ -10,12 +10,11 @@ export const TASK_COLUMNS = TASK_FIELDS.join(', ');
 
 type JsonFields = 'tags' | 'usage' | 'metadata' | 'output_schema' | 'parsed';
 
+/** A row as a store reads it: `resume` is SQLite's 0/1 or PostgreSQL's boolean. */
+type StoredRow = Omit<Task, JsonFields | 'resume'> & { resume: boolean | number };
+
 /** `withLeaseToken` is true only for the holder of a fresh lease (and dump): the token is its proof. */
-export function taskFromRow(
-  row: Omit<Task, JsonFields>,
-  json: Pick<Task, JsonFields>,
-  withLeaseToken: boolean,
-): Task {
+export function taskFromRow(row: StoredRow, json: Pick<Task, JsonFields>, withLeaseToken: boolean): Task {
   return {
     task_id: row.task_id,
     prompt: row.prompt,
@@ -45,6 +44,8 @@ export function taskFromRow(
     cost_basis: row.cost_basis,
     output_schema: json.output_schema,
     parsed: json.parsed,
+    resume: Boolean(row.resume),
+    session_id: row.session_id,
   };
 }
 

@@ -74,6 +74,8 @@ export interface AckRequest extends LeaseClaim {
   cost_basis?: CostBasis | undefined;
   /** The answer parsed and valid against the task's output_schema; stored as the task's `parsed`. */
   parsed?: unknown;
+  /** The CLI session this run used; stored as the task's session_id (absent: the old one stays). */
+  session_id?: string | undefined;
 }
 
 export interface ExtendRequest extends LeaseClaim {
@@ -86,6 +88,8 @@ export interface ReleaseRequest extends LeaseClaim {
   error?: string | null | undefined;
   error_kind?: string | null | undefined;
   error_fix?: string | null | undefined;
+  /** The CLI session the run used; stored as the task's session_id (absent: the old one stays). */
+  session_id?: string | undefined;
 }
 
 export interface ListQuery {

@@ -40,6 +40,8 @@ export function makeTask(id: number, fields: Partial<Task> = {}): Task {
     cost_basis: null,
     output_schema: null,
     parsed: null,
+    resume: false,
+    session_id: null,
     ...fields,
   };
 }

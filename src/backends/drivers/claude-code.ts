@@ -105,6 +105,9 @@ export const claudeCode: DriverSpec = {
     if (typeof options?.maxCostUsd === 'number') args.push('--max-budget-usd', String(options.maxCostUsd));
     // The task's output_schema: claude then answers with `structured_output` (see parseClaude).
     if (options?.outputSchema) args.push('--json-schema', JSON.stringify(options.outputSchema));
+    // The task's last session, continued (the prompt is the next turn of it). Mittelö never
+    // passes --no-session-persistence, so every run's session is on disk to be resumed later.
+    if (options?.resumeSession) args.push('--resume', options.resumeSession);
     const mode = context.env.MITTELO_CLAUDE_PERMISSION_MODE;
     if (mode) args.push('--permission-mode', mode);
     return { args, input: prompt };

@@ -120,7 +120,8 @@ export const codex: DriverSpec = {
     if (context.cwd) args.push('-C', resolve(context.cwd));
     const sandbox = context.env.MITTELO_CODEX_SANDBOX;
     if (sandbox) args.push('-s', sandbox);
-    if (enabled(context.env.MITTELO_CODEX_EPHEMERAL)) args.push('--ephemeral');
+    // A task that continues its session needs it on disk for the next run: never ephemeral.
+    if (enabled(context.env.MITTELO_CODEX_EPHEMERAL) && !options?.resume) args.push('--ephemeral');
     // codex takes the schema only as a file: one in the run's own folder, removed after the run.
     let files: Record<string, string> | undefined;
     if (options?.outputSchema && options.runDir) {
@@ -128,6 +129,9 @@ export const codex: DriverSpec = {
       files = { [file]: JSON.stringify(options.outputSchema) };
       args.push('--output-schema', file);
     }
+    // `codex exec [flags] resume <id> -`: the flags above are exec's and apply to the resumed
+    // run too (-C and -s are exec's only); the prompt on stdin is the session's next turn.
+    if (options?.resumeSession) args.push('resume', options.resumeSession);
     args.push('-');
     return { args, input: prompt, ...(files ? { files } : {}) };
   },

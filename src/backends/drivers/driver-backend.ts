@@ -140,7 +140,36 @@ function tail(text: string): string {
   return clean.length > ERROR_TAIL_CHARS ? `…${clean.slice(-ERROR_TAIL_CHARS)}` : clean;
 }
 
+/**
+ * Failures after which a resumed run starts over: a CLI that cannot find the session (the last run
+ * was on another machine, under another HOME, or the CLI pruned it) refuses before any turn, so
+ * it reports no session of its own. Limits, network and timeouts are not about the session.
+ */
+const RESUME_REFUSED_KINDS: readonly string[] = ['unknown', 'config'];
+
 export async function runDriver(
+  spec: DriverSpec,
+  settings: DriverSettings,
+  task: BackendTask,
+  context: RunContext,
+): Promise<BackendOutcome> {
+  const outcome = await runDriverOnce(spec, settings, task, context);
+  if (
+    task.resume_session === undefined ||
+    outcome.ok ||
+    !RESUME_REFUSED_KINDS.includes(outcome.kind) ||
+    typeof outcome.usage?.session_id === 'string' ||
+    context.signal.aborted
+  ) {
+    return outcome;
+  }
+  // The session could not be continued: run the task from the start rather than fail every
+  // attempt on the same session. Its new session replaces the old one with the ack.
+  const { resume_session: _gone, ...fresh } = task;
+  return runDriverOnce(spec, settings, fresh, context);
+}
+
+async function runDriverOnce(
   spec: DriverSpec,
   settings: DriverSettings,
   task: BackendTask,
@@ -155,6 +184,8 @@ export async function runDriver(
     maxCostUsd,
     outputSchema: task.output_schema ?? null,
     runDir,
+    resume: task.resume ?? false,
+    resumeSession: task.resume_session,
   });
   // Files the CLI reads (codex's schema file) live in this run's own folder, gone after the run.
   const files = Object.entries(invocation.files ?? {});

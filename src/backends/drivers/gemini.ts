@@ -249,6 +249,8 @@ export const gemini: DriverSpec = {
   binaries: ['gemini'],
   fallback: { command: 'npx', args: ['-y', '@google/gemini-cli'] },
   modelEnv: 'MITTELO_GEMINI_MODEL',
+  // No resumed sessions: gemini's --resume takes "latest" or an index into this folder's list,
+  // not a session id, and "latest" may be another task's session (docs/BACKENDS.md).
   invocation: (prompt, context) => {
     const args = ['--output-format', 'json', '--skip-trust'];
     if (context.model) args.push('--model', context.model);

@@ -176,11 +176,13 @@ export const opencode: DriverSpec = {
   title: 'opencode',
   binaries: ['opencode'],
   modelEnv: 'MITTELO_OPENCODE_MODEL',
-  invocation: (prompt, context) => {
+  invocation: (prompt, context, options) => {
     const args = ['run', '--format', 'json', '--print-logs'];
     if (context.model) args.push('-m', context.model);
     // Absolute: the process already runs in this folder, so a relative --dir would apply twice.
     if (context.cwd) args.push('--dir', resolve(context.cwd));
+    // The task's last session (its ses_... id), continued with this prompt as its next message.
+    if (options?.resumeSession) args.push('--session', options.resumeSession);
     return { args, input: prompt };
   },
   parse: (stdout) => parseOpencode(stdout),

@@ -29,6 +29,10 @@ export interface InvocationOptions {
    * invocation names its files in `files`, the runner writes them and removes the folder after.
    */
   runDir?: string | undefined;
+  /** The task continues its CLI session from run to run: keep the session for the next run. */
+  resume?: boolean | undefined;
+  /** The session to continue (the task's session_id): a CLI that can resume by id is told it. */
+  resumeSession?: string | undefined;
 }
 
 export interface DriverInvocation {

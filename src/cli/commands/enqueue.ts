@@ -43,6 +43,7 @@ interface EnqueueFlags extends ConnectionFlags {
   notBefore?: string;
   maxCostUsd?: string;
   outputSchema?: string;
+  resumeSession?: boolean;
   json?: boolean;
 }
 
@@ -79,6 +80,7 @@ async function defaultsFromFlags(flags: EnqueueFlags): Promise<TaskDefaults> {
   set('timeout_s', '--timeout-s', flags.timeoutS, number(flags.timeoutS));
   set('max_cost_usd', '--max-cost-usd', flags.maxCostUsd, number(flags.maxCostUsd?.replace(/^\s*\$/, '')));
   if (flags.outputSchema !== undefined) defaults.output_schema = await readOutputSchema(flags.outputSchema);
+  if (flags.resumeSession) defaults.resume = true;
   if (flags.delay !== undefined && flags.notBefore !== undefined) {
     throw new CliError('use --delay (from now) or --not-before (a time), not both');
   }
@@ -211,6 +213,12 @@ export function enqueueCommand(): Command {
       new Option(
         '--output-schema <file>',
         'a JSON Schema file the answers must meet, for tasks whose line sets no output_schema',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--resume-session',
+        "a retried or requeued run continues the last run's CLI session (resume: true), for tasks whose line sets no resume",
       ),
     )
     .addOption(

@@ -53,6 +53,7 @@ interface RunFlags extends AgentFlags {
   budgetUsd?: string;
   maxCostUsd?: string;
   outputSchema?: string;
+  resumeSessions?: boolean;
 }
 
 /** How many failed tasks the summary lists by name. */
@@ -168,6 +169,12 @@ export function runCommand(): Command {
     )
     .addOption(
       new Option(
+        '--resume-sessions',
+        'retried and requeued runs continue their last CLI session (resume: true), for tasks whose pack line sets no resume',
+      ),
+    )
+    .addOption(
+      new Option(
         '--resume <folder>',
         'continue an interrupted run (a folder `mittelo runs` lists): its unfinished tasks, the same results file; --agent defaults to its agents',
       ),
@@ -186,7 +193,11 @@ export function runCommand(): Command {
       flags.maxCostUsd === undefined ? undefined : parseUsd(flags.maxCostUsd, '--max-cost-usd');
     const outputSchema =
       flags.outputSchema === undefined ? undefined : await readOutputSchema(flags.outputSchema);
-    const defaults = { max_cost_usd: maxCostUsd, output_schema: outputSchema };
+    const defaults = {
+      max_cost_usd: maxCostUsd,
+      output_schema: outputSchema,
+      ...(flags.resumeSessions ? { resume: true } : {}),
+    };
     const resume =
       flags.resume === undefined ? null : await planResume(flags.resume, packArg, flags, defaults);
     if (!resume && packArg === undefined) {

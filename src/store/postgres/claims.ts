@@ -63,6 +63,7 @@ type Change = Pick<
   | 'cost_usd'
   | 'cost_basis'
   | 'parsed'
+  | 'session_id'
 >;
 
 const CHANGE_COLUMNS: (keyof Change)[] = [
@@ -82,6 +83,7 @@ const CHANGE_COLUMNS: (keyof Change)[] = [
   'cost_usd',
   'cost_basis',
   'parsed',
+  'session_id',
 ];
 
 /** The json columns of a change: written as their text and cast back. */
@@ -119,6 +121,7 @@ interface FastAckRecord extends SpendColumns {
   cost_usd: number | null;
   cost_basis: string | null;
   parsed: string | null;
+  session_id: string | null;
 }
 
 /**
@@ -141,6 +144,7 @@ export function fastAck(request: AckRequest): ClaimOp<Transition>['fast'] {
       duration_ms: request.duration_ms ?? null,
       usage: jsonText(request.usage),
       parsed: jsonText(request.parsed),
+      session_id: request.session_id ?? null,
       ...ackCost(request),
       ...spendColumns(spendOfAck(request)),
     },
@@ -165,6 +169,7 @@ const unchanged = (current: TaskRow): Change => ({
   cost_usd: current.cost_usd,
   cost_basis: current.cost_basis,
   parsed: current.parsed,
+  session_id: current.session_id,
 });
 
 function existing(current: TaskRow | undefined, taskId: number): TaskRow {
@@ -182,6 +187,8 @@ export function ackDecision(request: AckRequest, db: Db) {
       error_fix: request.error_fix ?? null,
       duration_ms: request.duration_ms ?? null,
       updated_at: now,
+      // The session the next run continues: a new one when the run reported it, else the last.
+      session_id: request.session_id ?? current.session_id,
       ...ackCost(request),
     };
     // Every accepted ack is a run that cost something, a retried one too.
@@ -251,6 +258,7 @@ export function releaseDecision(request: ReleaseRequest) {
         available_at: releasedAvailableAt(now, request.delay_ms),
         attempts: current.attempts - 1, // giving work back is not an attempt
         updated_at: now,
+        session_id: request.session_id ?? current.session_id,
       },
       answer: (row) => rowToTask(row),
     };
@@ -291,10 +299,11 @@ export function claimQueries(db: Db) {
           UPDATE ${s}.tasks AS t SET status = 'done', result = v.result, error = v.error,
             error_kind = v.error_kind, error_fix = v.error_fix, duration_ms = v.duration_ms,
             usage = v.usage::json, leased_until = NULL, lease_token = NULL, updated_at = ${NOW(3)},
-            cost_usd = v.cost_usd, cost_basis = v.cost_basis, parsed = v.parsed::json
+            cost_usd = v.cost_usd, cost_basis = v.cost_basis, parsed = v.parsed::json,
+            session_id = COALESCE(v.session_id, t.session_id)
           FROM json_to_recordset($1::json) AS v(i int, task_id bigint, lease_token text, worker_id text,
             result text, error text, error_kind text, error_fix text, duration_ms float8, usage text,
-            cost_usd float8, cost_basis text, parsed text, ${SPEND_COLUMN_TYPES})
+            cost_usd float8, cost_basis text, parsed text, session_id text, ${SPEND_COLUMN_TYPES})
           WHERE t.task_id = ANY($2::bigint[]) AND t.task_id = v.task_id AND t.status = 'leased'
             AND (v.lease_token IS NULL OR t.lease_token = v.lease_token)
             AND (v.worker_id IS NULL OR t.worker_id = v.worker_id)
@@ -311,7 +320,7 @@ export function claimQueries(db: Db) {
             seen_worker text, seen_attempts int, status text, worker_id text, leased_until float8,
             lease_token text, result text, error text, error_kind text, error_fix text,
             duration_ms float8, usage text, available_at float8, attempts int, updated_at float8,
-            cost_usd float8, cost_basis text, parsed text, ${SPEND_COLUMN_TYPES})
+            cost_usd float8, cost_basis text, parsed text, session_id text, ${SPEND_COLUMN_TYPES})
           WHERE t.task_id = ANY($2::bigint[]) AND t.task_id = v.task_id AND t.status = v.seen_status
             AND t.lease_token IS NOT DISTINCT FROM v.seen_token
             AND t.worker_id IS NOT DISTINCT FROM v.seen_worker AND t.attempts = v.seen_attempts

@@ -42,6 +42,8 @@ const COLUMN_TYPES: Record<keyof Task, string> = {
   cost_basis: 'text',
   output_schema: 'text',
   parsed: 'text',
+  resume: 'boolean',
+  session_id: 'text',
 };
 
 /** The json columns: they travel as their text and are cast back. */
@@ -79,6 +81,9 @@ export async function loadTasks(
     metadata: jsonText(task.metadata),
     output_schema: jsonText(task.output_schema),
     parsed: jsonText(task.parsed),
+    // A dump from before resumed sessions has neither.
+    resume: task.resume ?? false,
+    session_id: task.session_id ?? null,
   }));
   const largest = Math.max(...tasks.map((task) => task.task_id));
   await db.withClient(async (client) => {

@@ -188,6 +188,14 @@ const MIGRATIONS: Migration[] = [
     sql: (schema) => `
       ALTER TABLE ${ident(schema)}.tasks ADD COLUMN output_schema json, ADD COLUMN parsed json;`,
   },
+  {
+    version: 6,
+    description: 'resumed sessions: whether a task continues its last CLI session, and that session',
+    // session_id is what the next run continues: requeues, releases and retries keep it.
+    sql: (schema) => `
+      ALTER TABLE ${ident(schema)}.tasks ADD COLUMN resume boolean NOT NULL DEFAULT false,
+        ADD COLUMN session_id text;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -127,6 +127,14 @@ const MIGRATIONS: Migration[] = [
       ALTER TABLE tasks ADD COLUMN output_schema TEXT;
       ALTER TABLE tasks ADD COLUMN parsed TEXT;`,
   },
+  {
+    version: 7,
+    description: 'resumed sessions: whether a task continues its last CLI session, and that session',
+    // session_id is what the next run continues: requeues, releases and retries keep it.
+    sql: `
+      ALTER TABLE tasks ADD COLUMN resume INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE tasks ADD COLUMN session_id TEXT;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -4,8 +4,9 @@ import { jsonText, TASK_COLUMNS, taskFromRow } from '../task-row.ts';
 
 export { jsonText, TASK_COLUMNS };
 
-/** A task as SQLite holds it: the JSON fields as text (NULL when empty). */
-export type TaskRow = Omit<Task, 'tags' | 'usage' | 'metadata' | 'output_schema' | 'parsed'> & {
+/** A task as SQLite holds it: the JSON fields as text (NULL when empty), resume as 0 or 1. */
+export type TaskRow = Omit<Task, 'tags' | 'usage' | 'metadata' | 'output_schema' | 'parsed' | 'resume'> & {
+  resume: number;
   tags: string | null;
   usage: string | null;
   metadata: string | null;

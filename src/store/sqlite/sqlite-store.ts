@@ -166,9 +166,9 @@ export class SqliteStore implements Store {
     this.sql = {
       insert: db.prepare(
         `INSERT INTO tasks (prompt, status, created_at, updated_at, backend, tags, priority, max_attempts, timeout_s,
-           metadata, available_at, max_cost_usd, output_schema)
+           metadata, available_at, max_cost_usd, output_schema, resume)
          VALUES (@prompt, 'queued', @now, @now, @backend, @tags, @priority, @max_attempts, @timeout_s, @metadata,
-           @available_at, @max_cost_usd, @output_schema)`,
+           @available_at, @max_cost_usd, @output_schema, @resume)`,
       ),
       grantLease: db.prepare(
         `UPDATE tasks SET status = 'leased', worker_id = @worker_id, leased_until = @leased_until,
@@ -182,14 +182,14 @@ export class SqliteStore implements Store {
         `UPDATE tasks SET status = @status, result = @result, error = @error, error_kind = @error_kind,
            error_fix = @error_fix, duration_ms = @duration_ms, usage = @usage, leased_until = NULL,
            lease_token = NULL, updated_at = @now, cost_usd = @cost_usd, cost_basis = @cost_basis,
-           parsed = @parsed
+           parsed = @parsed, session_id = COALESCE(@session_id, session_id)
          WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}, lease_backend`,
       ),
       finishIfHeld: db.prepare(
         `UPDATE tasks SET status = 'done', result = @result, error = @error, error_kind = @error_kind,
            error_fix = @error_fix, duration_ms = @duration_ms, usage = @usage, leased_until = NULL,
            lease_token = NULL, updated_at = @now, cost_usd = @cost_usd, cost_basis = @cost_basis,
-           parsed = @parsed
+           parsed = @parsed, session_id = COALESCE(@session_id, session_id)
          WHERE task_id = @task_id AND status = 'leased'
            AND (@lease_token IS NULL OR lease_token = @lease_token)
            AND (@worker_id IS NULL OR worker_id = @worker_id)
@@ -199,7 +199,8 @@ export class SqliteStore implements Store {
         `UPDATE tasks SET status = 'queued', worker_id = NULL, leased_until = NULL, lease_token = NULL,
            result = NULL, parsed = NULL, error = @error, error_kind = @error_kind, error_fix = @error_fix,
            duration_ms = @duration_ms, available_at = @available_at, attempts = attempts - @refund,
-           updated_at = @now, cost_usd = @cost_usd, cost_basis = @cost_basis
+           updated_at = @now, cost_usd = @cost_usd, cost_basis = @cost_basis,
+           session_id = COALESCE(@session_id, session_id)
          WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}, lease_backend`,
       ),
       extend: db.prepare(
@@ -281,6 +282,7 @@ export class SqliteStore implements Store {
           tags: jsonOrNull(fields.tags),
           metadata: jsonOrNull(fields.metadata),
           output_schema: jsonText(fields.output_schema),
+          resume: fields.resume ? 1 : 0,
           available_at: availableAt,
         });
         // Built here rather than read back (RETURNING): everything but the id is what we wrote,
@@ -322,6 +324,7 @@ export class SqliteStore implements Store {
         // Not a run: the last run's cost stays.
         cost_usd: current.cost_usd,
         cost_basis: current.cost_basis,
+        session_id: request.session_id ?? null,
       }) as TaskRow;
       this.counts.move('leased', 'queued');
       return rowToTask(row);
@@ -355,6 +358,9 @@ export class SqliteStore implements Store {
           metadata: jsonOrNull(task.metadata),
           output_schema: jsonText(task.output_schema),
           parsed: jsonText(task.parsed),
+          // A dump from before resumed sessions has neither.
+          resume: task.resume ? 1 : 0,
+          session_id: task.session_id ?? null,
         });
         this.counts.move(null, task.status);
       }
@@ -725,6 +731,7 @@ export class SqliteStore implements Store {
         duration_ms: request.duration_ms ?? null,
         usage: jsonOrNull(request.usage),
         parsed: jsonText(request.parsed),
+        session_id: request.session_id ?? null,
         now: this.now(),
       }) as AckedRow | undefined;
       if (done) {
@@ -741,6 +748,7 @@ export class SqliteStore implements Store {
       error_kind: request.error_kind ?? null,
       error_fix: request.error_fix ?? null,
       duration_ms: request.duration_ms ?? null,
+      session_id: request.session_id ?? null,
       now,
       ...cost,
     };
