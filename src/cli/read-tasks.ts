@@ -42,6 +42,12 @@ const MILLISECONDS_FROM = 1e11;
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** `5`, `0.25`, `$5` or `$ 5` as US dollars; NaN for anything else (checkTaskField says the bounds). */
+export function usdAmount(text: string): number {
+  const match = /^\s*\$?\s*(\d+(?:\.\d*)?|\.\d+)\s*$/.exec(text);
+  return match ? Number(match[1]) : Number.NaN;
+}
+
 /**
  * Why `value` is not acceptable for task field `field`, as a phrase that follows the field's
  * name ("must be a string"), or null when it is fine. null and absent mean "not set" for every

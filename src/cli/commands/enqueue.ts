@@ -27,6 +27,7 @@ import {
   singleTask,
   type TaskDefaults,
   type TaskField,
+  usdAmount,
 } from '../read-tasks.ts';
 import { parseMoment } from '../time-flags.ts';
 
@@ -78,7 +79,7 @@ async function defaultsFromFlags(flags: EnqueueFlags): Promise<TaskDefaults> {
   set('priority', '--priority', flags.priority, integer(flags.priority));
   set('max_attempts', '--max-attempts', flags.maxAttempts, integer(flags.maxAttempts));
   set('timeout_s', '--timeout-s', flags.timeoutS, number(flags.timeoutS));
-  set('max_cost_usd', '--max-cost-usd', flags.maxCostUsd, number(flags.maxCostUsd?.replace(/^\s*\$/, '')));
+  set('max_cost_usd', '--max-cost-usd', flags.maxCostUsd, flags.maxCostUsd && usdAmount(flags.maxCostUsd));
   if (flags.outputSchema !== undefined) defaults.output_schema = await readOutputSchema(flags.outputSchema);
   if (flags.resumeSession) defaults.resume = true;
   if (flags.delay !== undefined && flags.notBefore !== undefined) {

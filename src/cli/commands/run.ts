@@ -28,7 +28,7 @@ import { formatCount, preview } from '../format.ts';
 import { capsFromFlags } from '../limit-flags.ts';
 import { NOTIFY_FLUSH_MS, notifyCmdOption, notifyTargetsFrom, openNotifications } from '../notify-flags.ts';
 import { progressView } from '../progress.ts';
-import { checkTaskField, parseJsonlTasks, readInput, readOutputSchema } from '../read-tasks.ts';
+import { checkTaskField, parseJsonlTasks, readInput, readOutputSchema, usdAmount } from '../read-tasks.ts';
 import { RUNS_DIR } from '../run-folders.ts';
 import { planResume, type ResumePlan } from '../run-resume.ts';
 import { summaryTable } from '../run-summary.ts';
@@ -95,10 +95,8 @@ function checkRouting(
 
 /** `5`, `0.25` or `$5`: US dollars above 0 (the bounds of a task's max_cost_usd). */
 function parseUsd(text: string, flag: string): number {
-  const match = /^\s*\$?(\d+(?:\.\d*)?|\.\d+)\s*$/.exec(text);
-  const usd = match ? Number(match[1]) : Number.NaN;
-  const problem = match ? checkTaskField('max_cost_usd', usd) : null;
-  if (!match || problem) {
+  const usd = usdAmount(text);
+  if (checkTaskField('max_cost_usd', usd)) {
     throw new CliError(
       `${flag} takes an amount of US dollars above 0 and at most 1,000,000, such as 5 or 0.25, got "${text}"; nothing was started`,
     );
