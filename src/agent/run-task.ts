@@ -3,7 +3,7 @@
  * Knows nothing of acks: it reports how the run ended, and the agent decides what to tell the hub.
  */
 
-import type { Backend, BackendOutcome } from '../backends/types.ts';
+import type { Backend, BackendOutcome, OutputEvent } from '../backends/types.ts';
 import { HubError } from '../client/hub-client.ts';
 import type { Task } from '../protocol/model.ts';
 
@@ -24,6 +24,8 @@ export interface RunTaskDeps {
   /** Extend the lease this often while the backend runs; null for no heartbeat. */
   heartbeatMs: number | null;
   extend: () => Promise<unknown>;
+  /** Hears the run's live output as it happens (the agent forwards it to the hub). */
+  onOutput?: (event: OutputEvent) => void;
 }
 
 export interface RunEnd {
@@ -73,7 +75,12 @@ export function runTask(task: Task, deps: RunTaskDeps): RunningTask {
         // A v0.1 hub's tasks have neither: they start over, as they always did.
         ...resumeOf(task),
       },
-      { signal: controller.signal, timeoutMs: deps.timeoutMs, maxOutputBytes: deps.maxOutputBytes },
+      {
+        signal: controller.signal,
+        timeoutMs: deps.timeoutMs,
+        maxOutputBytes: deps.maxOutputBytes,
+        ...(deps.onOutput ? { onOutput: deps.onOutput } : {}),
+      },
     )
     .catch(
       (error: unknown): BackendOutcome => ({

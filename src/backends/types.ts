@@ -27,6 +27,23 @@ export type FailureKind =
   | 'bad_output'
   | 'unknown';
 
+/**
+ * What a backend may do, mapped by each driver onto its CLI's own switches (the same three levels
+ * as the wire model's PERMISSION_LEVELS): `read` looks and changes nothing, `edit` changes files
+ * in its workspace, `full` does anything without asking. docs/BACKENDS.md, "Permissions".
+ */
+export type Permissions = 'read' | 'edit' | 'full';
+
+/**
+ * One thing a run did, as it happened, for the task's live output (`mittelo logs`): assistant
+ * text, a tool call (its name and arguments, cut short), a file edit, the usage so far, or a
+ * plain-text backend's stdout / stderr line. `text` is one line for people, never the raw JSON.
+ */
+export interface OutputEvent {
+  kind: 'text' | 'tool' | 'edit' | 'usage' | 'stdout' | 'stderr' | 'status';
+  text: string;
+}
+
 /** The part of a task a backend needs. */
 export interface BackendTask {
   task_id: number;
@@ -54,6 +71,16 @@ export interface BackendTask {
    * exec resume, opencode --session); the others ignore it (docs/BACKENDS.md, "Resumed sessions").
    */
   resume_session?: string;
+  /**
+   * The folder the backend runs in: the task's own git worktree (docs/AGENTS.md, "Workspaces").
+   * Absent: the shared place (MITTELO_SUBPROCESS_WORKDIR, else the agent's own folder).
+   */
+  workdir?: string;
+  /**
+   * What the backend may do; the agent decides (the task's permissions, else the agent's, else
+   * `read` in a shared workspace and `edit` in the task's own worktree). Absent: `read`.
+   */
+  permissions?: Permissions;
 }
 
 export interface RunContext {
@@ -65,6 +92,8 @@ export interface RunContext {
   maxOutputBytes: number;
   /** Hears what the spawned program did (system runs keep it as evidence); not called by echo. */
   onProcess?: (trace: ProcessTrace) => void;
+  /** Hears what the run does while it runs (live output); may be called many times a second. */
+  onOutput?: (event: OutputEvent) => void;
 }
 
 /** A spawned program's raw ending, for reports: exit code, signal, output, time. */

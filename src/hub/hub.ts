@@ -85,6 +85,9 @@ export const HUB_FEATURES = [
   'output_schema',
   // Tasks with `resume`, and the session_id of ack and release (docs/PROTOCOL.md, "resumed sessions").
   'resumed_sessions',
+  // Tasks with workspace, base_ref and permissions, and the worktree of ack (docs/PROTOCOL.md,
+  // "workspaces and permissions"): a client checks for it before it sends them.
+  'workspaces',
 ];
 
 /** The most JSON a task's metadata, and its output_schema, may each be. */

@@ -28,6 +28,74 @@ export type CostBasis = z.infer<typeof costBasisSchema>;
 const jsonObject = z.record(z.string(), z.unknown());
 
 /**
+ * Where a task's backend runs: `shared` (the agent's working directory, as before), or `worktree`
+ * (a git worktree of the agent's repository on a branch of its own, docs/AGENTS.md "Workspaces").
+ */
+export const WORKSPACE_MODES = ['shared', 'worktree'] as const;
+export const workspaceModeSchema = z.enum(WORKSPACE_MODES);
+export type WorkspaceMode = z.infer<typeof workspaceModeSchema>;
+
+/**
+ * What a task's backend may do, mapped by each driver onto its CLI's own switches: `read` (look,
+ * change nothing), `edit` (change files in its workspace), `full` (anything, commands included,
+ * without asking). docs/BACKENDS.md, "Permissions".
+ */
+export const PERMISSION_LEVELS = ['read', 'edit', 'full'] as const;
+export const permissionLevelSchema = z.enum(PERMISSION_LEVELS);
+export type PermissionLevel = z.infer<typeof permissionLevelSchema>;
+
+/** The kinds of a live output line (src/backends/types.ts OutputEvent says what each is). */
+export const OUTPUT_KINDS = ['text', 'tool', 'edit', 'usage', 'stdout', 'stderr', 'status'] as const;
+
+/** One line of a task's live output as the hub keeps and announces it (docs/PROTOCOL.md, "live output"). */
+export const outputLineSchema = z.object({
+  seq: z
+    .number()
+    .int()
+    .min(1)
+    .meta({ description: "The line's number within its task, from 1, never reused" }),
+  at: unixSeconds.meta({ description: 'When the agent saw it' }),
+  kind: z.enum(OUTPUT_KINDS),
+  text: z.string(),
+});
+export type OutputLine = z.infer<typeof outputLineSchema>;
+
+/** The most diff text stored with a task: a longer diff is cut there (diff_truncated). */
+export const MAX_STORED_DIFF_BYTES = 256 * 1024;
+
+/**
+ * What a task's run in its own worktree changed, as its agent recorded it when the run ended: the
+ * branch, the commit the agent made of what the backend left, and the diff against the base.
+ */
+export const worktreeChangeSchema = z
+  .object({
+    branch: z
+      .string()
+      .meta({ description: 'The branch the task worked on (kept after the worktree is removed)' }),
+    path: z.string().meta({ description: "The worktree's folder on the agent's machine" }),
+    base_ref: z
+      .string()
+      .meta({ description: 'The ref the branch started from, as given (HEAD, main, a tag)' }),
+    base_commit: z.string().meta({ description: 'The commit base_ref named when the worktree was made' }),
+    commit: z
+      .string()
+      .nullable()
+      .meta({ description: "The branch's last commit when the run ended; null: nothing changed" }),
+    files_changed: z.number().int().min(0),
+    insertions: z.number().int().min(0),
+    deletions: z.number().int().min(0),
+    diff: z.string().meta({ description: 'git diff base_commit..commit, cut at diff_cap_bytes' }),
+    diff_bytes: z.number().int().min(0).meta({ description: 'The whole diff in bytes (before any cut)' }),
+    diff_truncated: z.boolean(),
+    diff_cap_bytes: z.number().int().min(0).meta({ description: 'The cut applied to diff (bytes)' }),
+    kept: z
+      .boolean()
+      .meta({ description: 'Whether the worktree folder was kept (a failed task, --keep-worktrees)' }),
+  })
+  .meta({ description: "What a task's run in its own git worktree changed." });
+export type WorktreeChange = z.infer<typeof worktreeChangeSchema>;
+
+/**
  * A task as the wire sees it. The first nine fields are the v0.1 shape and are always present; the
  * rest are v1 additions. Times are Unix seconds as floats. The key order here is the order of the
  * columns in every store.
@@ -90,6 +158,20 @@ export const taskSchema = z
     session_id: z.string().nullable().meta({
       description:
         "The CLI session the task's last run used, as its agent reported it; kept across requeues and retries so the next run can continue it",
+    }),
+    workspace: workspaceModeSchema.nullable().meta({
+      description:
+        "Where the task's backend runs: shared (the agent's folder) or worktree (a git worktree of its own); null: the agent's default",
+    }),
+    base_ref: z.string().nullable().meta({
+      description: "The ref a worktree task's branch starts from; null: the agent's --base (HEAD by default)",
+    }),
+    permissions: permissionLevelSchema.nullable().meta({
+      description:
+        "What the backend may do (read, edit, full); null: read in a shared workspace, edit in the task's own worktree",
+    }),
+    worktree: worktreeChangeSchema.nullable().meta({
+      description: "What the task's last run in its own worktree changed; null: it never ran in one",
     }),
   })
   .meta({ description: 'A task. The first nine fields are the v0.1 shape.' });
@@ -247,6 +329,12 @@ export interface NewTask {
   output_schema?: Record<string, unknown> | undefined;
   /** Runs after the first continue the CLI session of the last run (drivers that can). */
   resume?: boolean | undefined;
+  /** Where the backend runs (absent: the agent's default). */
+  workspace?: WorkspaceMode | undefined;
+  /** The ref a worktree task starts from (absent: the agent's --base). */
+  base_ref?: string | undefined;
+  /** What the backend may do (absent: by workspace). */
+  permissions?: PermissionLevel | undefined;
 }
 
 export const agentInfoSchema = z.object({

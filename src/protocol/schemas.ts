@@ -4,7 +4,13 @@
  * accepts null and reads it as absent.
  */
 import { z } from 'zod';
-import { COST_BASES, TASK_STATUSES } from './model.ts';
+import {
+  COST_BASES,
+  PERMISSION_LEVELS,
+  TASK_STATUSES,
+  WORKSPACE_MODES,
+  worktreeChangeSchema,
+} from './model.ts';
 
 /** Optional, and null means the same as absent (v0.1 clients send nulls). */
 const optional = <T extends z.ZodType>(schema: T) =>
@@ -40,6 +46,20 @@ const sessionIdSchema = z
   .string('session_id is a string')
   .min(1, 'session_id must not be empty')
   .max(200, 'session_id may be at most 200 characters');
+
+/**
+ * A git ref as a task may name it (a branch, a tag, a commit, HEAD~2): no whitespace, control
+ * characters, `..`, `@{`, `:?*[\\` (what git refuses in a ref name), or a leading dash (never read
+ * as an option).
+ */
+const baseRefSchema = z
+  .string('base_ref is a git ref (a branch, a tag or a commit)')
+  .min(1, 'base_ref must not be empty')
+  .max(200, 'base_ref may be at most 200 characters')
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses.
+  .refine((ref) => !ref.startsWith('-') && !/[\s\x00-\x1f\x7f:?*[\\]|\.\.|@\{/.test(ref), {
+    message: 'base_ref is not a git ref: give a branch, a tag or a commit such as main, v1.2 or HEAD~1',
+  });
 
 /**
  * How far ahead a task may be scheduled (`not_before`, `delay_s`) or a pause set to end (`until`):
@@ -94,6 +114,10 @@ export const newTaskSchema = z
     output_schema: optional(metadataSchema),
     // v1: a run after the first continues the last run's CLI session (docs/PROTOCOL.md, "resumed sessions")
     resume: optional(z.boolean('resume is true or false')),
+    // v1: where the backend runs and what it may do (docs/PROTOCOL.md, "workspaces and permissions")
+    workspace: optional(z.enum(WORKSPACE_MODES, { error: 'workspace is "shared" or "worktree"' })),
+    base_ref: optional(baseRefSchema),
+    permissions: optional(z.enum(PERMISSION_LEVELS, { error: 'permissions is "read", "edit" or "full"' })),
   })
   .refine((task) => task.not_before === undefined || task.delay_s === undefined, {
     message: 'give not_before (a Unix time) or delay_s (seconds from now), not both',
@@ -150,6 +174,8 @@ export const methodSchemas = {
       parsed: z.unknown().optional(),
       // v1: the CLI session this run used, kept with the task for a resumed run
       session_id: optional(sessionIdSchema),
+      // v1: what the run changed in the task's own worktree (docs/PROTOCOL.md, "workspaces and permissions")
+      worktree: optional(worktreeChangeSchema),
     })
     .refine((ack) => !(ack.cost_basis === 'unknown' && ack.cost_usd !== undefined), {
       message: 'cost_basis "unknown" goes without cost_usd',

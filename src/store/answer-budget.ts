@@ -16,13 +16,14 @@ export function taskAnswerBytes(
     metadata?: unknown;
     output_schema?: unknown;
     parsed?: unknown;
+    worktree?: unknown;
   },
 ): number {
   let bytes = 400 + task.prompt.length;
   if (task.result) bytes += task.result.length;
   if (task.error) bytes += task.error.length;
   // The JSON columns count as the rows hold them (their text); a wire Task's objects do not.
-  for (const json of [task.metadata, task.output_schema, task.parsed]) {
+  for (const json of [task.metadata, task.output_schema, task.parsed, task.worktree]) {
     if (typeof json === 'string') bytes += json.length;
   }
   return bytes;

@@ -49,6 +49,9 @@ export type NewTaskFields = Pick<
   | 'max_cost_usd'
   | 'output_schema'
   | 'resume'
+  | 'workspace'
+  | 'base_ref'
+  | 'permissions'
 >;
 
 export function newTaskFields(task: NewTask, policy: RetryPolicy): NewTaskFields {
@@ -63,6 +66,9 @@ export function newTaskFields(task: NewTask, policy: RetryPolicy): NewTaskFields
     max_cost_usd: task.max_cost_usd ?? null,
     output_schema: task.output_schema ?? null,
     resume: task.resume ?? false,
+    workspace: task.workspace ?? null,
+    base_ref: task.base_ref ?? null,
+    permissions: task.permissions ?? null,
   };
 }
 
@@ -110,6 +116,10 @@ export function freshTask(taskId: number, now: number, fields: NewTaskFields, av
     parsed: null,
     resume: fields.resume,
     session_id: null,
+    workspace: fields.workspace,
+    base_ref: fields.base_ref,
+    permissions: fields.permissions,
+    worktree: null,
   };
 }
 

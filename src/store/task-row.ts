@@ -1,14 +1,14 @@
 /**
  * A stored row as a wire Task, for every store: the columns are the fields of the wire model in
  * its order, and a store decodes only the JSON fields (tags, usage, metadata, output_schema,
- * parsed) its own way.
+ * parsed, worktree) its own way.
  */
 import { TASK_FIELDS, type Task } from '../protocol/model.ts';
 
 /** Every column of a task, in the wire model's order. */
 export const TASK_COLUMNS = TASK_FIELDS.join(', ');
 
-type JsonFields = 'tags' | 'usage' | 'metadata' | 'output_schema' | 'parsed';
+type JsonFields = 'tags' | 'usage' | 'metadata' | 'output_schema' | 'parsed' | 'worktree';
 
 /** A row as a store reads it: `resume` is SQLite's 0/1 or PostgreSQL's boolean. */
 type StoredRow = Omit<Task, JsonFields | 'resume'> & { resume: boolean | number };
@@ -46,6 +46,10 @@ export function taskFromRow(row: StoredRow, json: Pick<Task, JsonFields>, withLe
     parsed: json.parsed,
     resume: Boolean(row.resume),
     session_id: row.session_id,
+    workspace: row.workspace,
+    base_ref: row.base_ref,
+    permissions: row.permissions,
+    worktree: json.worktree,
   };
 }
 

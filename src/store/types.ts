@@ -22,6 +22,7 @@ import type {
   Task,
   TaskEventName,
   TaskStatus,
+  WorktreeChange,
 } from '../protocol/model.ts';
 
 export type {
@@ -76,6 +77,8 @@ export interface AckRequest extends LeaseClaim {
   parsed?: unknown;
   /** The CLI session this run used; stored as the task's session_id (absent: the old one stays). */
   session_id?: string | undefined;
+  /** What the run changed in the task's own worktree; stored as the task's worktree (absent: the old one stays). */
+  worktree?: WorktreeChange | undefined;
 }
 
 export interface ExtendRequest extends LeaseClaim {

@@ -42,6 +42,10 @@ export function makeTask(id: number, fields: Partial<Task> = {}): Task {
     parsed: null,
     resume: false,
     session_id: null,
+    workspace: null,
+    base_ref: null,
+    permissions: null,
+    worktree: null,
     ...fields,
   };
 }

@@ -64,6 +64,7 @@ type Change = Pick<
   | 'cost_basis'
   | 'parsed'
   | 'session_id'
+  | 'worktree'
 >;
 
 const CHANGE_COLUMNS: (keyof Change)[] = [
@@ -84,10 +85,11 @@ const CHANGE_COLUMNS: (keyof Change)[] = [
   'cost_basis',
   'parsed',
   'session_id',
+  'worktree',
 ];
 
 /** The json columns of a change: written as their text and cast back. */
-const JSON_CHANGE_COLUMNS = new Set<keyof Change>(['usage', 'parsed']);
+const JSON_CHANGE_COLUMNS = new Set<keyof Change>(['usage', 'parsed', 'worktree']);
 
 interface Decision<T> {
   change: Change;
@@ -122,6 +124,7 @@ interface FastAckRecord extends SpendColumns {
   cost_basis: string | null;
   parsed: string | null;
   session_id: string | null;
+  worktree: string | null;
 }
 
 /**
@@ -145,6 +148,7 @@ export function fastAck(request: AckRequest): ClaimOp<Transition>['fast'] {
       usage: jsonText(request.usage),
       parsed: jsonText(request.parsed),
       session_id: request.session_id ?? null,
+      worktree: jsonText(request.worktree),
       ...ackCost(request),
       ...spendColumns(spendOfAck(request)),
     },
@@ -170,6 +174,7 @@ const unchanged = (current: TaskRow): Change => ({
   cost_basis: current.cost_basis,
   parsed: current.parsed,
   session_id: current.session_id,
+  worktree: current.worktree,
 });
 
 function existing(current: TaskRow | undefined, taskId: number): TaskRow {
@@ -189,6 +194,8 @@ export function ackDecision(request: AckRequest, db: Db) {
       updated_at: now,
       // The session the next run continues: a new one when the run reported it, else the last.
       session_id: request.session_id ?? current.session_id,
+      // What the run changed in its worktree: a retry works on in the same one.
+      worktree: request.worktree ? jsonText(request.worktree) : current.worktree,
       ...ackCost(request),
     };
     // Every accepted ack is a run that cost something, a retried one too.
@@ -300,10 +307,10 @@ export function claimQueries(db: Db) {
             error_kind = v.error_kind, error_fix = v.error_fix, duration_ms = v.duration_ms,
             usage = v.usage::json, leased_until = NULL, lease_token = NULL, updated_at = ${NOW(3)},
             cost_usd = v.cost_usd, cost_basis = v.cost_basis, parsed = v.parsed::json,
-            session_id = COALESCE(v.session_id, t.session_id)
+            session_id = COALESCE(v.session_id, t.session_id), worktree = COALESCE(v.worktree::json, t.worktree)
           FROM json_to_recordset($1::json) AS v(i int, task_id bigint, lease_token text, worker_id text,
             result text, error text, error_kind text, error_fix text, duration_ms float8, usage text,
-            cost_usd float8, cost_basis text, parsed text, session_id text, ${SPEND_COLUMN_TYPES})
+            cost_usd float8, cost_basis text, parsed text, session_id text, worktree text, ${SPEND_COLUMN_TYPES})
           WHERE t.task_id = ANY($2::bigint[]) AND t.task_id = v.task_id AND t.status = 'leased'
             AND (v.lease_token IS NULL OR t.lease_token = v.lease_token)
             AND (v.worker_id IS NULL OR t.worker_id = v.worker_id)
@@ -320,7 +327,7 @@ export function claimQueries(db: Db) {
             seen_worker text, seen_attempts int, status text, worker_id text, leased_until float8,
             lease_token text, result text, error text, error_kind text, error_fix text,
             duration_ms float8, usage text, available_at float8, attempts int, updated_at float8,
-            cost_usd float8, cost_basis text, parsed text, session_id text, ${SPEND_COLUMN_TYPES})
+            cost_usd float8, cost_basis text, parsed text, session_id text, worktree text, ${SPEND_COLUMN_TYPES})
           WHERE t.task_id = ANY($2::bigint[]) AND t.task_id = v.task_id AND t.status = v.seen_status
             AND t.lease_token IS NOT DISTINCT FROM v.seen_token
             AND t.worker_id IS NOT DISTINCT FROM v.seen_worker AND t.attempts = v.seen_attempts

@@ -27,15 +27,16 @@ export function enqueueQuery(db: Db) {
     // available_at: queue-policy.ts's firstAvailableAt, with the database's clock.
     text: `INSERT INTO ${db.s}.tasks
         (prompt, status, created_at, updated_at, backend, tags, priority, max_attempts, timeout_s, metadata,
-          available_at, max_cost_usd, output_schema, resume)
+          available_at, max_cost_usd, output_schema, resume, workspace, base_ref, permissions)
       SELECT r.prompt, 'queued', c.now, c.now, r.backend, r.tags, r.priority, r.max_attempts, r.timeout_s,
         r.metadata::json,
         CASE WHEN r.not_before > 0 THEN r.not_before WHEN r.delay_s > 0 THEN c.now + r.delay_s ELSE 0 END,
-        r.max_cost_usd, r.output_schema::json, r.resume
+        r.max_cost_usd, r.output_schema::json, r.resume, r.workspace, r.base_ref, r.permissions
       FROM (SELECT ${NOW(2)} AS now) AS c,
         json_to_recordset($1::json) AS r(i int, prompt text, backend text, tags text[], priority int,
           max_attempts int, timeout_s float8, metadata text, not_before float8, delay_s float8,
-          max_cost_usd float8, output_schema text, resume boolean)
+          max_cost_usd float8, output_schema text, resume boolean, workspace text, base_ref text,
+          permissions text)
       ORDER BY r.i
       RETURNING task_id, created_at, available_at`,
   };
@@ -83,6 +84,9 @@ async function insert(
         max_cost_usd: f.max_cost_usd,
         output_schema: jsonText(f.output_schema),
         resume: f.resume,
+        workspace: f.workspace,
+        base_ref: f.base_ref,
+        permissions: f.permissions,
       });
     }
   }

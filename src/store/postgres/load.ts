@@ -44,10 +44,14 @@ const COLUMN_TYPES: Record<keyof Task, string> = {
   parsed: 'text',
   resume: 'boolean',
   session_id: 'text',
+  workspace: 'text',
+  base_ref: 'text',
+  permissions: 'text',
+  worktree: 'text',
 };
 
 /** The json columns: they travel as their text and are cast back. */
-const JSON_COLUMNS = new Set<keyof Task>(['usage', 'metadata', 'output_schema', 'parsed']);
+const JSON_COLUMNS = new Set<keyof Task>(['usage', 'metadata', 'output_schema', 'parsed', 'worktree']);
 
 export function loadQueries(db: Db) {
   const s = db.s;
@@ -84,6 +88,11 @@ export async function loadTasks(
     // A dump from before resumed sessions has neither.
     resume: task.resume ?? false,
     session_id: task.session_id ?? null,
+    // ...nor workspaces and permissions.
+    workspace: task.workspace ?? null,
+    base_ref: task.base_ref ?? null,
+    permissions: task.permissions ?? null,
+    worktree: jsonText(task.worktree ?? null),
   }));
   const largest = Math.max(...tasks.map((task) => task.task_id));
   await db.withClient(async (client) => {

@@ -196,6 +196,15 @@ const MIGRATIONS: Migration[] = [
       ALTER TABLE ${ident(schema)}.tasks ADD COLUMN resume boolean NOT NULL DEFAULT false,
         ADD COLUMN session_id text;`,
   },
+  {
+    version: 7,
+    description:
+      'workspaces and permissions: where a task runs, what it may do, and what its worktree changed',
+    // worktree is what the task's last run in its own worktree changed; acks set it, retries keep it.
+    sql: (schema) => `
+      ALTER TABLE ${ident(schema)}.tasks ADD COLUMN workspace text, ADD COLUMN base_ref text,
+        ADD COLUMN permissions text, ADD COLUMN worktree json;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

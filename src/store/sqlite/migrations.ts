@@ -135,6 +135,17 @@ const MIGRATIONS: Migration[] = [
       ALTER TABLE tasks ADD COLUMN resume INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE tasks ADD COLUMN session_id TEXT;`,
   },
+  {
+    version: 8,
+    description:
+      'workspaces and permissions: where a task runs, what it may do, and what its worktree changed',
+    // worktree (JSON) is what the task's last run in its own worktree changed; acks set it, retries keep it.
+    sql: `
+      ALTER TABLE tasks ADD COLUMN workspace TEXT;
+      ALTER TABLE tasks ADD COLUMN base_ref TEXT;
+      ALTER TABLE tasks ADD COLUMN permissions TEXT;
+      ALTER TABLE tasks ADD COLUMN worktree TEXT;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -166,9 +166,9 @@ export class SqliteStore implements Store {
     this.sql = {
       insert: db.prepare(
         `INSERT INTO tasks (prompt, status, created_at, updated_at, backend, tags, priority, max_attempts, timeout_s,
-           metadata, available_at, max_cost_usd, output_schema, resume)
+           metadata, available_at, max_cost_usd, output_schema, resume, workspace, base_ref, permissions)
          VALUES (@prompt, 'queued', @now, @now, @backend, @tags, @priority, @max_attempts, @timeout_s, @metadata,
-           @available_at, @max_cost_usd, @output_schema, @resume)`,
+           @available_at, @max_cost_usd, @output_schema, @resume, @workspace, @base_ref, @permissions)`,
       ),
       grantLease: db.prepare(
         `UPDATE tasks SET status = 'leased', worker_id = @worker_id, leased_until = @leased_until,
@@ -182,14 +182,16 @@ export class SqliteStore implements Store {
         `UPDATE tasks SET status = @status, result = @result, error = @error, error_kind = @error_kind,
            error_fix = @error_fix, duration_ms = @duration_ms, usage = @usage, leased_until = NULL,
            lease_token = NULL, updated_at = @now, cost_usd = @cost_usd, cost_basis = @cost_basis,
-           parsed = @parsed, session_id = COALESCE(@session_id, session_id)
+           parsed = @parsed, session_id = COALESCE(@session_id, session_id),
+           worktree = COALESCE(@worktree, worktree)
          WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}, lease_backend`,
       ),
       finishIfHeld: db.prepare(
         `UPDATE tasks SET status = 'done', result = @result, error = @error, error_kind = @error_kind,
            error_fix = @error_fix, duration_ms = @duration_ms, usage = @usage, leased_until = NULL,
            lease_token = NULL, updated_at = @now, cost_usd = @cost_usd, cost_basis = @cost_basis,
-           parsed = @parsed, session_id = COALESCE(@session_id, session_id)
+           parsed = @parsed, session_id = COALESCE(@session_id, session_id),
+           worktree = COALESCE(@worktree, worktree)
          WHERE task_id = @task_id AND status = 'leased'
            AND (@lease_token IS NULL OR lease_token = @lease_token)
            AND (@worker_id IS NULL OR worker_id = @worker_id)
@@ -200,7 +202,7 @@ export class SqliteStore implements Store {
            result = NULL, parsed = NULL, error = @error, error_kind = @error_kind, error_fix = @error_fix,
            duration_ms = @duration_ms, available_at = @available_at, attempts = attempts - @refund,
            updated_at = @now, cost_usd = @cost_usd, cost_basis = @cost_basis,
-           session_id = COALESCE(@session_id, session_id)
+           session_id = COALESCE(@session_id, session_id), worktree = COALESCE(@worktree, worktree)
          WHERE task_id = @task_id RETURNING ${TASK_COLUMNS}, lease_backend`,
       ),
       extend: db.prepare(
@@ -325,6 +327,7 @@ export class SqliteStore implements Store {
         cost_usd: current.cost_usd,
         cost_basis: current.cost_basis,
         session_id: request.session_id ?? null,
+        worktree: null,
       }) as TaskRow;
       this.counts.move('leased', 'queued');
       return rowToTask(row);
@@ -361,6 +364,11 @@ export class SqliteStore implements Store {
           // A dump from before resumed sessions has neither.
           resume: task.resume ? 1 : 0,
           session_id: task.session_id ?? null,
+          // ...nor workspaces and permissions.
+          workspace: task.workspace ?? null,
+          base_ref: task.base_ref ?? null,
+          permissions: task.permissions ?? null,
+          worktree: jsonText(task.worktree ?? null),
         });
         this.counts.move(null, task.status);
       }
@@ -732,6 +740,7 @@ export class SqliteStore implements Store {
         usage: jsonOrNull(request.usage),
         parsed: jsonText(request.parsed),
         session_id: request.session_id ?? null,
+        worktree: jsonText(request.worktree),
         now: this.now(),
       }) as AckedRow | undefined;
       if (done) {
@@ -749,6 +758,7 @@ export class SqliteStore implements Store {
       error_fix: request.error_fix ?? null,
       duration_ms: request.duration_ms ?? null,
       session_id: request.session_id ?? null,
+      worktree: jsonText(request.worktree),
       now,
       ...cost,
     };
