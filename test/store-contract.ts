@@ -14,6 +14,7 @@ import {
   TASK_FIELDS,
   TASK_STATUSES,
   type Task,
+  type WorktreeChange,
 } from '../src/protocol/model.ts';
 import { PRUNE_WINDOW_ROWS } from '../src/store/prune-batches.ts';
 import { DEFAULT_RETRY_POLICY, PRUNABLE_STATUSES, type RetryPolicy } from '../src/store/queue-policy.ts';
@@ -187,6 +188,10 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
               'output_schema',
               'parsed',
               'session_id',
+              'workspace',
+              'base_ref',
+              'permissions',
+              'worktree',
             ] as const) {
               assert.equal(task[key], null, key);
             }
@@ -2152,6 +2157,135 @@ export function storeContract(name: string, open: OpenStore, cleanup?: () => Pro
           await store.load([makeTask(42, { resume: true, session_id: 'ses-42' })]);
           const resumed = await getOne(store, 42);
           assert.deepEqual([resumed.resume, resumed.session_id], [true, 'ses-42']);
+        }),
+      );
+    });
+
+    describe('workspaces and permissions', () => {
+      /** What an agent records when a task's run in its own worktree ends. */
+      const change = (commit: string | null, fields: Partial<WorktreeChange> = {}): WorktreeChange => ({
+        branch: 'mittelo/task-1-abc',
+        path: '/repo/.mittelo/worktrees/task-1-abc',
+        base_ref: 'main',
+        base_commit: 'b'.repeat(40),
+        commit,
+        files_changed: 1,
+        insertions: 2,
+        deletions: 0,
+        diff: 'diff --git a/notes.txt b/notes.txt\n+one\n+two\n',
+        diff_bytes: 44,
+        diff_truncated: false,
+        diff_cap_bytes: 262_144,
+        kept: false,
+        ...fields,
+      });
+
+      it(
+        'workspace, base_ref and permissions come back as enqueued from enqueue, get, lease, list and dump',
+        fresh(async ({ store }) => {
+          const [own, plain] = await enqueue(
+            store,
+            { prompt: 'in a worktree', workspace: 'worktree', base_ref: 'v1.2', permissions: 'full' },
+            { prompt: 'shared', workspace: 'shared', permissions: 'read' },
+          );
+          assert.deepEqual(
+            [own!.workspace, own!.base_ref, own!.permissions, own!.worktree],
+            ['worktree', 'v1.2', 'full', null],
+          );
+          assert.deepEqual([plain!.workspace, plain!.base_ref, plain!.permissions], ['shared', null, 'read']);
+          assert.deepEqual(await getOne(store, own!.task_id), own);
+          assert.deepEqual(
+            (await store.list({ limit: 0 })).find((t) => t.task_id === own!.task_id),
+            own,
+          );
+          const leased = await leaseOne(store, 'w');
+          assert.deepEqual(
+            [leased.workspace, leased.base_ref, leased.permissions],
+            ['worktree', 'v1.2', 'full'],
+          );
+          const dumped = await store.dump(0, 10);
+          assert.deepEqual(
+            dumped.map((t) => t.permissions),
+            ['full', 'read'],
+          );
+        }),
+      );
+
+      it(
+        "an ack's worktree is stored; a retry, a release, an ack without one and retryFailed keep it",
+        fresh(async ({ store, clock }) => {
+          const [task] = await enqueue(store, { prompt: 'edit', workspace: 'worktree', max_attempts: 5 });
+          const id = task!.task_id;
+          let held = await leaseOne(store, 'w');
+          const first = change('c'.repeat(40), { kept: true });
+          const retried = await store.ack({
+            task_id: id,
+            lease_token: held.lease_token,
+            status: 'failed',
+            error: 'tests fail',
+            worktree: first,
+          });
+          assert.equal(retried.requeued, true);
+          assert.deepEqual(retried.task.worktree, first);
+          clock.advance(3600);
+          held = await leaseOne(store, 'w');
+          assert.deepEqual(held.worktree, first, 'the next run sees what the last one changed');
+          assert.deepEqual(
+            (await store.release({ task_id: id, lease_token: held.lease_token })).worktree,
+            first,
+          );
+          held = await leaseOne(store, 'w');
+          const failed = await store.ack({
+            task_id: id,
+            lease_token: held.lease_token,
+            status: 'failed',
+            error: 'gave up',
+            retryable: false,
+          });
+          assert.deepEqual(failed.task.worktree, first, 'an ack without a worktree keeps the stored one');
+          assert.equal(await store.retryFailed([id]), 1);
+          assert.deepEqual((await getOne(store, id)).worktree, first);
+          // A done ack with a change replaces it (the one-statement path of both stores).
+          held = await leaseOne(store, 'w');
+          const last = change('d'.repeat(40), {
+            files_changed: 3,
+            diff_truncated: true,
+            diff_bytes: 300_000,
+          });
+          const done = await store.ack({
+            task_id: id,
+            lease_token: held.lease_token,
+            status: 'done',
+            result: 'ok',
+            worktree: last,
+          });
+          assert.deepEqual(done.task.worktree, last);
+          assert.deepEqual((await getOne(store, id)).worktree, last);
+          const [dumped] = await store.dump(id - 1, 1);
+          assert.deepEqual(dumped!.worktree, last);
+        }),
+      );
+
+      it(
+        'load takes a dump from before workspaces (no such fields) as nulls, and a newer one as it is',
+        fresh(async ({ store }) => {
+          const {
+            workspace: _workspace,
+            base_ref: _base,
+            permissions: _permissions,
+            worktree: _worktree,
+            ...old
+          } = makeTask(51, { prompt: 'old dump' });
+          await store.load([old as Task]);
+          const loaded = await getOne(store, 51);
+          assert.deepEqual(
+            [loaded.workspace, loaded.base_ref, loaded.permissions, loaded.worktree],
+            [null, null, null, null],
+          );
+          const kept = change(null, { files_changed: 0, insertions: 0, diff: '', diff_bytes: 0 });
+          await store.load([makeTask(52, { workspace: 'worktree', permissions: 'edit', worktree: kept })]);
+          const newer = await getOne(store, 52);
+          assert.deepEqual([newer.workspace, newer.permissions, newer.worktree], ['worktree', 'edit', kept]);
         }),
       );
     });
