@@ -158,6 +158,36 @@ describe('method schemas', () => {
       refused('enqueue', { prompt: 'x', metadata: 'not an object' }, /^metadata: /);
     });
 
+    it('takes workspace, base_ref and permissions, and refuses bad ones naming what is allowed', () => {
+      assert.deepEqual(
+        accepted('enqueue', { prompt: 'x', workspace: 'worktree', base_ref: 'HEAD~2', permissions: 'edit' }),
+        { prompt: 'x', workspace: 'worktree', base_ref: 'HEAD~2', permissions: 'edit' },
+      );
+      for (const ref of ['main', 'v1.2', 'feature/x', 'abc1234', 'origin/main^']) {
+        assert.equal(accepted('enqueue', { prompt: 'x', base_ref: ref }).base_ref, ref);
+      }
+      assert.deepEqual(
+        accepted('enqueue', { prompt: 'x', workspace: null, base_ref: null, permissions: null }),
+        {
+          prompt: 'x',
+        },
+      );
+      refused(
+        'enqueue',
+        { prompt: 'x', workspace: 'tmp' },
+        /^workspace: workspace is "shared" or "worktree"$/,
+      );
+      refused(
+        'enqueue',
+        { prompt: 'x', permissions: 'root' },
+        /^permissions: permissions is "read", "edit" or "full"$/,
+      );
+      for (const ref of ['--upload-pack=evil', 'a b', 'a..b', 'x@{1}', 'a:b', 'tab\there', '']) {
+        refused('enqueue', { prompt: 'x', base_ref: ref }, /^base_ref: /);
+      }
+      refused('ack', { task_id: 1, status: 'done', worktree: { branch: 'b' } }, /^worktree\./);
+    });
+
     it('refuses bad lease, release and batch params', () => {
       refused('lease', { lease_seconds: -1 }, /^lease_seconds: /);
       refused('lease', { max_tasks: 1001 }, /^max_tasks: /);
