@@ -5,49 +5,21 @@
  * and one idle worker's send-to-completed latency as its producer sees it.
  */
 import { join } from 'node:path';
-import { assertRunning, type BenchProcess, startProcess, until } from './agents.ts';
+import { assertRunning, until } from './agents.ts';
+import { type BaselineChild, runBaselineChild, startBaselineChild } from './baseline-child.ts';
 import type { BenchContext } from './context.ts';
 import { REPO_ROOT } from './hub-process.ts';
 import { round } from './numbers.ts';
 
-const CHILD = join(REPO_ROOT, 'bench', 'lib', 'pgboss-child.ts');
 const QUEUE = 'bench';
-/** A hang guard per child, well above any healthy run (10,000 jobs take seconds). */
-const CHILD_TIMEOUT_S = 300;
 const READY_TIMEOUT_MS = 60_000;
 
-type ChildResult = Record<string, unknown>;
-
-function startChild(role: string, url: string, args: string[]): BenchProcess {
-  return startProcess(
-    `pg-boss ${role}`,
-    process.execPath,
-    [CHILD, role, '--url', url, '--queue', QUEUE, '--timeout-s', String(CHILD_TIMEOUT_S), ...args],
-    { cwd: REPO_ROOT },
-  );
-}
-
-/** The child's result line; throws with its own words when it failed. */
-function resultOf(child: BenchProcess, role: string): ChildResult {
-  const line = child
-    .stdout()
-    .split('\n')
-    .filter((text) => text.startsWith('{'))
-    .map((text) => JSON.parse(text) as ChildResult)
-    .find((object) => object.role === role);
-  if (!line)
-    throw new Error(`pg-boss ${role} printed no result; stderr: ${child.stderr().trim().slice(-800)}`);
-  if (line.fatal) throw new Error(`pg-boss ${role} failed: ${String(line.fatal).split('\n')[0]}`);
-  return line;
-}
-
-async function runChild(role: string, url: string, args: string[]): Promise<ChildResult> {
-  const child = startChild(role, url, args);
-  const timer = setTimeout(() => void child.stop(), (CHILD_TIMEOUT_S + 60) * 1000);
-  await child.exited;
-  clearTimeout(timer);
-  return resultOf(child, role);
-}
+/** pg-boss's child on the database at `url`. */
+const child = (url: string): BaselineChild => ({
+  peer: 'pg-boss',
+  script: join(REPO_ROOT, 'bench', 'lib', 'pgboss-child.ts'),
+  common: ['--url', url, '--queue', QUEUE],
+});
 
 export interface PgBossThroughput {
   sendPerS: number;
@@ -60,8 +32,13 @@ export async function pgBossThroughput(
   url: string,
   shape: { n: number; senders: number; workers: number; batch: number },
 ): Promise<PgBossThroughput> {
-  const sent = await runChild('send', url, ['--n', String(shape.n), '--c', String(shape.senders)]);
-  const worked = await runChild('work', url, [
+  const sent = await runBaselineChild(child(url), 'send', [
+    '--n',
+    String(shape.n),
+    '--c',
+    String(shape.senders),
+  ]);
+  const worked = await runBaselineChild(child(url), 'work', [
     '--n',
     String(shape.n),
     '--c',
@@ -83,7 +60,7 @@ export async function pgBossLatency(
   count: number,
   warmUp: number,
 ): Promise<number[]> {
-  const worker = startChild('idle-worker', url, []);
+  const worker = startBaselineChild(child(url), 'idle-worker', []);
   try {
     await until(
       async () => worker.stdout().includes('"ready":true'),
@@ -93,7 +70,12 @@ export async function pgBossLatency(
         alive: () => assertRunning(worker),
       },
     );
-    const producer = await runChild('latency', url, ['--n', String(count), '--warm-up', String(warmUp)]);
+    const producer = await runBaselineChild(child(url), 'latency', [
+      '--n',
+      String(count),
+      '--warm-up',
+      String(warmUp),
+    ]);
     const latencies = (producer.latencies_ms as number[]) ?? [];
     ctx.keep({
       baseline: 'pg-boss',

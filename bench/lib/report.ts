@@ -16,6 +16,14 @@ export interface Baseline {
   text?: string;
 }
 
+/** The same figure measured on a peer queue in the same run (BullMQ on Redis), for its ratio. */
+export interface PeerValue {
+  name: string;
+  /** null when the peer could not be measured here; `text` then says why. */
+  value: number | null;
+  text?: string;
+}
+
 export interface Figure {
   scenario: string;
   label: string;
@@ -25,6 +33,7 @@ export interface Figure {
   better: 'higher' | 'lower';
   target?: Target;
   baseline?: Baseline;
+  peer?: PeerValue;
   note?: string;
   digits?: number;
 }
@@ -74,9 +83,13 @@ export function formatBaseline(figure: Figure): string {
   return ratio === null ? text : `${text}  ${ratio}`;
 }
 
-/** "x12.97" for more-is-better figures, "x420 lower" for less-is-better ones. */
+/** "x12.97" for more-is-better figures, "x420 lower" for less-is-better ones (against v0.1). */
 export function improvement(figure: Figure): string | null {
-  const base = figure.baseline?.value;
+  return ratioTo(figure, figure.baseline?.value);
+}
+
+/** The figure against `base` (v0.1's or a peer's value), as improvement() writes it. */
+function ratioTo(figure: Figure, base: number | null | undefined): string | null {
   if (base === null || base === undefined || figure.value === null || figure.value <= 0 || base <= 0) {
     return null;
   }
@@ -84,7 +97,17 @@ export function improvement(figure: Figure): string | null {
   return `x${formatNumber(base / figure.value, base / figure.value >= 100 ? 0 : 2)} lower`;
 }
 
-/** One line: label, value, unit, target, PASS/MISS, baseline and ratio. */
+/** "BullMQ 23,545/s x0.95", or why the peer was not measured. */
+export function formatPeer(figure: Figure): string {
+  const peer = figure.peer;
+  if (!peer) return '';
+  if (peer.value === null) return `${peer.name} ${peer.text ?? 'not measured'}`;
+  const ratio = ratioTo(figure, peer.value);
+  const text = `${peer.name} ${formatBaselineValue(peer.value, figure)}${baselineUnit(figure.unit)}`;
+  return ratio === null ? text : `${text} ${ratio}`;
+}
+
+/** One line: label, value, unit, target, PASS/MISS, baseline and ratio, the peer and its ratio. */
 export function formatFigure(figure: Figure): string {
   const value =
     figure.value === null ? 'skipped' : `${formatNumber(figure.value, figure.digits)} ${figure.unit}`;
@@ -95,14 +118,33 @@ export function formatFigure(figure: Figure): string {
     `  ${formatTarget(figure).padEnd(18)}`,
     ` ${result === 'SKIP' ? '' : result}`.padEnd(7),
     formatBaseline(figure),
+    figure.peer ? `  ${formatPeer(figure)}` : '',
   ];
   const line = parts.join('').trimEnd();
   return figure.note ? `${line}\n${''.padEnd(32)}${figure.note}` : line;
 }
 
+function peerText(figure: Figure): string {
+  const peer = figure.peer;
+  if (!peer) return '';
+  return peer.value === null
+    ? (peer.text ?? 'not measured')
+    : `${formatBaselineValue(peer.value, figure)}${baselineUnit(figure.unit)}`;
+}
+
 /** The closing table, as Markdown (it reads in a terminal and pastes into docs). */
 export function summaryTable(figures: Figure[]): string {
-  const header = ['Scenario', 'Figure', 'Measured', 'Target', 'Result', 'v0.1 baseline', 'vs v0.1'];
+  const header = [
+    'Scenario',
+    'Figure',
+    'Measured',
+    'Target',
+    'Result',
+    'v0.1 baseline',
+    'vs v0.1',
+    'BullMQ',
+    'vs BullMQ',
+  ];
   const rows = figures.map((figure) => {
     const base = figure.baseline;
     let baseText = '';
@@ -120,8 +162,14 @@ export function summaryTable(figures: Figure[]): string {
       verdict(figure),
       baseText,
       improvement(figure) ?? '',
+      peerText(figure),
+      figure.peer ? (ratioTo(figure, figure.peer.value) ?? '') : '',
     ];
   });
+  // The BullMQ columns only when some figure has a peer (a run with --only of another scenario).
+  const columns = figures.some((figure) => figure.peer) ? header.length : header.length - 2;
+  header.length = columns;
+  for (const row of rows) row.length = columns;
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');

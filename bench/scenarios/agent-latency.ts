@@ -30,8 +30,11 @@ const V01_DONE_TIMEOUT_MS = 10_000;
 /** v0.1's idle agent sleeps 1 s between polls: a pause drawn from [0, 1 s) samples every phase of it. */
 const V01_PAUSE_MS = 1_000;
 
-/** Enqueue-to-done latency of `count` tasks (after WARM_UP more), one at a time, on our hub. */
-async function measureOurs(ctx: BenchContext, count: number): Promise<{ latencies: number[]; max: number }> {
+/** Enqueue-to-done latency of `count` tasks (after WARM_UP more), one at a time, on our hub (also the BullMQ scenario's). */
+export async function measureOurLatency(
+  ctx: BenchContext,
+  count: number,
+): Promise<{ latencies: number[]; max: number }> {
   return ctx.withHub({}, async (hub) => {
     const client = new HubClient({ host: hub.host, port: hub.port, reconnect: false });
     const processes: BenchProcess[] = [];
@@ -108,7 +111,7 @@ async function isDone(client: HubClient, id: number): Promise<boolean> {
 
 async function run(ctx: BenchContext): Promise<void> {
   const count = ctx.size(300, 200);
-  const ours = await measureOurs(ctx, count);
+  const ours = await measureOurLatency(ctx, count);
   const p50 = percentile(ours.latencies, 0.5);
   const p99 = percentile(ours.latencies, 0.99);
 

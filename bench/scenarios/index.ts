@@ -2,6 +2,7 @@
 import type { Scenario } from '../lib/measure.ts';
 import { agentDrainScenario } from './agent-drain.ts';
 import { agentLatencyScenario } from './agent-latency.ts';
+import { bullmqScenario } from './bullmq.ts';
 import { enqueueScenario } from './enqueue.ts';
 import { enqueueManyScenario } from './enqueue-many.ts';
 import { idleAgentsScenario } from './idle-agents.ts';
@@ -28,4 +29,5 @@ export const SCENARIOS: Scenario[] = [
   shellCatScenario,
   runPackScenario,
   postgresScenario,
+  bullmqScenario,
 ];
