@@ -9,6 +9,7 @@ import { idleAgentsScenario } from './idle-agents.ts';
 import { leaseAckScenario } from './lease-ack.ts';
 import { leaseAckCapsScenario } from './lease-ack-caps.ts';
 import { leaseAckFinishedScenario } from './lease-ack-finished.ts';
+import { liveOutputScenario } from './live-output.ts';
 import { memoryScenario } from './memory.ts';
 import { postgresScenario } from './postgres.ts';
 import { pruneLeaseScenario } from './prune-lease.ts';
@@ -21,6 +22,7 @@ export const SCENARIOS: Scenario[] = [
   leaseAckScenario,
   leaseAckFinishedScenario,
   leaseAckCapsScenario,
+  liveOutputScenario,
   pruneLeaseScenario,
   memoryScenario,
   idleAgentsScenario,

@@ -5,8 +5,7 @@
  * Each worker is a HubClient on its own connection in this process, the same for all three, so
  * the ratios show what the cap costs the hub. Target: a capped run within 10% of no cap.
  */
-import { performance } from 'node:perf_hooks';
-import { HubClient } from '../../src/client/hub-client.ts';
+import { drainOneAtATime, prefillTasks } from '../lib/client-drain.ts';
 import type { BenchContext } from '../lib/context.ts';
 import type { BenchHub } from '../lib/hub-process.ts';
 import type { Scenario } from '../lib/measure.ts';
@@ -15,56 +14,11 @@ import { formatNumber } from '../lib/report.ts';
 
 const WORKERS = 8;
 const BACKEND = 'echo';
-const ENQUEUE_CHUNK = 1000;
 
 /** Prefill `n` tasks of the backend, then time the workers draining them. */
 async function drain(hub: BenchHub, n: number): Promise<number> {
-  const filler = new HubClient({ host: hub.host, port: hub.port, reconnect: false });
-  try {
-    for (let done = 0; done < n; done += ENQUEUE_CHUNK) {
-      const count = Math.min(ENQUEUE_CHUNK, n - done);
-      await filler.enqueueMany(
-        Array.from({ length: count }, (_, i) => ({ prompt: `t${done + i}`, backend: BACKEND })),
-      );
-    }
-  } finally {
-    filler.close();
-  }
-  const workers = Array.from(
-    { length: WORKERS },
-    () => new HubClient({ host: hub.host, port: hub.port, reconnect: false }),
-  );
-  let acked = 0;
-  const started = performance.now();
-  try {
-    await Promise.all(
-      workers.map(async (client, index) => {
-        const worker_id = `w${index}`;
-        // A worker that gets nothing while others still hold tasks waits for a slot (long-poll).
-        while (acked < n) {
-          const { tasks } = await client.lease({
-            worker_id,
-            backend: BACKEND,
-            max_tasks: 1,
-            lease_seconds: 60,
-            wait_ms: 200,
-          });
-          for (const task of tasks) {
-            await client.ack({
-              task_id: task.task_id,
-              lease_token: task.lease_token,
-              status: 'done',
-              result: 'ok',
-            });
-            acked += 1;
-          }
-        }
-      }),
-    );
-  } finally {
-    for (const client of workers) client.close();
-  }
-  return n / ((performance.now() - started) / 1000);
+  await prefillTasks(hub, n, BACKEND);
+  return drainOneAtATime(hub, n, { workers: WORKERS, backend: BACKEND });
 }
 
 async function run(ctx: BenchContext): Promise<void> {

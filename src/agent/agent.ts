@@ -30,7 +30,7 @@ import {
   TlsError,
 } from '../client/hub-client.ts';
 import { STORAGE_ERROR_CODES } from '../errors.ts';
-import type { Task } from '../protocol/model.ts';
+import type { Task, WorktreeChange } from '../protocol/model.ts';
 import { costOf } from '../spend/cost.ts';
 import {
   freeRetriesSoFar,
@@ -41,10 +41,19 @@ import {
   transientDelayMs,
   transientError,
 } from './limit-policy.ts';
-import { type RunningTask, runTask, type StopReason } from './run-task.ts';
+import { OutputForwarder } from './output-forwarder.ts';
+import { type RunEnd, type RunningTask, runTask } from './run-task.ts';
+import {
+  finishTaskWorkspace,
+  planTask,
+  prepareTaskWorkspace,
+  type RunEnding,
+  type WorkspaceOptions,
+} from './task-workspace.ts';
 import { defaultWorkerId } from './worker-id.ts';
 
-export interface AgentOptions {
+/** Workspace options (task-workspace.ts): --workspace, --repo, --base, --keep-worktrees, --permissions. */
+export interface AgentOptions extends WorkspaceOptions {
   host?: string;
   port?: number;
   /** Several addresses of the hub, tried in turn (failover); wins over host/port. See HubClientOptions. */
@@ -152,6 +161,11 @@ export class Agent {
   private readonly client: HubClient;
   private readonly log: (message: string) => void;
   private readonly running = new Map<number, RunningTask>();
+  /** Running tasks' live output, to a hub that takes it (output-forwarder.ts). */
+  private readonly outputs = new OutputForwarder({
+    send: (call) => this.client.output(call),
+    enabled: () => this.client.hasFeature('live_output'),
+  });
   private readonly settling = new Set<Promise<void>>();
   private stopping = false;
   /** Aborted by stop(): cuts every pause short, so a stopping agent never waits out a timer. */
@@ -259,6 +273,7 @@ export class Agent {
     if (this.running.size > 0 && graceMs > 0) await within(graceMs, this.allSettled());
     for (const task of this.running.values()) task.stop('shutdown');
     await within(SETTLE_LIMIT_MS, this.allSettled());
+    this.outputs.close();
     this.client.close();
     this.stopped?.();
   }
@@ -424,7 +439,13 @@ export class Agent {
   private start(task: Task): void {
     const leaseMs =
       (this.options.leaseSeconds ?? this.client.hello?.lease_seconds ?? DEFAULT_LEASE_SECONDS) * 1000;
+    const plan = planTask(task, this.options);
     const running = runTask(task, {
+      onOutput: this.outputs.stream(task, this.workerId),
+      permissions: plan.permissions,
+      ...(plan.mode === 'worktree'
+        ? { prepareWorkspace: () => prepareTaskWorkspace(task, plan, this.options) }
+        : {}),
       backend: this.backend,
       workerId: this.workerId,
       timeoutMs: (task.timeout_s ?? this.options.timeoutS ?? DEFAULT_TIMEOUT_S) * 1000,
@@ -439,23 +460,26 @@ export class Agent {
         }),
     });
     this.running.set(task.task_id, running);
-    const settled = running.result.then(({ outcome, stoppedBy, durationMs }) => {
+    const settled = running.result.then((end) => {
+      this.outputs.end(task.task_id); // what is left of its output goes out before the ack
       this.running.delete(task.task_id);
       this.slotFreed?.();
-      return this.settle(task, outcome, stoppedBy, durationMs);
+      return this.settle(task, end);
     });
     this.track(settled);
   }
 
-  /** Report how a run ended: ack it, release it (shutdown), or drop it (lease taken away). */
-  private async settle(
-    task: Task,
-    outcome: BackendOutcome,
-    stoppedBy: StopReason | null,
-    durationMs: number,
-  ): Promise<void> {
+  /**
+   * Report how a run ended: ack it, release it (shutdown), or drop it (lease taken away). A
+   * worktree is recorded (committed, diffed) for runs that are acked and for canceled ones; a run
+   * that goes back to the queue leaves its worktree as it is, for the next run to continue in.
+   */
+  private async settle(task: Task, end: RunEnd): Promise<void> {
+    const { outcome, stoppedBy, durationMs } = end;
     if (stoppedBy === 'shutdown') return this.release(task);
-    if (!outcome.ok && SETUP_KINDS.includes(outcome.kind)) {
+    // A worktree that could not be made is the task's problem (its base ref), or this agent's
+    // (no --repo): the task is failed with kind config below, not the backend marked unready.
+    if (!outcome.ok && SETUP_KINDS.includes(outcome.kind) && !end.workspaceFailed) {
       // Not the task's fault: give it back for an agent whose backend works. Leasing stops first,
       // so a lease already parked at the hub does not take it straight back to run it here.
       const why = { error: outcome.error, error_kind: outcome.kind, error_fix: outcome.fix };
@@ -467,6 +491,9 @@ export class Agent {
       this.counts.dropped += 1;
       const why = stoppedBy === 'revoked' ? 'was canceled on the hub' : 'lost its lease';
       this.log(`task ${task.task_id} ${why}; its backend was stopped`);
+      // Canceled: what the backend left is committed on the branch, the folder removed. A lost
+      // lease belongs to another agent now, which may be continuing in this very worktree.
+      if (stoppedBy === 'revoked' && end.worktree) await this.recordWorktree(task, end, 'canceled');
       return;
     }
     if (outcome.ok) this.limitHitsInARow = 0;
@@ -539,6 +566,18 @@ export class Agent {
     if (answer && !answer.ok) {
       this.log(`task ${task.task_id}: bad_output (${answer.error.split('\n')[0]!.slice(0, 200)})`);
     }
+    const recorded = end.worktree ? await this.recordWorktree(task, end, ack.status) : null;
+    if (recorded && !recorded.ok) {
+      // The run's change could not be recorded: the task did not deliver it, so the attempt fails.
+      Object.assign(ack, {
+        status: 'failed',
+        error: recorded.error,
+        error_kind: 'unknown',
+        error_fix: `look at the worktree ${end.worktree!.path} (branch ${end.worktree!.branch})`,
+      });
+    } else if (recorded?.ok && this.hubHasWorkspaces()) {
+      Object.assign(ack, { worktree: recorded.change });
+    }
     // An ack whose answer was lost may have been stored: the hub then says the task is already
     // in the status we sent, which is this ack's success, not a refusal.
     const applied = (error: HubError) => error.code === 'conflict' && error.details?.status === ack.status;
@@ -579,6 +618,39 @@ export class Agent {
       undefined,
       sessionOf(failure),
     );
+  }
+
+  /**
+   * Commit and diff what the run left in its worktree, and remove or keep the folder
+   * (task-workspace.ts). A git failure is said here and returned, never thrown.
+   */
+  private async recordWorktree(
+    task: Task,
+    end: RunEnd,
+    ending: RunEnding,
+  ): Promise<{ ok: true; change: WorktreeChange } | { ok: false; error: string }> {
+    try {
+      const { change, finished } = await finishTaskWorkspace(task, end.worktree!, ending, this.options);
+      const what =
+        change.commit === null
+          ? 'no change'
+          : `${change.files_changed} file(s) +${change.insertions} -${change.deletions} in ${finished.commits} commit(s)`;
+      // Said only for worktrees left behind (failed, kept, canceled): a done one is in the results.
+      if (change.kept || ending === 'canceled')
+        this.log(
+          `task ${task.task_id} ${ending}: branch ${change.branch}: ${what}; ${change.kept ? `worktree kept at ${change.path}` : 'worktree removed'}`,
+        );
+      return { ok: true, change };
+    } catch (error) {
+      const message = `the run ended, but its worktree could not be recorded: ${(error as Error).message}`;
+      this.log(`task ${task.task_id}: ${message}`);
+      return { ok: false, error: message };
+    }
+  }
+
+  /** Whether the hub takes tasks' workspaces and the ack's worktree (feature `workspaces`). */
+  private hubHasWorkspaces(): boolean {
+    return this.client.hasFeature('workspaces');
   }
 
   /** `{session_id}` for an ack, to a v1 hub only (a v0.1 hub gets nothing new); `{}` without one. */

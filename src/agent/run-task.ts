@@ -3,9 +3,10 @@
  * Knows nothing of acks: it reports how the run ended, and the agent decides what to tell the hub.
  */
 
-import type { Backend, BackendOutcome, OutputEvent } from '../backends/types.ts';
+import type { Backend, BackendOutcome, OutputEvent, Permissions } from '../backends/types.ts';
 import { HubError } from '../client/hub-client.ts';
 import type { Task } from '../protocol/model.ts';
+import type { PreparedWorktree } from '../workspace/task-worktree.ts';
 
 /** Why a run was stopped before its backend finished. */
 export type StopReason =
@@ -26,12 +27,23 @@ export interface RunTaskDeps {
   extend: () => Promise<unknown>;
   /** Hears the run's live output as it happens (the agent forwards it to the hub). */
   onOutput?: (event: OutputEvent) => void;
+  /** What the backend may do (the agent decided: task-workspace.ts planTask). */
+  permissions?: Permissions;
+  /**
+   * Makes the task's own worktree before the backend runs (worktree tasks only). A failure ends
+   * the run unrun, with that failure as its outcome (RunEnd.workspaceFailed).
+   */
+  prepareWorkspace?: () => Promise<PreparedWorktree | Extract<BackendOutcome, { ok: false }>>;
 }
 
 export interface RunEnd {
   outcome: BackendOutcome;
   stoppedBy: StopReason | null;
   durationMs: number;
+  /** The worktree the backend ran in (worktree tasks whose worktree was made). */
+  worktree: PreparedWorktree | null;
+  /** The outcome is the worktree's failure: the backend never ran. */
+  workspaceFailed: boolean;
 }
 
 export interface RunningTask {
@@ -60,9 +72,28 @@ export function runTask(task: Task, deps: RunTaskDeps): RunningTask {
         }, deps.heartbeatMs)
       : null;
 
-  const started = performance.now();
-  const result = deps.backend
-    .run(
+  let started = performance.now();
+  let worktree: PreparedWorktree | null = null;
+  let workspaceFailed = false;
+  const run = async (): Promise<BackendOutcome> => {
+    if (deps.prepareWorkspace) {
+      const prepared = await deps.prepareWorkspace();
+      if ('ok' in prepared) {
+        workspaceFailed = true;
+        return prepared;
+      }
+      worktree = prepared;
+      started = performance.now(); // the run's duration is the backend's, not git's
+    }
+    if (controller.signal.aborted) {
+      // Stopped while its worktree was being made: the backend is not started at all.
+      return {
+        ok: false,
+        kind: 'unknown',
+        error: `stopped (${String(stoppedBy)}) before the backend started`,
+      };
+    }
+    return deps.backend.run(
       {
         task_id: task.task_id,
         prompt: task.prompt,
@@ -74,6 +105,8 @@ export function runTask(task: Task, deps: RunTaskDeps): RunningTask {
         output_schema: task.output_schema ?? null,
         // A v0.1 hub's tasks have neither: they start over, as they always did.
         ...resumeOf(task),
+        ...(worktree ? { workdir: (worktree as PreparedWorktree).path } : {}),
+        ...(deps.permissions ? { permissions: deps.permissions } : {}),
       },
       {
         signal: controller.signal,
@@ -81,7 +114,9 @@ export function runTask(task: Task, deps: RunTaskDeps): RunningTask {
         maxOutputBytes: deps.maxOutputBytes,
         ...(deps.onOutput ? { onOutput: deps.onOutput } : {}),
       },
-    )
+    );
+  };
+  const result = run()
     .catch(
       (error: unknown): BackendOutcome => ({
         ok: false,
@@ -91,7 +126,7 @@ export function runTask(task: Task, deps: RunTaskDeps): RunningTask {
     )
     .then((outcome) => {
       if (heartbeat) clearInterval(heartbeat);
-      return { outcome, stoppedBy, durationMs: performance.now() - started };
+      return { outcome, stoppedBy, durationMs: performance.now() - started, worktree, workspaceFailed };
     });
   return { stop, result };
 }

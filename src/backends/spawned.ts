@@ -3,6 +3,7 @@
  * folder backends and (with their own parsing) the CLI drivers.
  */
 import { outcomeFromProcess } from './outcome.ts';
+import { lineSplitter } from './output-lines.ts';
 import { runProcess, traceOf } from './process-runner.ts';
 import { subprocessPlace } from './subprocess-env.ts';
 import type { BackendOutcome, BackendTask, RunContext } from './types.ts';
@@ -23,16 +24,33 @@ export async function runInvocation(
     MITTELO_TASK_ID: String(task.task_id),
     MITTELO_WORKER_ID: task.worker_id,
   });
+  // Live output: each stdout / stderr line as it comes (shell and folder backends print plain text).
+  const live = context.onOutput;
+  const stdoutLines = live ? lineSplitter((text) => live({ kind: 'stdout', text })) : null;
+  const stderrLines = live ? lineSplitter((text) => live({ kind: 'stderr', text })) : null;
   const result = await runProcess(
     {
       command: invocation.command,
       args: invocation.args,
       input: task.prompt,
       env: place.env,
-      cwd: place.cwd,
+      // The task's own folder (its worktree) wins over the shared MITTELO_SUBPROCESS_WORKDIR.
+      cwd: task.workdir ?? place.cwd,
     },
-    { timeoutMs: context.timeoutMs, maxOutputBytes: context.maxOutputBytes, signal: context.signal },
+    {
+      timeoutMs: context.timeoutMs,
+      maxOutputBytes: context.maxOutputBytes,
+      signal: context.signal,
+      ...(stdoutLines && stderrLines
+        ? {
+            onStdout: (chunk: Buffer) => stdoutLines.write(chunk),
+            onStderr: (chunk: Buffer) => stderrLines.write(chunk),
+          }
+        : {}),
+    },
   );
+  stdoutLines?.end();
+  stderrLines?.end();
   context.onProcess?.(traceOf(result));
   return outcomeFromProcess(result, {
     label: invocation.label,

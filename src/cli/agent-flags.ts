@@ -2,10 +2,22 @@
  * The flags every command that starts agents shares (`agent`, `swarm`, `run`), and turning them
  * into agent options. Backend preflight reports are printed here too, the same way for all three.
  */
+import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import type { SharedAgentOptions } from '../agent/swarm.ts';
+import { DEFAULT_BASE_REF, type WorkspaceOptions } from '../agent/task-workspace.ts';
+import { describePermissions } from '../backends/permissions.ts';
 import type { BackendSettings } from '../backends/registry.ts';
 import type { PreflightReport } from '../backends/types.ts';
+import {
+  PERMISSION_LEVELS,
+  type PermissionLevel,
+  WORKSPACE_MODES,
+  type WorkspaceMode,
+} from '../protocol/model.ts';
+import { newTaskSchema } from '../protocol/schemas.ts';
+import { type CheckedRepository, checkRepository } from '../workspace/repository-check.ts';
+import { ensureIgnored } from '../workspace/task-worktree.ts';
 import { CliError, EXIT, parsePositiveInt } from './common.ts';
 
 export interface AgentFlags {
@@ -50,6 +62,118 @@ export function addAgentOptions(command: Command): Command {
     )
     .addOption(new Option('--no-preflight', 'skip the backend check before leasing'))
     .addOption(new Option('--require-ready', 'refuse to start when a backend check finds any problem'));
+}
+
+/** The workspace flags of `agent` and `run` (docs/AGENTS.md, "Workspaces"). */
+export interface WorkspaceFlags {
+  workspace?: WorkspaceMode;
+  repo?: string;
+  base?: string;
+  keepWorktrees?: boolean;
+  allowDirty?: boolean;
+  permissions?: PermissionLevel;
+}
+
+export function addWorkspaceOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option(
+        '--workspace <mode>',
+        'where tasks that do not say run: shared (the current folder; the default) or worktree (a git worktree and branch of --repo per task)',
+      ).choices(WORKSPACE_MODES),
+    )
+    .addOption(
+      new Option(
+        '--repo <dir>',
+        'the git checkout worktree tasks are made from (default: the current folder, with --workspace worktree)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--base <ref>',
+        'the ref new worktrees start from, for tasks that name no base_ref (default HEAD)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--keep-worktrees',
+        "keep done tasks' worktree folders too (a failed task's is always kept; branches always stay)",
+      ),
+    )
+    .addOption(
+      new Option(
+        '--allow-dirty',
+        'start although the repository has uncommitted changes (tasks start from --base, without them)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--permissions <level>',
+        'what backends may do, for tasks that do not say: read, edit or full (default: read in a shared workspace, edit in a worktree)',
+      ).choices(PERMISSION_LEVELS),
+    );
+}
+
+/**
+ * The workspace flags as agent options, the repository checked (once, before anything is made):
+ * needed with --workspace worktree, or when `needRepository` (a pack line asks for a worktree),
+ * and checked whenever --repo is given. A bad repository or base is one line, exit 2.
+ */
+export async function workspaceOptionsFrom(
+  flags: WorkspaceFlags,
+  needRepository = false,
+): Promise<{ options: WorkspaceOptions; repository: CheckedRepository | null }> {
+  const base = flags.base ?? DEFAULT_BASE_REF;
+  const baseProblem = newTaskSchema.shape.base_ref.safeParse(base);
+  if (!baseProblem.success) {
+    throw new CliError(`--base "${base}": ${baseProblem.error.issues[0]?.message ?? 'not a git ref'}`);
+  }
+  const mode = flags.workspace ?? 'shared';
+  const options: WorkspaceOptions = {
+    workspace: mode,
+    base,
+    keepWorktrees: flags.keepWorktrees === true,
+    ...(flags.permissions ? { permissions: flags.permissions } : {}),
+  };
+  if (flags.repo === undefined && mode !== 'worktree' && !needRepository)
+    return { options, repository: null };
+  const dir = flags.repo ?? process.cwd();
+  const label =
+    flags.repo === undefined
+      ? `the current folder (${dir}; worktree tasks need a repository: --repo DIR)`
+      : `--repo ${flags.repo}`;
+  const repository = await checkRepository(dir, base, { allowDirty: flags.allowDirty === true, label });
+  // Worktrees and run folders live under .mittelo/: ignored there, they never dirty the checkout.
+  await ensureIgnored(repository.root);
+  const here = resolve(process.cwd());
+  if (here !== repository.root && here.startsWith(`${repository.root}/`)) await ensureIgnored(here);
+  return { options: { ...options, repo: repository.root }, repository };
+}
+
+/**
+ * The workspace an agent or a run works in, and what its backends may do, as the start line says
+ * it: `workspace: worktree of /repo from main (abc1234), done tasks' folders removed (branches
+ * kept); shell may: …`.
+ */
+export function describeWorkspace(
+  workspace: { options: WorkspaceOptions; repository: CheckedRepository | null },
+  backends: readonly string[],
+): string {
+  const { options, repository } = workspace;
+  const mode = options.workspace ?? 'shared';
+  const from = repository
+    ? `${repository.root} from ${repository.baseRef} (${repository.baseCommit.slice(0, 7)})`
+    : '';
+  const where =
+    mode === 'worktree'
+      ? `worktree of ${from}, ${options.keepWorktrees ? "done tasks' folders kept" : "done tasks' folders removed"} (branches kept; failed tasks' folders kept)`
+      : repository
+        ? `shared (tasks that ask for a worktree get one of ${from})`
+        : 'shared (tasks that ask for a worktree fail here: no --repo)';
+  const level = options.permissions ?? (mode === 'worktree' ? 'edit' : 'read');
+  const may = [...new Set(backends)].map((backend) => `${backend}: ${describePermissions(backend, level)}`);
+  const which = options.permissions ? '--permissions' : 'permissions (the default)';
+  return `workspace: ${where}; ${which}: ${may.length > 0 ? may.join('; ') : level}`;
 }
 
 function positiveNumber(value: string, flag: string): number {

@@ -177,9 +177,23 @@ export function outcomeOf(task: Task): string {
 /** Longest text a table cell starts from; the table cuts it further to what fits. */
 const CELL_TEXT = 500;
 
-/** The `mittelo status` table, newest first as the hub lists them; `width`: see TableOptions. */
-export function formatTaskTable(tasks: Task[], nowSeconds: number, width?: number): string {
-  const rows = tasks.map((task) => [
+/** The columns of a task table (`mittelo status`, the dashboard's tasks). */
+export const TASK_TABLE_HEADERS = [
+  'ID',
+  'STATUS',
+  'BACKEND',
+  'WORKER',
+  'TRIES',
+  'AGE',
+  'PROMPT',
+  'RESULT/ERROR',
+];
+/** Where PROMPT is among them: the dashboard puts its CHANGE column just before it. */
+export const TASK_TABLE_PROMPT_COLUMN = 6;
+
+/** One task's cells of TASK_TABLE_HEADERS. */
+export function taskTableCells(task: Task, nowSeconds: number): string[] {
+  return [
     String(task.task_id),
     shownStatus(task, nowSeconds),
     task.backend ?? '-',
@@ -188,10 +202,15 @@ export function formatTaskTable(tasks: Task[], nowSeconds: number, width?: numbe
     formatDuration(nowSeconds - task.created_at),
     preview(task.prompt, CELL_TEXT),
     preview(outcomeOf(task), CELL_TEXT),
-  ]);
+  ];
+}
+
+/** The `mittelo status` table, newest first as the hub lists them; `width`: see TableOptions. */
+export function formatTaskTable(tasks: Task[], nowSeconds: number, width?: number): string {
+  const rows = tasks.map((task) => taskTableCells(task, nowSeconds));
   // Cut first what is longest of the result, the prompt and the worker id; the rest stays whole.
-  return formatTable(['ID', 'STATUS', 'BACKEND', 'WORKER', 'TRIES', 'AGE', 'PROMPT', 'RESULT/ERROR'], rows, {
-    flexible: [3, 6, 7],
+  return formatTable(TASK_TABLE_HEADERS, rows, {
+    flexible: [3, TASK_TABLE_PROMPT_COLUMN, TASK_TABLE_PROMPT_COLUMN + 1],
     width,
   });
 }

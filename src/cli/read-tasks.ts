@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { compileAnswerSchema } from '../answers/answer-schema.ts';
-import type { NewTask } from '../protocol/model.ts';
+import { type NewTask, PERMISSION_LEVELS, WORKSPACE_MODES } from '../protocol/model.ts';
 import { describeIssues, MAX_AHEAD_S, newTaskSchema } from '../protocol/schemas.ts';
 import { CliError } from './common.ts';
 
@@ -24,6 +24,9 @@ export const TASK_FIELDS = [
   'max_cost_usd',
   'output_schema',
   'resume',
+  'workspace',
+  'base_ref',
+  'permissions',
 ] as const;
 export type TaskField = (typeof TASK_FIELDS)[number];
 
@@ -109,6 +112,21 @@ export function checkTaskField(field: TaskField, value: unknown): string | null 
     }
     case 'resume':
       return typeof value === 'boolean' ? null : 'must be true or false';
+    case 'workspace':
+      return (WORKSPACE_MODES as readonly unknown[]).includes(value)
+        ? null
+        : `must be "shared" or "worktree", got ${JSON.stringify(value)}`;
+    case 'base_ref': {
+      if (typeof value !== 'string') return 'must be a string (a branch, a tag or a commit)';
+      const checked = newTaskSchema.shape.base_ref.safeParse(value);
+      return checked.success
+        ? null
+        : `${(checked.error.issues[0]?.message ?? 'is not a git ref').replace(/^base_ref /, '')}, got "${value}"`;
+    }
+    case 'permissions':
+      return (PERMISSION_LEVELS as readonly unknown[]).includes(value)
+        ? null
+        : `must be "read", "edit" or "full", got ${JSON.stringify(value)}`;
   }
 }
 

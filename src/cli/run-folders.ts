@@ -120,6 +120,33 @@ export function removeRunFolder(folder: string): boolean {
   return true;
 }
 
+/**
+ * The worktree folders a run's tasks left that are still there (kept ones of failed tasks, and
+ * --keep-worktrees ones), each with the repository it belongs to (run.json's repo; else the
+ * layout <repo>/.mittelo/worktrees/<name>).
+ */
+export function worktreesLeftBy(folder: string): { repo: string; path: string }[] {
+  const manifest = manifestOf(folder);
+  const results = manifest ? manifest.results : join(folder, RUN_FILES.results);
+  const paths = new Set<string>();
+  let text = '';
+  try {
+    text = readFileSync(results, 'utf8');
+  } catch {
+    return [];
+  }
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      const path = (JSON.parse(line) as { worktree?: { path?: unknown } }).worktree?.path;
+      if (typeof path === 'string' && existsSync(path)) paths.add(resolve(path));
+    } catch {
+      // not a record: skipped
+    }
+  }
+  return [...paths].map((path) => ({ repo: manifest?.repo?.root ?? resolve(path, '..', '..', '..'), path }));
+}
+
 /** run.json of `folder`, null when it has none; a damaged one is reported as not a run. */
 export function manifestOf(folder: string): RunManifest | null {
   try {

@@ -22,6 +22,8 @@ import type {
   HubEvent,
   LeaseRevokedEvent,
   NewTask,
+  OutputLine,
+  OutputTail,
   Pause,
   PruneResult,
   QueuedCount,
@@ -171,6 +173,8 @@ export class HubClient extends EventEmitter<HubClientEvents> {
   private nextId = 1;
   private closed = false;
   private subscribedTo: Array<'task' | 'agent'> | null = null;
+  /** Whether the subscription asked for `task.output` events too (renewed with it). */
+  private subscribedToOutput = false;
   /** What the hub said in `hello`; null for a v0.1 hub that has no `hello`. */
   hello: HelloResult | null = null;
 
@@ -472,10 +476,52 @@ export class HubClient extends EventEmitter<HubClientEvents> {
   }): Promise<unknown> {
     return this.call('report_health', params);
   }
-  /** Receive hub events as 'event' emissions; renewed automatically after a reconnect. */
-  async subscribe(events: Array<'task' | 'agent'> = ['task', 'agent']): Promise<void> {
+  /**
+   * Receive hub events as 'event' emissions; renewed automatically after a reconnect. With
+   * `output: true` also every task's `task.output` events (hubs with the `live_output` feature;
+   * check `hasFeature('live_output')` first: an older hub refuses the param).
+   */
+  async subscribe(
+    events: Array<'task' | 'agent'> = ['task', 'agent'],
+    options: { output?: boolean } = {},
+  ): Promise<void> {
     this.subscribedTo = events;
-    await this.call('subscribe', { events });
+    this.subscribedToOutput = options.output === true;
+    await this.call('subscribe', this.subscribeParams());
+  }
+
+  private subscribeParams(): object {
+    return this.subscribedToOutput
+      ? { events: this.subscribedTo, output: true }
+      : { events: this.subscribedTo };
+  }
+
+  /** Whether the hub said (in `hello`) that it has this feature; false for a v0.1 hub. */
+  hasFeature(feature: string): boolean {
+    return this.hello?.features.includes(feature) ?? false;
+  }
+
+  /**
+   * Add lines to a leased task's live output (the holder of the lease only; hubs with
+   * `live_output`). `dropped`: lines left out since the last call (rate limits).
+   */
+  output(params: {
+    task_id: number;
+    lease_token?: string | null;
+    worker_id?: string;
+    lines: Array<{ kind: OutputLine['kind']; text: string; at?: number }>;
+    dropped?: number;
+  }): Promise<{ task_id: number; last_seq: number }> {
+    return this.call('output', params);
+  }
+
+  /** A task's kept output lines after `afterSeq` (default: all kept), at most `limit` (default and most 500). */
+  outputTail(taskId: number, afterSeq?: number, limit?: number): Promise<OutputTail> {
+    return this.call('output_tail', {
+      task_id: taskId,
+      ...(afterSeq !== undefined ? { after_seq: afterSeq } : {}),
+      ...(limit !== undefined ? { limit } : {}),
+    });
   }
 
   /** Close the connection; calls in flight reject (ClientClosedError). */
@@ -649,7 +695,7 @@ export class HubClient extends EventEmitter<HubClientEvents> {
       throw this.asAttemptError(error, address);
     }
     try {
-      if (this.subscribedTo) await this.send('subscribe', { events: this.subscribedTo }, timeout);
+      if (this.subscribedTo) await this.send('subscribe', this.subscribeParams(), timeout);
     } catch (error) {
       throw this.asAttemptError(error, address);
     }

@@ -1,8 +1,9 @@
 /**
  * One row per backend for `mittelo doctor` and `mittelo backend-check`: its preflight (installed
- * where, which version, the flags we rely on, which auth), drift from docs/cli-lock.json, and the
+ * where, which version, the flags we rely on, which auth, what it may do by default), drift from docs/cli-lock.json, and the
  * first-time setup to copy and paste when it is not ready.
  */
+import { describePermissions } from '../backends/permissions.ts';
 import { type BackendSettings, createBackend } from '../backends/registry.ts';
 import type { PreflightProblem } from '../backends/types.ts';
 import { type CliLock, versionDrift } from './cli-lock.ts';
@@ -24,7 +25,12 @@ export async function backendRow(
 ): Promise<BackendRow> {
   const backend = createBackend(name, settings);
   const report = await backend.preflight();
-  const details = report.details ?? {};
+  // What it will be allowed to do by default (a shared workspace: read; a task's own worktree: edit).
+  const details: Record<string, string> = {
+    ...report.details,
+    shared: `may ${describePermissions(name, 'read')}`,
+    worktree: `may ${describePermissions(name, 'edit')}`,
+  };
   return {
     backend: name,
     ready: report.ready,

@@ -2,9 +2,20 @@
  * Hub events, for `subscribe` (TCP) and the SSE stream (REST): what dashboards watch. Events are
  * built only when someone listens, so an unwatched hub pays nothing for them.
  */
-import type { AgentEventName, AgentInfo, HubEvent, Task, TaskEventName } from '../protocol/model.ts';
+import type {
+  AgentEventName,
+  AgentInfo,
+  HubEvent,
+  OutputLine,
+  Task,
+  TaskEventName,
+} from '../protocol/model.ts';
 
-export type EventCategory = 'task' | 'agent';
+/**
+ * `output` (`task.output` events) is never among the defaults: only subscribers that ask for it
+ * (subscribe `output: true`, GET /events?output=1) get the swarm's output.
+ */
+export type EventCategory = 'task' | 'agent' | 'output';
 
 export type EventListener = (event: HubEvent) => void;
 
@@ -58,6 +69,17 @@ export class EventBus {
   agentEvent(name: AgentEventName, agent: AgentInfo): void {
     if (!this.wants('agent')) return;
     this.emit('agent', { event: name, time: Date.now() / 1000, agent });
+  }
+
+  /** Lines of one task's live output, as the hub kept them (seq numbered). */
+  outputEvent(taskId: number, lines: readonly OutputLine[]): void {
+    if (lines.length === 0 || !this.wants('output')) return;
+    this.emit('output', {
+      event: 'task.output',
+      time: Date.now() / 1000,
+      task_id: taskId,
+      lines: [...lines],
+    });
   }
 
   hubStopping(): void {

@@ -6,8 +6,8 @@
 import { compileAnswerSchema } from '../answers/answer-schema.ts';
 import { MitteloError } from '../errors.ts';
 import { checkParamsJson } from '../protocol/json-limits.ts';
-import type { LeaseRevokedEvent, NewTask, Task } from '../protocol/model.ts';
-import { TERMINAL_STATUSES } from '../protocol/model.ts';
+import type { LeaseRevokedEvent, NewTask, OutputTail, Task } from '../protocol/model.ts';
+import { OUTPUT_TAIL_BOUNDS, TERMINAL_STATUSES } from '../protocol/model.ts';
 import {
   describeIssues,
   isMethodName,
@@ -16,13 +16,15 @@ import {
   methodSchemas,
 } from '../protocol/schemas.ts';
 import { ANSWER_BUDGET_BYTES, filledBudget } from '../store/answer-budget.ts';
-import { PRUNABLE_STATUSES } from '../store/queue-policy.ts';
+import { checkClaim, PRUNABLE_STATUSES, taskNotFound } from '../store/queue-policy.ts';
 import type { Store } from '../store/types.ts';
 import { tokensMatch } from './auth.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { EventBus, type EventCategory, type EventListener } from './events.ts';
 import { FLEET_POLL_MS, FleetLink } from './fleet-link.ts';
 import { type HubAddresses, mitteloVersion } from './hub-info.ts';
+import { OutputBudget } from './output-budget.ts';
+import { OutputTails } from './output-tails.ts';
 import { WorkerRegistry } from './registry.ts';
 import { ThroughputHistory } from './throughput-history.ts';
 
@@ -52,6 +54,8 @@ export interface CallContext {
   onHello?: (identity: { worker_id?: string | undefined }) => void;
   /** Present on transports that can push a message to this caller alone (TCP). */
   notify?: (message: LeaseRevokedEvent) => void;
+  /** Present on transports that can stop reading from a caller for a while (TCP): `output` floods. */
+  slowDown?: (ms: number) => void;
 }
 
 export const PROTOCOL_VERSION = '1';
@@ -88,6 +92,9 @@ export const HUB_FEATURES = [
   // Tasks with workspace, base_ref and permissions, and the worktree of ack (docs/PROTOCOL.md,
   // "workspaces and permissions"): a client checks for it before it sends them.
   'workspaces',
+  // `output` and `output_tail`, and subscribe's `output` (docs/PROTOCOL.md, "live output"): an agent
+  // forwards its tasks' output only to a hub listing it.
+  'live_output',
 ];
 
 /** The most JSON a task's metadata, and its output_schema, may each be. */
@@ -95,6 +102,12 @@ const MAX_METADATA_BYTES = 64 * 1024;
 const SECONDS_PER_DAY = 86_400;
 const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
 const WAIT_RECHECK_MS = 2_000;
+/**
+ * How long a lease the hub did not hand out itself (it restarted, or another hub of the fleet did)
+ * is believed for `output` after the store said so: `output` then reads the store this often per
+ * task at most, never on every call.
+ */
+const OUTPUT_CLAIM_TRUST_MS = 2_000;
 
 /** `2026-12-03`: the UTC day of a Unix time, as spend rows name days. */
 const utcDay = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString().slice(0, 10);
@@ -121,6 +134,19 @@ export class Hub {
   private stopping = false;
   /** Present when other hubs share the store's database. */
   private readonly fleet: FleetLink | null;
+  /** Tasks' live output (in memory only, bounded). */
+  readonly outputTails = new OutputTails();
+  /** Each connection's allowance of `output` lines. */
+  private readonly outputBudgets = new WeakMap<CallContext, OutputBudget>();
+  /**
+   * The leases `output` is checked against without the store: task id -> its holder and token,
+   * from this hub's lease answers (trusted while the registry says that worker still holds it), or
+   * from a store read (trusted for OUTPUT_CLAIM_TRUST_MS; the store gives no token).
+   */
+  private readonly outputClaims = new Map<
+    number,
+    { worker_id: string | null; lease_token: string | null; trustedUntil: number }
+  >();
 
   constructor(options: HubOptions) {
     this.options = options;
@@ -141,6 +167,13 @@ export class Hub {
             request.worker_id,
             tasks.map((t) => t.task_id),
           );
+          for (const task of tasks) {
+            this.outputClaims.set(task.task_id, {
+              worker_id: request.worker_id,
+              lease_token: task.lease_token,
+              trustedUntil: Number.POSITIVE_INFINITY,
+            });
+          }
           this.events.taskEvents('task.leased', tasks);
           this.fleet?.tasksChanged('task.leased', tasks);
         },
@@ -535,8 +568,42 @@ export class Hub {
         throw new MitteloError('bad_request', 'subscribe needs a TCP connection; over HTTP use GET /events');
       }
       const categories = params.events ?? ['task', 'agent'];
-      context.subscribe(categories);
-      return { ok: true, events: categories };
+      // `output` is its own switch, not a category in `events`, so a v1 subscriber's answer is unchanged.
+      context.subscribe(params.output ? [...categories, 'output'] : categories);
+      return params.output
+        ? { ok: true, events: categories, output: true }
+        : { ok: true, events: categories };
+    },
+
+    // Live output: kept in memory (output-tails.ts), never in the store, so that a chatty agent
+    // costs the hub no writes. Only the lease's holder may add to a task's output.
+    output: async (params, context) => {
+      const workerId = params.worker_id ?? context.workerId;
+      let budget = this.outputBudgets.get(context);
+      if (!budget) {
+        budget = new OutputBudget();
+        this.outputBudgets.set(context, budget);
+      }
+      // Charged before the lease is checked: a flood of refused calls is slowed down too.
+      const verdict = budget.charge(params.lines.length);
+      if (verdict.pauseMs > 0) context.slowDown?.(verdict.pauseMs);
+      await this.checkOutputClaim(params.task_id, params.lease_token, workerId);
+      if (workerId) this.registry.seen(workerId);
+      const lines = verdict.keep < params.lines.length ? params.lines.slice(0, verdict.keep) : params.lines;
+      const dropped = (params.dropped ?? 0) + (params.lines.length - lines.length);
+      const kept = this.outputTails.append(params.task_id, lines, dropped);
+      this.events.outputEvent(params.task_id, kept);
+      return { task_id: params.task_id, last_seq: this.outputTails.lastSeq(params.task_id) };
+    },
+
+    output_tail: async (params): Promise<OutputTail> => {
+      const limit = params.limit ?? OUTPUT_TAIL_BOUNDS.tailLimit;
+      const tail = this.outputTails.read(params.task_id, params.after_seq ?? 0, limit);
+      if (tail) return { task_id: params.task_id, ...tail };
+      // No output here: a task that printed nothing (yet), or none at all.
+      const [task] = await this.store.get([params.task_id]);
+      if (!task) throw taskNotFound(params.task_id);
+      return { task_id: params.task_id, lines: [], last_seq: 0, lost: 0 };
     },
   };
 
@@ -589,8 +656,48 @@ export class Hub {
     if (workerId) this.registry.seen(workerId, quietSeconds);
   }
 
+  /**
+   * Throws unless the caller holds the lease on the task (as extend checks it). From memory for
+   * the leases this hub handed out; else from a store read (no commit waited for), believed a
+   * while so that a run's output calls do not each read the store.
+   */
+  private async checkOutputClaim(
+    taskId: number,
+    leaseToken: string | undefined,
+    workerId: string | undefined,
+  ): Promise<void> {
+    const known = this.outputClaims.get(taskId);
+    if (known) {
+      const current =
+        known.trustedUntil === Number.POSITIVE_INFINITY
+          ? this.registry.holderOf(taskId) === known.worker_id
+          : Date.now() < known.trustedUntil;
+      if (current && (!workerId || known.worker_id === workerId)) {
+        if (!leaseToken || known.lease_token === null || known.lease_token === leaseToken) return;
+        // This hub handed out the lease now held: the caller's ended and the task was leased again.
+        throw new MitteloError(
+          'conflict',
+          `task ${taskId}: your lease ended and the task was leased again (now held by ${known.worker_id}); this output changes nothing`,
+          { task_id: taskId, status: 'leased', worker_id: known.worker_id },
+        );
+      }
+      if (!current) this.outputClaims.delete(taskId);
+    }
+    const [task] = await this.store.get([taskId]);
+    if (!task) throw taskNotFound(taskId);
+    // The store answers without the lease token: the worker id is what can be checked here.
+    checkClaim(task, { task_id: taskId, worker_id: workerId }, 'output');
+    this.outputClaims.set(taskId, {
+      worker_id: task.worker_id,
+      lease_token: null,
+      trustedUntil: Date.now() + OUTPUT_CLAIM_TRUST_MS,
+    });
+  }
+
   /** A task reached a terminal status: tell the `wait` calls that watch it. */
   private taskSettled(taskId: number): void {
+    this.outputTails.taskEnded(taskId);
+    this.outputClaims.delete(taskId);
     const watchers = this.taskWatchers.get(taskId);
     if (watchers) for (const watcher of [...watchers]) watcher(taskId);
     // A finished task frees a slot under its caps (mittelo limit): a lease parked on a full cap

@@ -77,6 +77,8 @@ class Connection implements CallContext {
    */
   private held: string[] | null = null;
   private backoffTimer: NodeJS.Timeout | null = null;
+  /** Set while reading is stopped because the client sent more live output than it may (slowDown). */
+  private slowTimer: NodeJS.Timeout | null = null;
   readonly isAlive = () => this.alive;
 
   constructor(
@@ -129,7 +131,7 @@ class Connection implements CallContext {
       this.reader.push(chunk);
     });
     socket.on('drain', () => {
-      if (!this.held) socket.resume();
+      if (!this.held && !this.slowTimer) socket.resume();
     });
     socket.on('error', () => {}); // a reset by the peer ends the connection; nothing to report
     socket.on('close', () => this.closed());
@@ -145,6 +147,20 @@ class Connection implements CallContext {
   };
 
   notify = (message: LeaseRevokedEvent): void => void this.send(message);
+
+  /**
+   * Read nothing more from this client for `ms` (it sent more `output` than its budget,
+   * output-budget.ts): its requests wait in its socket and the kernel's buffers, not in the hub.
+   */
+  slowDown = (ms: number): void => {
+    if (!this.alive || this.slowTimer) return;
+    this.socket.pause();
+    this.slowTimer = setTimeout(() => {
+      this.slowTimer = null;
+      if (!this.held && this.socket.writableLength <= MAX_RESPONSE_BACKLOG) this.socket.resume();
+    }, ms);
+    this.slowTimer.unref();
+  };
 
   onHello = (identity: { worker_id?: string | undefined }): void => {
     if (this.workerId && this.workerId !== identity.worker_id) this.hub.registry.disconnect(this.workerId);
@@ -229,7 +245,8 @@ class Connection implements CallContext {
     // A held line may be another hello (after one without a token): it starts a new hold.
     for (const line of held) this.onLine(line);
     if (this.closing && this.inFlight === 0) this.socket.end();
-    else if (!this.held && this.socket.writableLength <= MAX_RESPONSE_BACKLOG) this.socket.resume();
+    else if (!this.held && !this.slowTimer && this.socket.writableLength <= MAX_RESPONSE_BACKLOG)
+      this.socket.resume();
   }
 
   /** No more deadline and no more counting against the cap. */
@@ -368,6 +385,7 @@ class Connection implements CallContext {
     this.reader.stop();
     this.unsubscribe?.();
     if (this.backoffTimer) clearTimeout(this.backoffTimer);
+    if (this.slowTimer) clearTimeout(this.slowTimer);
     this.settleAuth();
     this.hub.connectionClosed(this);
   }

@@ -60,6 +60,39 @@ export const outputLineSchema = z.object({
 });
 export type OutputLine = z.infer<typeof outputLineSchema>;
 
+/** The bounds of the tail the hub keeps of each task's live output (docs/PROTOCOL.md, "live output"). */
+export const OUTPUT_TAIL_BOUNDS = {
+  /** Lines kept per task: older ones are dropped (counted in `lost`). */
+  lines: 500,
+  /** Characters of text kept per task, all its kept lines together. */
+  chars: 128 * 1024,
+  /** A longer line is cut to this many characters. */
+  lineChars: 1000,
+  /** Tails of ended tasks kept; the oldest ended one is forgotten beyond. */
+  endedTasks: 1000,
+  /** Lines in one `output` call, and in one `output_tail` answer. */
+  perCall: 200,
+  tailLimit: 500,
+} as const;
+
+/** `output_tail`: a task's kept lines after a seq. */
+export const outputTailSchema = z
+  .object({
+    task_id: z.number().int(),
+    lines: z.array(outputLineSchema).meta({ description: 'Oldest first, after after_seq, at most limit' }),
+    last_seq: z
+      .number()
+      .int()
+      .min(0)
+      .meta({ description: 'The seq of the newest line the hub received for the task; 0: none yet' }),
+    lost: z.number().int().min(0).meta({
+      description:
+        'Lines no longer kept (before the first kept one), plus lines dropped by the agent or the hub (rate limits)',
+    }),
+  })
+  .meta({ description: "A task's live output as the hub keeps it." });
+export type OutputTail = z.infer<typeof outputTailSchema>;
+
 /** The most diff text stored with a task: a longer diff is cut there (diff_truncated). */
 export const MAX_STORED_DIFF_BYTES = 256 * 1024;
 
@@ -377,9 +410,17 @@ export const hubEventSchema = z
     z.object({ event: z.enum(TASK_EVENT_NAMES), time: unixSeconds, task: taskSchema }),
     z.object({ event: z.enum(AGENT_EVENT_NAMES), time: unixSeconds, agent: agentInfoSchema }),
     z.object({ event: z.literal('hub.stopping'), time: unixSeconds }),
+    // Only to subscribers that asked for output (subscribe `output: true`, GET /events?output=1).
+    z.object({
+      event: z.literal('task.output'),
+      time: unixSeconds,
+      task_id: z.number().int(),
+      lines: z.array(outputLineSchema),
+    }),
   ])
   .meta({ description: 'The `data` of one SSE message; its `event` is also the SSE event name.' });
 export type HubEvent = z.infer<typeof hubEventSchema>;
+export type TaskOutputEvent = Extract<HubEvent, { event: 'task.output' }>;
 
 /** Sent only to the connection(s) of the agent holding a task, when its lease is taken away. */
 export const leaseRevokedEventSchema = z.object({
@@ -493,6 +534,11 @@ export const resultSchemas = {
     cleared: z.boolean().meta({ description: 'false: that backend had no budget' }),
   }),
   budgets: z.object({ budgets: z.array(budgetStateSchema) }),
+  output: z.object({
+    task_id: z.number().int(),
+    last_seq: z.number().int().min(0).meta({ description: "The seq of the task's newest line now" }),
+  }),
+  output_tail: outputTailSchema,
   prune: z.object({
     removed: z.number().int().meta({ description: 'Finished tasks removed' }),
     older_than_s: z.number().meta({ description: 'The age asked for, in seconds' }),

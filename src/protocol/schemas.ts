@@ -6,6 +6,8 @@
 import { z } from 'zod';
 import {
   COST_BASES,
+  OUTPUT_KINDS,
+  OUTPUT_TAIL_BOUNDS,
   PERMISSION_LEVELS,
   TASK_STATUSES,
   WORKSPACE_MODES,
@@ -239,6 +241,8 @@ export const methodSchemas = {
   }),
   subscribe: z.object({
     events: optional(z.array(z.enum(['task', 'agent'])).min(1)),
+    // v1 (feature live_output): also `task.output` events, of every task
+    output: optional(z.boolean('output is true or false')),
   }),
   // Added after v1 was first published: what the dashboards' chart and header show.
   stats_history: z.object({
@@ -297,6 +301,32 @@ export const methodSchemas = {
   budget_set: z.object({ backend: nameSchema, usd_per_day: usdSchema('usd_per_day') }),
   budget_clear: z.object({ backend: nameSchema }),
   budgets: z.object({}),
+  // ---- v1 additions after v1: live output (docs/PROTOCOL.md, "live output") ----
+  output: z.object({
+    ...claimFields,
+    lines: z
+      .array(
+        z.object({
+          kind: z.enum(OUTPUT_KINDS, { error: `kind is one of ${OUTPUT_KINDS.join(', ')}` }),
+          text: z.string('text is a string'),
+          at: optional(z.number('at is a Unix time in seconds').min(0)),
+        }),
+      )
+      .min(1, 'lines must hold at least one line')
+      .max(OUTPUT_TAIL_BOUNDS.perCall, `at most ${OUTPUT_TAIL_BOUNDS.perCall} lines per output call`),
+    dropped: optional(z.number().int('dropped is a whole number of lines').min(0, 'dropped is 0 or more')),
+  }),
+  output_tail: z.object({
+    task_id: taskIdSchema,
+    after_seq: optional(z.number().int('after_seq is a whole number').min(0, 'after_seq is 0 or more')),
+    limit: optional(
+      z
+        .number()
+        .int('limit is a whole number of lines')
+        .min(1, 'limit is 1 or more')
+        .max(OUTPUT_TAIL_BOUNDS.tailLimit, `limit may be at most ${OUTPUT_TAIL_BOUNDS.tailLimit}`),
+    ),
+  }),
   // ---- v1 additions after v1: retention (docs/PROTOCOL.md, "prune") ----
   prune: z.object({
     older_than_s: z

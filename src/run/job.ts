@@ -11,6 +11,7 @@ import { batchesForHub } from '../client/enqueue-batches.ts';
 import { HubClient } from '../client/hub-client.ts';
 import { HUB_DEFAULTS, type RunningHub, startHub } from '../hub/start-hub.ts';
 import type { Cap, HubEvent, NewTask, Task } from '../protocol/model.ts';
+import { writeDiffFiles } from './diff-files.ts';
 import { watchPauses } from './pause-watch.ts';
 import {
   type BlockedRoute,
@@ -86,6 +87,13 @@ export interface JobOptions {
    * results file.
    */
   resume?: boolean | undefined;
+  /**
+   * The run folder: tasks that ran in their own worktree get their whole diff written to its
+   * diffs/<task id>.diff (diff-files.ts). Absent: no diff files.
+   */
+  runFolder?: string | undefined;
+  /** The repository the worktrees were made of, to read a cut diff whole again. */
+  repo?: string | null | undefined;
 }
 
 export interface JobObserver {
@@ -198,6 +206,7 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
   let blocked: BlockedRoute[] | null = null;
   let stopWatching = () => {};
   let records: ResultRecord[] = [];
+  let seen: Task[] = [];
   try {
     await client.subscribe(agentEvent ? ['task', 'agent'] : ['task']);
     let tasks = options.tasks;
@@ -292,11 +301,13 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
     );
     client.close();
     await embedded?.stop();
-    records = [...finished.values(), ...unfinished]
+    seen = [...finished.values(), ...unfinished];
+    records = seen
       .map((task) => resultRecord(task, lineOf.get(task.task_id) ?? 0, backendOf))
       .sort((a, b) => a.line - b.line || a.task_id - b.task_id);
   }
   await (resuming ? mergeRecords : writeRecords)(options.resultsPath, records);
+  if (options.runFolder) await writeDiffFiles(options.runFolder, seen, options.repo ?? null, log);
   options.recorder?.ended(ended);
   return {
     summary: summarize(records, total, performance.now() - started),

@@ -3,7 +3,7 @@
  * printed at the end: counts, duration percentiles, tokens and cost per backend.
  */
 import type { RunCounts } from '../notify/events.ts';
-import { type CostBasis, type Task, TERMINAL_STATUSES } from '../protocol/model.ts';
+import { type CostBasis, type Task, TERMINAL_STATUSES, type WorktreeChange } from '../protocol/model.ts';
 import { type TokenCounts, tokensOf } from '../protocol/usage-tokens.ts';
 
 export interface ResultRecord {
@@ -38,6 +38,30 @@ export interface ResultRecord {
   tokens: TokenCounts;
   metadata: Record<string, unknown> | null;
   prompt: string;
+  /** What the task changed in its own worktree; absent for tasks that ran in the shared place. */
+  worktree?: WorktreeResult;
+}
+
+/** A results line's worktree: the change without its diff text, which is in `diff_file`. */
+export interface WorktreeResult {
+  branch: string;
+  /** The branch's commit when the run ended; null: nothing changed. */
+  commit: string | null;
+  path: string;
+  files_changed: number;
+  insertions: number;
+  deletions: number;
+  diff_bytes: number;
+  /** Whether the diff stored with the task was cut (diff_file holds the whole one all the same). */
+  diff_truncated: boolean;
+  /** The whole diff, relative to the run folder: `diffs/<task id>.diff`. */
+  diff_file: string;
+  kept: boolean;
+}
+
+/** Where a task's whole diff goes, relative to its run folder. */
+export function diffFileOf(taskId: number): string {
+  return `diffs/${taskId}.diff`;
 }
 
 export function resultRecord(
@@ -67,6 +91,22 @@ export function resultRecord(
     tokens: tokensOf(task.usage),
     metadata: task.metadata ?? null,
     prompt: task.prompt,
+    ...(task.worktree ? { worktree: worktreeResult(task.worktree, task.task_id) } : {}),
+  };
+}
+
+function worktreeResult(change: WorktreeChange, taskId: number): WorktreeResult {
+  return {
+    branch: change.branch,
+    commit: change.commit,
+    path: change.path,
+    files_changed: change.files_changed,
+    insertions: change.insertions,
+    deletions: change.deletions,
+    diff_bytes: change.diff_bytes,
+    diff_truncated: change.diff_truncated,
+    diff_file: diffFileOf(taskId),
+    kept: change.kept,
   };
 }
 

@@ -51,6 +51,17 @@ export interface RunManifest {
   ended_at: string | null;
   /** Sessions so far: the first, then one per `--resume`. */
   sessions: number;
+  /**
+   * The repository worktree tasks were made of (its top folder, and the base as the run started);
+   * null or absent (runs before workspaces): none. `mittelo runs --clean` and `mittelo diff` read it.
+   */
+  repo?: RunRepository | null;
+}
+
+export interface RunRepository {
+  root: string;
+  base_ref: string;
+  base_commit: string;
 }
 
 export function packDigest(text: string): string {

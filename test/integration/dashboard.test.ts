@@ -78,6 +78,80 @@ describe('mittelo dashboard', () => {
     assert.doesNotMatch(filtered.stdout, /\x1b/);
   });
 
+  it("--once shows each running task's newest output line under its row, and a finished task's change", async () => {
+    const hub = await startHubProcess();
+    cleanups.push(() => hub.stop());
+    // The agent's side done by hand: lease two tasks, stream output for one, ack the other with a change.
+    const worker = new HubClient({ port: hub.port, reconnect: false, workerId: 'w-live', backend: 'live' });
+    cleanups.push(() => worker.close());
+    const [changedId, runningId, quietId] = await worker.enqueueMany([
+      { prompt: 'change a file', backend: 'live' },
+      { prompt: 'still running', backend: 'live' },
+      { prompt: 'running, silent', backend: 'live' },
+    ]);
+    const { tasks } = await worker.lease({ worker_id: 'w-live', backend: 'live', max_tasks: 3 });
+    const lease = (id: number | undefined) => tasks.find((task) => task.task_id === id)!;
+    const long = `the newest line ${'x'.repeat(300)}`;
+    await worker.output({
+      task_id: runningId!,
+      lease_token: lease(runningId).lease_token,
+      worker_id: 'w-live',
+      lines: [
+        { kind: 'text', text: 'an older line' },
+        { kind: 'tool', text: long },
+      ],
+    });
+    // A variable, not a literal: the client's ack type may not list `worktree` yet.
+    const ack = {
+      task_id: changedId!,
+      lease_token: lease(changedId).lease_token,
+      worker_id: 'w-live',
+      status: 'done' as const,
+      result: 'changed',
+      worktree: {
+        branch: 'mittelo/task-1-x',
+        path: '/tmp/nowhere',
+        base_ref: 'HEAD',
+        base_commit: 'a'.repeat(40),
+        commit: 'b'.repeat(40),
+        files_changed: 2,
+        insertions: 12,
+        deletions: 3,
+        diff: '+x\n',
+        diff_bytes: 3,
+        diff_truncated: false,
+        diff_cap_bytes: 262_144,
+        kept: false,
+      },
+    };
+    await worker.ack(ack);
+
+    const port = String(hub.port);
+    // Not a terminal: lines are not cut to a width (the render tests cut them to a screen's).
+    const ran = await runCli(['dashboard', '--once', '--port', port]);
+    assert.equal(ran.code, 0, ran.stderr);
+    const lines = ran.stdout.split('\n');
+    const row = lines.findIndex((line) => new RegExp(`^${runningId} +leased +live +w-live `).test(line));
+    assert.ok(row > 0, ran.stdout);
+    assert.equal(lines[row + 1], `  ↳ tool: ${long}`, ran.stdout);
+    assert.doesNotMatch(ran.stdout, /an older line/);
+    // Newest first: the silent running task has no line under it; the finished one shows its change.
+    const quiet = lines.findIndex((line) => new RegExp(`^${quietId} +leased `).test(line));
+    assert.equal(quiet, row - 1, ran.stdout);
+    assert.match(
+      lines[row + 2]!,
+      new RegExp(`^${changedId} +done +live +w-live +1/1 +\\S+ +\\+12 −3 +change a file +changed$`),
+    );
+    assert.match(ran.stdout, /^tasks, newest first: 3 · a change in full: mittelo diff ID$/m);
+
+    const json = await runCli(['dashboard', '--once', '--json', '--port', port]);
+    assert.equal(json.code, 0, json.stderr);
+    const snapshot = JSON.parse(json.stdout) as Snapshot;
+    assert.deepEqual(Object.keys(snapshot.newest_output ?? {}), [String(runningId)]);
+    assert.equal(snapshot.newest_output?.[String(runningId)]?.text, long);
+    assert.equal(snapshot.newest_output?.[String(runningId)]?.kind, 'tool');
+  });
+
   it('refuses bad flags before connecting, and exits 3 with --once when no hub is there', async () => {
     const json = await runCli(['dashboard', '--json', '--port', '1']);
     assert.equal(json.code, 2);

@@ -422,6 +422,7 @@ describe('REST v1 routes', () => {
       '/tasks/wait': ['post'],
       '/tasks/{task_id}': ['get'],
       '/tasks/{task_id}/cancel': ['post'],
+      '/tasks/{task_id}/output': ['get'],
       '/agents': ['get'],
       '/pause': ['post'],
       '/resume': ['post'],

@@ -6,6 +6,7 @@
  * done runs again.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -179,6 +180,7 @@ describe('mittelo runs', () => {
     assert.deepEqual(JSON.parse(kept.stdout), {
       removed: [],
       freed_bytes: 0,
+      worktrees_removed: 0,
       kept: [{ folder: live, state: 'unfinished' }],
     });
     const table = await runCli(['runs'], { cwd });
@@ -187,6 +189,51 @@ describe('mittelo runs', () => {
       table.stdout,
       new RegExp(`continue an unfinished one with \`mittelo run --resume ${live}\``),
     );
+  });
+
+  it('--clean also removes the worktrees a finished run left, keeping their branches', async () => {
+    const cwd = makeTempDir('mittelo-runs-worktrees-');
+    const git = (dir: string, ...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@localhost', ...args], {
+        cwd: dir,
+        encoding: 'utf8',
+      });
+    git(cwd, 'init', '-q', '-b', 'main');
+    writeFileSync(join(cwd, 'a.txt'), 'a\n');
+    git(cwd, 'add', 'a.txt');
+    git(cwd, 'commit', '-q', '-m', 'base');
+    const branch = 'mittelo/task-1-x';
+    const path = join(cwd, '.mittelo', 'worktrees', 'task-1-x');
+    git(cwd, 'worktree', 'add', '-q', '-b', branch, path);
+    // A finished run (its results say so) whose failed task kept its worktree.
+    const folder = join(cwd, RUNS, '20260101-000000');
+    mkdirSync(folder, { recursive: true });
+    const worktree = {
+      branch,
+      commit: null,
+      path,
+      files_changed: 0,
+      insertions: 0,
+      deletions: 0,
+      diff_bytes: 0,
+      diff_truncated: false,
+      diff_file: 'diffs/1.diff',
+      kept: true,
+    };
+    writeFileSync(
+      join(folder, 'results.jsonl'),
+      `${JSON.stringify({ task_id: 1, line: 1, status: 'failed', prompt: 'p', worktree })}\n`,
+    );
+    const cleaned = await runCli(['runs', '--clean'], { cwd });
+    assert.equal(cleaned.code, 0, cleaned.stderr);
+    assert.match(
+      cleaned.stdout,
+      /^removed 1 finished run folder, freed .+, and 1 worktree \(branches kept\)\n$/,
+    );
+    assert.equal(existsSync(path), false);
+    assert.equal(existsSync(folder), false);
+    assert.doesNotMatch(git(cwd, 'worktree', 'list'), /task-1-x/);
+    assert.equal(git(cwd, 'branch', '--list', branch).trim(), branch);
   });
 
   it('refuses --older-than without --clean, and a bad duration', async () => {

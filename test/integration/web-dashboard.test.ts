@@ -31,7 +31,23 @@ declare const document: {
   querySelector(selector: string): PageElement | null;
   querySelectorAll(selector: string): ArrayLike<PageElement>;
 };
-declare const window: { notReloaded?: boolean };
+declare const window: { notReloaded?: boolean; pwned?: boolean };
+
+type OutputKind = 'text' | 'tool' | 'edit' | 'usage' | 'stdout' | 'stderr' | 'status';
+
+/** What an agent does while its backend prints: the `output` method, as the holder of the lease. */
+async function sendOutput(
+  worker: HubClient,
+  lease: { task_id: number; lease_token: string | null },
+  lines: Array<{ kind: OutputKind; text: string }>,
+): Promise<void> {
+  await worker.output({
+    task_id: lease.task_id,
+    lease_token: lease.lease_token,
+    worker_id: 'web-streamer',
+    lines,
+  });
+}
 
 const CHROMIUM = chromiumPath();
 const TOKEN = 'dashboard-t0ken-s3cret';
@@ -470,6 +486,267 @@ describe('web dashboard in headless Chromium', { timeout: 600_000 }, () => {
 
       assert.equal(await client.clearBudget('web-spend'), true);
       await waitForText(`${row} .budget`, 'no budget');
+    } finally {
+      worker.close();
+    }
+  });
+
+  it("follows a running task's output live in its detail: labelled, newest at the bottom, kept once done", async () => {
+    // The agent's side done by hand: lease, then send output lines as an agent's backend would.
+    const worker = new HubClient({
+      host: hub.host,
+      port: hub.port,
+      token: TOKEN,
+      reconnect: false,
+      workerId: 'web-streamer',
+      backend: 'web-stream',
+    });
+    try {
+      ids.streaming = await client.enqueue({ prompt: 'stream some output', backend: 'web-stream' });
+      const { tasks } = await worker.lease({ worker_id: 'web-streamer', backend: 'web-stream' });
+      const lease = tasks[0]!;
+      assert.equal(lease.task_id, ids.streaming);
+      const say = (lines: Array<{ kind: OutputKind; text: string }>) => sendOutput(worker, lease, lines);
+      await say([
+        { kind: 'status', text: 'started' },
+        // Untrusted text: markup in it must show as the characters it is.
+        { kind: 'text', text: '<b>not bold</b> <img src=x onerror="window.pwned = true">' },
+      ]);
+
+      await page.locator(`tr[data-task-id="${ids.streaming}"] td.prompt`).click();
+      const detail = page.locator(`aside.detail[data-task-id="${ids.streaming}"]`);
+      const panel = detail.locator('[data-field="output"]');
+      const last = `aside.detail[data-task-id="${ids.streaming}"] .output-line:last-child .output-text`;
+      await waitForText(last, '<b>not bold</b> <img src=x onerror="window.pwned = true">');
+      assert.deepEqual(await panel.locator('.output-kind').allTextContents(), ['status', 'text']);
+      assert.equal(await panel.locator('.output-lines b, .output-lines img').count(), 0);
+      assert.equal(await page.evaluate(() => window.pwned), undefined);
+      await panel.locator('.live-dot').waitFor();
+
+      // Printed while the detail is open: it appears without a reload, at the bottom.
+      await say([{ kind: 'tool', text: 'Bash: npm test' }]);
+      await waitForText(last, 'Bash: npm test');
+      assert.equal(await panel.locator('.output-line:last-child .output-kind').textContent(), 'tool');
+
+      // More than the box shows: it keeps to the bottom...
+      await say(Array.from({ length: 60 }, (_, i) => ({ kind: 'stdout' as const, text: `line ${i + 1}` })));
+      await waitForText(last, 'line 60');
+      const box = panel.locator('.output-lines');
+      const gapToBottom = () =>
+        box.evaluate((element) => {
+          const e = element as unknown as { scrollHeight: number; scrollTop: number; clientHeight: number };
+          return e.scrollHeight - e.scrollTop - e.clientHeight;
+        });
+      await page
+        .waitForFunction((selector) => {
+          const e = document.querySelector(selector) as unknown as {
+            scrollHeight: number;
+            scrollTop: number;
+            clientHeight: number;
+          } | null;
+          return (
+            e !== null &&
+            e.scrollHeight > e.clientHeight &&
+            e.scrollHeight - e.scrollTop - e.clientHeight <= 24
+          );
+        }, `aside.detail[data-task-id="${ids.streaming}"] .output-lines`)
+        .catch(async () =>
+          assert.fail(`the output box is not at its bottom (${await gapToBottom()} px above it)`),
+        );
+      // ...unless the person scrolled up to read: then new lines leave it where it is.
+      await box.evaluate((element) => {
+        const e = element as unknown as { scrollTop: number; dispatchEvent(event: unknown): void };
+        e.scrollTop = 0;
+        e.dispatchEvent(new Event('scroll'));
+      });
+      await say([{ kind: 'text', text: 'after scrolling up' }]);
+      await waitForText(last, 'after scrolling up');
+      assert.equal(
+        await box.evaluate((element) => (element as unknown as { scrollTop: number }).scrollTop),
+        0,
+      );
+      assert.equal(await panel.locator('.output-line').count(), 64);
+
+      // Done: the panel stops following and keeps showing what the hub kept.
+      await worker.ack({
+        task_id: lease.task_id,
+        lease_token: lease.lease_token,
+        worker_id: 'web-streamer',
+        status: 'done',
+        result: 'streamed',
+      });
+      await waitForText(`aside.detail[data-task-id="${ids.streaming}"] .panel-head .status`, 'done');
+      await panel.locator('.live-dot').waitFor({ state: 'detached' });
+      assert.equal(await panel.locator('.output-line').count(), 64);
+      const tail = await worker.outputTail(lease.task_id);
+      assert.equal(tail.last_seq, 64, 'the hub kept every line');
+      assert.deepEqual(await panel.locator('.output-line').first().getAttribute('data-seq'), '1');
+      assert.equal(await panel.locator('[data-testid="output-lost"]').count(), 0, 'nothing was lost');
+
+      // A finished task opened afresh shows the kept lines too.
+      await page.getByRole('button', { name: 'Close the task detail' }).click();
+      await page.locator(`tr[data-task-id="${ids.streaming}"] td.prompt`).click();
+      await waitForText(last, 'after scrolling up');
+      assert.equal(await panel.locator('.output-line').count(), 64);
+      await page.getByRole('button', { name: 'Close the task detail' }).click();
+
+      // More lines than the hub keeps of a task: the panel says how many earlier ones are gone.
+      ids.chatty = await client.enqueue({ prompt: 'print a lot', backend: 'web-stream' });
+      const chatty = (await worker.lease({ worker_id: 'web-streamer', backend: 'web-stream' })).tasks[0]!;
+      assert.equal(chatty.task_id, ids.chatty);
+      for (let start = 0; start < 700; start += 200) {
+        await sendOutput(
+          worker,
+          chatty,
+          Array.from({ length: Math.min(200, 700 - start) }, (_, i) => ({
+            kind: 'stdout' as const,
+            text: `chatty ${start + i + 1}`,
+          })),
+        );
+      }
+      await worker.ack({
+        task_id: chatty.task_id,
+        lease_token: chatty.lease_token,
+        worker_id: 'web-streamer',
+        status: 'done',
+        result: 'printed',
+      });
+      const kept = await worker.outputTail(chatty.task_id);
+      const firstKept = kept.lines[0]!.seq;
+      assert.ok(
+        firstKept > 1 && kept.lost >= firstKept - 1,
+        `the hub dropped the oldest lines: ${kept.lost} lost`,
+      );
+      await page.locator(`tr[data-task-id="${ids.chatty}"] td.prompt`).click();
+      const chattyPanel = page.locator(`aside.detail[data-task-id="${ids.chatty}"] [data-field="output"]`);
+      await waitForText(
+        `aside.detail[data-task-id="${ids.chatty}"] [data-testid="output-lost"]`,
+        `${(firstKept - 1).toLocaleString('en')} earlier lines not kept`,
+      );
+      assert.equal(await chattyPanel.locator('.output-line').count(), kept.lines.length);
+      assert.equal(
+        await chattyPanel.locator('.output-line').first().getAttribute('data-seq'),
+        String(firstKept),
+      );
+      await page.getByRole('button', { name: 'Close the task detail' }).click();
+    } finally {
+      worker.close();
+    }
+  });
+
+  it("shows a worktree task's change: the list's badge opens the detail at its diff, shown as text", async () => {
+    // The agent's side done by hand: lease as a worktree agent would, and ack with the change it made.
+    const worker = new HubClient({
+      host: hub.host,
+      port: hub.port,
+      token: TOKEN,
+      reconnect: false,
+      workerId: 'web-worktree',
+      backend: 'web-worktree',
+    });
+    try {
+      ids.worktree = await client.enqueue({
+        prompt: 'edit the parser in a worktree',
+        backend: 'web-worktree',
+        workspace: 'worktree',
+        base_ref: 'main',
+        permissions: 'edit',
+      });
+      const { tasks } = await worker.lease({ worker_id: 'web-worktree', backend: 'web-worktree' });
+      assert.equal(tasks[0]?.task_id, ids.worktree);
+      // Untrusted text: a diff line that is markup must show as the characters it is.
+      const diff = [
+        'diff --git a/src/parser.ts b/src/parser.ts',
+        '--- a/src/parser.ts',
+        '+++ b/src/parser.ts',
+        '@@ -1,2 +1,3 @@',
+        ' export const parser = 1;',
+        '-const old = "<b>bold</b>";',
+        '+const html = "<script>window.pwned = true</script>";',
+        '+<img src=x onerror="window.pwned = true">',
+        '',
+      ].join('\n');
+      const worktree = {
+        branch: `mittelo/task-${ids.worktree}-web`,
+        path: `/repo/.mittelo/worktrees/task-${ids.worktree}-web`,
+        base_ref: 'main',
+        base_commit: 'a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2',
+        commit: 'f00dfeedf00dfeedf00dfeedf00dfeedf00dfeed',
+        files_changed: 1,
+        insertions: 2,
+        deletions: 1,
+        diff,
+        diff_bytes: 300_000,
+        diff_truncated: true,
+        diff_cap_bytes: 262_144,
+        kept: false,
+      };
+      // A variable, not a literal: the client's ack type may not list `worktree` yet.
+      const ack = {
+        task_id: ids.worktree,
+        lease_token: tasks[0]!.lease_token,
+        worker_id: 'web-worktree',
+        status: 'done' as const,
+        result: 'edited',
+        session_id: 'sess-web-42',
+        worktree,
+      };
+      await worker.ack(ack);
+      assert.equal((await client.get(ids.worktree)).worktree?.commit, worktree.commit, 'the hub stored it');
+
+      const row = `tr[data-task-id="${ids.worktree}"]`;
+      await waitForText(`${row} [data-action="diff"]`, '+2 −1');
+      // A task without a change has no badge in the same column.
+      assert.equal(await page.locator(`tr[data-task-id="${ids.echo}"] [data-action="diff"]`).count(), 0);
+      await page.locator(`${row} [data-action="diff"]`).click();
+      const detail = page.locator(`aside.detail[data-task-id="${ids.worktree}"]`);
+      await detail.locator('[data-field="diff"]').waitFor();
+      assert.equal(await detail.locator('[data-field="branch"]').textContent(), worktree.branch);
+      assert.match(
+        (await detail.locator('[data-field="commit"]').textContent()) ?? '',
+        /^f00dfeedf00d on main \(a1b2c3d4e5f6\)$/,
+      );
+      assert.equal(await detail.locator('[data-field="change"]').textContent(), '+2 −1 in 1 file');
+      assert.match(
+        (await detail.locator('[data-field="diff-size"]').textContent()) ?? '',
+        /^293\.0 KiB — cut: the hub keeps the first 256\.0 KiB$/,
+      );
+      await detail.locator('[data-field="diff-cut-note"]').waitFor();
+      assert.equal(await detail.locator('[data-field="workspace"]').textContent(), 'worktree from main');
+      assert.equal(await detail.locator('[data-field="permissions"]').textContent(), 'edit');
+      assert.equal(await detail.locator('[data-field="session-id"]').textContent(), 'sess-web-42');
+      // The diff as text: every line, the markup in it inert (no element made, nothing run).
+      assert.equal(await detail.locator('[data-field="diff"]').textContent(), diff);
+      assert.equal(
+        await detail
+          .locator('[data-field="diff"] script, [data-field="diff"] img, [data-field="diff"] b')
+          .count(),
+        0,
+      );
+      assert.equal(await page.evaluate(() => window.pwned), undefined);
+      assert.deepEqual(
+        await detail
+          .locator('[data-field="diff"] > span')
+          .evaluateAll((spans) => spans.map((span) => (span as unknown as { className: string }).className)),
+        [
+          'diff-file',
+          'diff-file',
+          'diff-file',
+          'diff-hunk',
+          'diff-context',
+          'diff-del',
+          'diff-add',
+          'diff-add',
+        ],
+      );
+      // The badge brought the Diff section into view, open.
+      assert.equal(await detail.locator('[data-field="diff-section"]').getAttribute('open'), '');
+      assert.ok(await detail.locator('[data-field="diff"]').isVisible());
+      // Collapsible: a click on its summary folds it.
+      await detail.locator('[data-field="diff-section"] summary').click();
+      await detail.locator('[data-field="diff"]').waitFor({ state: 'hidden' });
+      await detail.locator('[data-field="diff-section"] summary').click();
+      await detail.locator('[data-field="diff"]').waitFor({ state: 'visible' });
     } finally {
       worker.close();
     }

@@ -9,19 +9,21 @@ import { after, describe, it } from 'node:test';
 import { codex, parseCodex } from '../../src/backends/drivers/codex.ts';
 import { driverContext, resolveCommand } from '../../src/backends/drivers/driver-backend.ts';
 import { findAuth } from '../../src/backends/drivers/preflight.ts';
+import type { Permissions } from '../../src/backends/types.ts';
 import { fakeCliEnv } from '../helpers/fake-cli.ts';
 import { makeTempDir } from '../helpers/hub-process.ts';
 
 const home = makeTempDir('mittelo-codex-home-');
 after(() => rmSync(home, { recursive: true, force: true }));
 
-const invocation = (env: NodeJS.ProcessEnv, model?: string) =>
-  codex.invocation('say hi', driverContext(codex, { env, model }));
+const invocation = (env: NodeJS.ProcessEnv, model?: string, permissions?: Permissions) =>
+  codex.invocation('say hi', driverContext(codex, { env, model }), permissions ? { permissions } : {});
 
 describe('codex invocation', () => {
   it('runs exec --json outside git checks, the prompt on stdin (`-`)', () => {
     const built = invocation({});
-    assert.deepEqual(built.args, ['exec', '--json', '--skip-git-repo-check', '-']);
+    // No level given: read, codex's read-only sandbox.
+    assert.deepEqual(built.args, ['exec', '--json', '--skip-git-repo-check', '-s', 'read-only', '-']);
     assert.equal(built.input, 'say hi');
   });
 
@@ -33,12 +35,12 @@ describe('codex invocation', () => {
     ]);
   });
 
-  it('adds -C (absolute), -s and --ephemeral from the environment, before the `-`', () => {
-    const args = invocation({
-      MITTELO_SUBPROCESS_WORKDIR: 'work/codex',
-      MITTELO_CODEX_SANDBOX: 'workspace-write',
-      MITTELO_CODEX_EPHEMERAL: '1',
-    }).args;
+  it("adds -C (absolute), the task's level as -s and --ephemeral, before the `-`", () => {
+    const args = invocation(
+      { MITTELO_SUBPROCESS_WORKDIR: 'work/codex', MITTELO_CODEX_EPHEMERAL: '1' },
+      undefined,
+      'edit',
+    ).args;
     assert.deepEqual(args, [
       'exec',
       '--json',
@@ -51,6 +53,8 @@ describe('codex invocation', () => {
       '-',
     ]);
     assert.ok(!invocation({ MITTELO_CODEX_EPHEMERAL: '0' }).args.includes('--ephemeral'));
+    const full = invocation({}, undefined, 'full').args;
+    assert.deepEqual(full.slice(full.indexOf('-s'), full.indexOf('-s') + 2), ['-s', 'danger-full-access']);
   });
 });
 

@@ -32,13 +32,14 @@ const context = (env: NodeJS.ProcessEnv, model?: string) => driverContext(gemini
 describe('gemini invocation', () => {
   it('pipes the prompt on stdin with no -p, asks for JSON and skips the trust check', () => {
     const run = gemini.invocation('say hi', context({}));
-    assert.deepEqual(run.args, ['--output-format', 'json', '--skip-trust']);
+    // No level given: read, gemini's plan (read-only) mode.
+    assert.deepEqual(run.args, ['--output-format', 'json', '--skip-trust', '--approval-mode', 'plan']);
     assert.equal(run.input, 'say hi');
   });
 
-  it('takes the model from --model or MITTELO_GEMINI_MODEL, the approval mode from its variable', () => {
-    const env = { MITTELO_GEMINI_MODEL: 'flash', MITTELO_GEMINI_APPROVAL_MODE: 'yolo' };
-    assert.deepEqual(gemini.invocation('x', context(env)).args, [
+  it("takes the model from --model or MITTELO_GEMINI_MODEL, the approval mode from the task's level", () => {
+    const env = { MITTELO_GEMINI_MODEL: 'flash' };
+    assert.deepEqual(gemini.invocation('x', context(env), { permissions: 'full' }).args, [
       '--output-format',
       'json',
       '--skip-trust',

@@ -30,9 +30,12 @@ describe('kiro invocation', () => {
       'never',
       '--model',
       'claude-x',
-      '--trust-tools=',
+      // No level given: read, so kiro trusts only its file-reading tool.
+      '--trust-tools=fs_read',
       'say hi',
     ]);
+    const edit = kiro.invocation('x', context({}), { permissions: 'edit' });
+    assert.ok(edit.args.includes('--trust-tools=fs_read,fs_write'), edit.args.join(' '));
     assert.equal(run.input, '');
     assert.equal(run.cwd, undefined);
   });
@@ -41,12 +44,12 @@ describe('kiro invocation', () => {
     assert.deepEqual(kiro.invocation('-v please', context({})).args.slice(-2), ['--', '-v please']);
   });
 
-  it('trusts all tools only when asked, and then runs in .mittelo/work/kiro', () => {
+  it('trusts all tools only at the full level, and then runs in .mittelo/work/kiro', () => {
     process.chdir(temp);
     try {
-      const run = kiro.invocation('x', context({ MITTELO_KIRO_TRUST_ALL_TOOLS: '1' }));
+      const run = kiro.invocation('x', context({}), { permissions: 'full' });
       assert.ok(run.args.includes('--trust-all-tools'));
-      assert.ok(!run.args.includes('--trust-tools='));
+      assert.ok(!run.args.some((arg) => arg.startsWith('--trust-tools=')));
       // The runner creates it before the run (tested end to end in test/integration/drivers/kiro.test.ts).
       assert.equal(run.cwd, join(realpathSync(temp), '.mittelo', 'work', 'kiro'));
     } finally {
@@ -55,10 +58,9 @@ describe('kiro invocation', () => {
   });
 
   it('leaves the working directory to MITTELO_SUBPROCESS_WORKDIR when that is set', () => {
-    const run = kiro.invocation(
-      'x',
-      context({ MITTELO_KIRO_TRUST_ALL_TOOLS: 'true', MITTELO_SUBPROCESS_WORKDIR: join(temp, 'work') }),
-    );
+    const run = kiro.invocation('x', context({ MITTELO_SUBPROCESS_WORKDIR: join(temp, 'work') }), {
+      permissions: 'full',
+    });
     assert.ok(run.args.includes('--trust-all-tools'));
     assert.equal(run.cwd, undefined);
   });

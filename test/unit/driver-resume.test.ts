@@ -47,7 +47,7 @@ describe('resumed sessions in the drivers', () => {
   });
 
   it('codex: exec flags, then resume <id> -; a resuming task is never --ephemeral', () => {
-    const env = { MITTELO_CODEX_EPHEMERAL: '1', MITTELO_CODEX_SANDBOX: 'read-only' };
+    const env = { MITTELO_CODEX_EPHEMERAL: '1' };
     const { args } = codex.invocation(
       'p',
       { env, model: 'gpt-x', cwd: '/work' },

@@ -58,7 +58,8 @@ interface Rule {
   except?: RegExp;
 }
 
-const LAYERS = 'agent|answers|backends|cli|client|doctor|hub|notify|protocol|run|smoke|spend|store|web';
+const LAYERS =
+  'agent|answers|backends|cli|client|doctor|hub|notify|protocol|run|smoke|spend|store|web|workspace';
 const below = (...allowed: string[]) => new RegExp(`^src/(?!(?:${allowed.join('|')})/)(?:${LAYERS})/`);
 
 const RULES: Rule[] = [
@@ -96,7 +97,12 @@ const RULES: Rule[] = [
   {
     name: 'an agent reaches the queue only through the client',
     files: /^src\/agent\//,
-    forbidden: below('agent', 'client', 'backends', 'protocol', 'spend', 'answers'),
+    forbidden: below('agent', 'client', 'backends', 'protocol', 'spend', 'answers', 'workspace'),
+  },
+  {
+    name: 'git worktrees (workspace) know the wire model and errors.ts only: no hub, client, agent or backend',
+    files: /^src\/workspace\//,
+    forbidden: below('workspace', 'protocol'),
   },
   {
     name: 'structured answers (schemas, parsing, validation) read the wire model only, so hub, CLI and agent agree',
@@ -159,6 +165,7 @@ describe('layer rules (docs/ARCHITECTURE.md)', () => {
       client: { from: 'src/client/hub-client.ts', to: 'src/hub/events.ts', line: 1 },
       agent: { from: 'src/agent/agent.ts', to: 'src/store/types.ts', line: 1 },
       answers: { from: 'src/answers/answer-schema.ts', to: 'src/hub/hub.ts', line: 1 },
+      workspace: { from: 'src/workspace/git.ts', to: 'src/agent/agent.ts', line: 1 },
     };
     const catches = (edge: ImportEdge) =>
       RULES.some(

@@ -45,7 +45,11 @@ describe('claude_code and max_cost_usd', () => {
     claudeCode.invocation('hi', driverContext(claudeCode, { env: {} }), { maxCostUsd }).args;
 
   it('passes the task max_cost_usd as --max-budget-usd, and nothing without one', () => {
-    assert.deepEqual(args(0.5).slice(-2), ['--max-budget-usd', '0.5']);
+    const capped = args(0.5);
+    assert.deepEqual(
+      capped.slice(capped.indexOf('--max-budget-usd'), capped.indexOf('--max-budget-usd') + 2),
+      ['--max-budget-usd', '0.5'],
+    );
     assert.equal(args(null).includes('--max-budget-usd'), false);
     assert.equal(args(undefined).includes('--max-budget-usd'), false);
     assert.ok(args(0.5).includes('-p'), '--max-budget-usd only works with --print');

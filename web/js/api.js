@@ -62,6 +62,17 @@ export function createApi({ onUnauthorized }) {
       return request('GET', `/tasks?${params}`);
     },
     getTask: async (taskId) => (await request('GET', `/tasks/${taskId}`)).task,
+    /**
+     * A task's live output the hub keeps (GET /tasks/:id/output): `{lines, last_seq, lost}`, the
+     * lines after `afterSeq` (all kept ones when null), at most `limit` (the hub's default when null).
+     */
+    taskOutput: (taskId, afterSeq = null, limit = null) => {
+      const params = new URLSearchParams();
+      if (afterSeq !== null) params.set('after_seq', String(afterSeq));
+      if (limit !== null) params.set('limit', String(limit));
+      const query = params.size > 0 ? `?${params}` : '';
+      return request('GET', `/tasks/${taskId}/output${query}`);
+    },
     enqueue: async (task) => (await request('POST', '/tasks', task)).task_id,
     /** Every failed task, or only `taskIds`; resolves with how many went back to the queue. */
     retryFailed: async (taskIds) =>

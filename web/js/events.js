@@ -8,9 +8,11 @@ const MAX_RETRY_MS = 10_000;
 
 /**
  * `onState` gets 'connecting', 'live', 'reconnecting' or 'stopping' (the hub said it stops).
+ * `path` is the stream to read: '/events' (task and agent events) unless a caller needs another
+ * (the task detail's output panel asks for '/events?events=task&output=1').
  * Returns a function that ends the stream for good.
  */
-export function followEvents({ onEvent, onOpen, onState, onUnauthorized }) {
+export function followEvents({ onEvent, onOpen, onState = () => {}, onUnauthorized, path = '/events' }) {
   let stopped = false;
   let controller = null;
   let wake = null;
@@ -31,7 +33,7 @@ export function followEvents({ onEvent, onOpen, onState, onUnauthorized }) {
       controller = new AbortController();
       onState('connecting');
       try {
-        const response = await fetch('/events', {
+        const response = await fetch(path, {
           headers: { accept: 'text/event-stream', ...authHeaders() },
           signal: controller.signal,
           cache: 'no-store',

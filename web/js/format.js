@@ -49,3 +49,15 @@ export function firstLine(text, max = 160) {
   const line = String(text ?? '').split('\n', 1)[0];
   return line.length > max ? `${line.slice(0, max)}…` : line;
 }
+
+/** Bytes as people read them: 512 B, 13.4 KiB (mirrors formatBytes in src/cli/format.ts). */
+export function bytes(n) {
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let value = Math.max(0, Number(n ?? 0));
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -86,7 +86,10 @@ function Dashboard({ api, onUnauthorized, onSignOut }) {
   const live = useMemo(createLive, []);
   const [connection, setConnection] = useState('connecting');
   const [query, setQuery] = useState({ status: '', backend: '', search: '' });
-  const [selectedId, setSelectedId] = useState(null);
+  // The task open in the detail, and the section to show (the list's diff badge opens 'diff').
+  const [selected, setSelected] = useState({ id: null, focus: null });
+  const selectedId = selected.id;
+  const setSelectedId = (id, focus = null) => setSelected({ id, focus });
   const [notices, setNotices] = useState([]);
   const stats = useLiveStats(api, live);
   const { agents, idle, scheduled } = useLiveAgents(api, live);
@@ -161,7 +164,13 @@ function Dashboard({ api, onUnauthorized, onSignOut }) {
         />
         ${
           selectedId !== null &&
-          html`<${TaskDetail} ...${shared} live=${live} taskId=${selectedId} onClose=${() => setSelectedId(null)} />`
+          html`<${TaskDetail}
+            ...${shared}
+            live=${live}
+            taskId=${selectedId}
+            focus=${selected.focus}
+            onClose=${() => setSelectedId(null)}
+          />`
         }
       </div>
       <datalist id="known-backends">

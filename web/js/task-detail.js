@@ -1,16 +1,20 @@
 // One task in full (GET /tasks/:id), kept current by its events: prompt, result, error with its
 // kind and fix, attempts, duration, its cost (reported by the CLI, estimated from prices, or
-// unknown) and tokens, and the usage as the backend reported it.
+// unknown) and tokens, where it runs (workspace, permissions, resumed session), its live output,
+// what its worktree run changed with the diff, and the usage as the backend reported it.
 import { useEffect, useState } from 'preact/hooks';
 import { TaskActions } from './actions.js';
 import { clock, count, duration, usageValue } from './format.js';
 import { html } from './html.js';
 import { useLive } from './live.js';
 import { shownStatus } from './queue-control.js';
+import { DiffSection, diffSectionId, WorktreeFields } from './task-diff.js';
+import { TaskOutput } from './task-output.js';
 import { StatusBadge } from './tasks.js';
 import { compactCount, tokensOf } from './usage-tokens.js';
 
-export function TaskDetail({ api, live, taskId, onClose, notify, onDone }) {
+/** `focus` ({section: 'diff'}, a new object each time) scrolls to that section once the task is shown. */
+export function TaskDetail({ api, live, taskId, focus, onClose, notify, onDone }) {
   const [state, setState] = useState({ task: null, error: null });
   const load = () =>
     api.getTask(taskId).then(
@@ -28,6 +32,14 @@ export function TaskDetail({ api, live, taskId, onClose, notify, onDone }) {
   });
 
   const { task, error } = state;
+  const shown = task !== null;
+  useEffect(() => {
+    if (!shown || focus?.section !== 'diff') return;
+    const section = document.getElementById(diffSectionId(taskId));
+    if (!section) return;
+    section.open = true;
+    section.scrollIntoView({ block: 'start' });
+  }, [shown, focus]);
   return html`
     <aside class="panel detail" aria-label=${`Task ${taskId}`} data-task-id=${taskId}>
       <header class="panel-head">
@@ -39,7 +51,7 @@ export function TaskDetail({ api, live, taskId, onClose, notify, onDone }) {
       </header>
       ${error && html`<p class="error" role="alert">${error}</p>`}
       ${!task && !error && html`<p class="muted">Loading…</p>`}
-      ${task && html`<${Fields} task=${task} />`}
+      ${task && html`<${Fields} api=${api} task=${task} />`}
     </aside>
   `;
 }
@@ -66,7 +78,15 @@ function describeTokens(usage) {
   };
 }
 
-function Fields({ task }) {
+/** `worktree from main`, `shared`; null when the task says nothing and ran in no worktree. */
+function describeWorkspace(task) {
+  const mode = task.workspace ?? (task.worktree ? 'worktree' : null);
+  if (mode === null) return task.base_ref ? `from ${task.base_ref}` : null;
+  return mode === 'worktree' && task.base_ref ? `worktree from ${task.base_ref}` : mode;
+}
+
+function Fields({ api, task }) {
+  const workspace = describeWorkspace(task);
   const tokens = describeTokens(task.usage);
   const waitingUntil = task.available_at * 1000 > Date.now() ? clock(task.available_at) : null;
   return html`
@@ -78,6 +98,11 @@ function Fields({ task }) {
       ${task.cost_basis && html`<dt>Cost</dt><dd data-field="cost">${describeTaskCost(task)}</dd>`}
       ${task.max_cost_usd !== null && task.max_cost_usd !== undefined && html`<dt>Cost cap</dt><dd>${usageValue('cost_usd', task.max_cost_usd)}</dd>`}
       ${tokens && html`<dt>Tokens</dt><dd data-field="tokens" title=${tokens.exact}>${tokens.text}</dd>`}
+      ${workspace && html`<dt>Workspace</dt><dd data-field="workspace">${workspace}</dd>`}
+      ${task.permissions && html`<dt>Permissions</dt><dd data-field="permissions">${task.permissions}</dd>`}
+      ${task.resume && html`<dt>Resume</dt><dd data-field="resume">continues its last session</dd>`}
+      ${task.session_id && html`<dt>Session</dt><dd data-field="session-id"><code>${task.session_id}</code></dd>`}
+      ${task.worktree && html`<${WorktreeFields} worktree=${task.worktree} />`}
       <dt>Priority</dt><dd>${task.priority}</dd>
       ${task.tags.length > 0 && html`<dt>Tags</dt><dd>${task.tags.join(', ')}</dd>`}
       ${task.timeout_s !== null && html`<dt>Timeout</dt><dd>${task.timeout_s} s</dd>`}
@@ -90,6 +115,8 @@ function Fields({ task }) {
     <pre class="text" data-field="prompt">${task.prompt}</pre>
     ${task.result !== null && html`<h3>Result</h3><pre class="text" data-field="result">${task.result}</pre>`}
     ${(task.error !== null || task.error_kind) && html`<${Failure} task=${task} />`}
+    <${TaskOutput} key=${task.task_id} api=${api} taskId=${task.task_id} status=${task.status} />
+    ${task.worktree && html`<${DiffSection} taskId=${task.task_id} worktree=${task.worktree} />`}
     ${task.usage && Object.keys(task.usage).length > 0 && html`<${Usage} usage=${task.usage} />`}
     ${task.metadata && html`<h3>Metadata</h3><pre class="text">${JSON.stringify(task.metadata, null, 2)}</pre>`}
   `;

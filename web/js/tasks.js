@@ -8,6 +8,7 @@ import { ago, count, firstLine } from './format.js';
 import { html } from './html.js';
 import { useDebounced, useLive, useNow, useThrottled } from './live.js';
 import { shownStatus } from './queue-control.js';
+import { DiffBadge } from './task-diff.js';
 
 const PAGE = 50;
 const POLL_MS = 10_000;
@@ -79,6 +80,8 @@ export function TaskList({ api, live, stats, query, onQuery, selectedId, onSelec
       : null;
   const first = cursors.length * PAGE + 1;
   const shown = page.tasks?.length ?? 0;
+  // The Change column only when a task shown ran in a worktree (most queues never do).
+  const changes = (page.tasks ?? []).some((task) => task.worktree);
 
   return html`
     <section class="panel tasks" aria-label="Tasks" aria-busy=${busy ? 'true' : 'false'}>
@@ -102,6 +105,7 @@ export function TaskList({ api, live, stats, query, onQuery, selectedId, onSelec
                         <th class="num">#</th>
                         <th>Status</th>
                         <th>Backend</th>
+                        ${changes && html`<th>Change</th>`}
                         <th>Prompt</th>
                         <th>Worker</th>
                         <th class="num">Attempts</th>
@@ -121,6 +125,12 @@ export function TaskList({ api, live, stats, query, onQuery, selectedId, onSelec
                             <td class="num">${task.task_id}</td>
                             <td><${StatusBadge} status=${shownStatus(task, now)} /></td>
                             <td>${task.backend ?? html`<span class="muted">any</span>`}</td>
+                            ${
+                              changes &&
+                              html`<td class="change nowrap">
+                                <${DiffBadge} task=${task} onOpen=${() => onSelect(task.task_id, { section: 'diff' })} />
+                              </td>`
+                            }
                             <td class="prompt" title=${firstLine(task.prompt, 500)}>${firstLine(task.prompt)}</td>
                             <td class="nowrap">${task.worker_id ?? ''}</td>
                             <td class="num">${task.attempts}/${task.max_attempts}</td>

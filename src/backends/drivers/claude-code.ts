@@ -6,8 +6,10 @@
  * and key in the environment.
  */
 import type { ClassifyRule } from '../classify.ts';
+import { permissionArgs } from '../permissions.ts';
 import { claudeUsageLimit, RATE_LIMIT_EVENT_MARKER } from '../usage-limits.ts';
 import { extractObjects, jsonLines, pick } from './json-lines.ts';
+import { claudeLiveEvents } from './live-events.ts';
 import type { DriverSpec, ParsedAnswer } from './types.ts';
 
 const LOGIN_FIX = 'run `claude` once and `/login`, or set ANTHROPIC_API_KEY';
@@ -108,11 +110,12 @@ export const claudeCode: DriverSpec = {
     // The task's last session, continued (the prompt is the next turn of it). Mittelö never
     // passes --no-session-persistence, so every run's session is on disk to be resumed later.
     if (options?.resumeSession) args.push('--resume', options.resumeSession);
-    const mode = context.env.MITTELO_CLAUDE_PERMISSION_MODE;
-    if (mode) args.push('--permission-mode', mode);
+    // What the task may do, as claude's --permission-mode (claude_code and glm alike).
+    args.push(...permissionArgs('claude_code', options?.permissions));
     return { args, input: prompt };
   },
   parse: (stdout) => parseClaude(stdout),
+  live: claudeLiveEvents,
   rules: CLAUDE_RULES,
   usageLimit: (stdout, _stderr, nowS) => claudeUsageLimit(stdout, nowS),
   signals: [
@@ -130,7 +133,12 @@ export const claudeCode: DriverSpec = {
     },
   ],
   versionArgs: ['--version'],
-  requiredFlags: [{ helpArgs: ['--help'], flags: ['--print', '--output-format', '--verbose', '--model'] }],
+  requiredFlags: [
+    {
+      helpArgs: ['--help'],
+      flags: ['--print', '--output-format', '--verbose', '--model', '--permission-mode'],
+    },
+  ],
   auth: {
     env: ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN'],
     files: ['.claude/.credentials.json'],

@@ -11,8 +11,10 @@
  */
 import { join, resolve } from 'node:path';
 import type { ClassifyRule } from '../classify.ts';
+import { permissionArgs } from '../permissions.ts';
 import { codexUsageLimit } from '../usage-limits.ts';
 import { jsonLines, pick } from './json-lines.ts';
+import { codexLiveEvents } from './live-events.ts';
 import type { DriverSpec, ParsedAnswer } from './types.ts';
 
 const LOGIN_FIX = 'run `codex login` (or set OPENAI_API_KEY / CODEX_API_KEY)';
@@ -118,8 +120,8 @@ export const codex: DriverSpec = {
     if (context.model) args.push('-m', context.model);
     // Absolute: the process already runs in this folder, so a relative -C would apply twice.
     if (context.cwd) args.push('-C', resolve(context.cwd));
-    const sandbox = context.env.MITTELO_CODEX_SANDBOX;
-    if (sandbox) args.push('-s', sandbox);
+    // What the task may do, as exec's sandbox (-s); exec never asks for approval.
+    args.push(...permissionArgs('codex', options?.permissions));
     // A task that continues its session needs it on disk for the next run: never ephemeral.
     if (enabled(context.env.MITTELO_CODEX_EPHEMERAL) && !options?.resume) args.push('--ephemeral');
     // codex takes the schema only as a file: one in the run's own folder, removed after the run.
@@ -136,6 +138,7 @@ export const codex: DriverSpec = {
     return { args, input: prompt, ...(files ? { files } : {}) };
   },
   parse: (stdout) => parseCodex(stdout),
+  live: codexLiveEvents,
   rules: CODEX_RULES,
   usageLimit: (stdout, stderr, nowS) => codexUsageLimit(`${stdout}\n${stderr}`, nowS),
   signals: [
@@ -159,7 +162,9 @@ export const codex: DriverSpec = {
     },
   ],
   versionArgs: ['--version'],
-  requiredFlags: [{ helpArgs: ['exec', '--help'], flags: ['--json', '--skip-git-repo-check', '--model'] }],
+  requiredFlags: [
+    { helpArgs: ['exec', '--help'], flags: ['--json', '--skip-git-repo-check', '--model', '--sandbox'] },
+  ],
   auth: {
     // The variables first: `codex login status` says "Not logged in" even when one is set.
     env: ['OPENAI_API_KEY', 'CODEX_API_KEY'],

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { classify, stripAnsi } from '../classify.ts';
 import { findExecutable } from '../find-executable.ts';
 import { cutNote } from '../outcome.ts';
+import { type LineSplitter, lineSplitter } from '../output-lines.ts';
 import { type ProcessResult, runProcess, traceOf } from '../process-runner.ts';
 import { subprocessPlace } from '../subprocess-env.ts';
 import type { Backend, BackendOutcome, BackendTask, RunContext } from '../types.ts';
@@ -175,7 +176,10 @@ async function runDriverOnce(
   task: BackendTask,
   context: RunContext,
 ): Promise<BackendOutcome> {
-  const driverContextNow = driverContext(spec, settings);
+  // The task's own folder (its worktree) wins over MITTELO_SUBPROCESS_WORKDIR: codex gets it as
+  // -C, opencode as --dir, and Kiro runs there instead of its trusted-tools folder.
+  const shared = driverContext(spec, settings);
+  const driverContextNow = task.workdir ? { ...shared, cwd: task.workdir } : shared;
   const resolved = resolveCommand(spec, driverContextNow.env);
   if (!resolved) return notInstalled(spec);
   const maxCostUsd = task.max_cost_usd ?? null;
@@ -186,6 +190,7 @@ async function runDriverOnce(
     runDir,
     resume: task.resume ?? false,
     resumeSession: task.resume_session,
+    permissions: task.permissions ?? 'read',
   });
   // Files the CLI reads (codex's schema file) live in this run's own folder, gone after the run.
   const files = Object.entries(invocation.files ?? {});
@@ -220,22 +225,29 @@ async function runInvocation(
   context.signal.addEventListener('abort', stop, { once: true });
   const graceMs = settings.earlyFailureMs ?? DEFAULT_EARLY_FAILURE_MS;
   const watch = new SignalWatch(spec.signals ?? [], graceMs, stop);
+  const live = liveLines(spec, context);
   const result = await runProcess(
     {
       command: resolved.command,
       args: [...resolved.prefixArgs, ...invocation.args],
       input: invocation.input,
       env: place.env,
-      cwd: invocation.cwd ?? place.cwd,
+      cwd: invocation.cwd ?? task.workdir ?? place.cwd,
     },
     {
       timeoutMs: context.timeoutMs,
       maxOutputBytes: context.maxOutputBytes,
       signal: giveUp.signal,
-      onStdout: watch.stdout,
+      onStdout: live
+        ? (chunk: Buffer) => {
+            watch.stdout(chunk);
+            live.write(chunk);
+          }
+        : watch.stdout,
       onStderr: watch.stderr,
     },
   );
+  live?.end();
   watch.stop();
   context.signal.removeEventListener('abort', stop);
   context.onProcess?.(traceOf(result));
@@ -246,6 +258,16 @@ async function runInvocation(
     graceMs,
     maxCostUsd,
     model: driverContextNow.model,
+  });
+}
+
+/** The CLI's stdout lines turned into live output events, when the run is watched and the CLI streams. */
+function liveLines(spec: DriverSpec, context: RunContext): LineSplitter | null {
+  const { live } = spec;
+  const listener = context.onOutput;
+  if (!live || !listener) return null;
+  return lineSplitter((line) => {
+    for (const event of live(line)) listener(event);
   });
 }
 

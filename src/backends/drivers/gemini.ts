@@ -11,6 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { ClassifyRule } from '../classify.ts';
+import { permissionArgs } from '../permissions.ts';
 import type { PreflightProblem } from '../types.ts';
 import { geminiUsageLimit } from '../usage-limits.ts';
 import { firstJsonObject } from './json-lines.ts';
@@ -251,11 +252,11 @@ export const gemini: DriverSpec = {
   modelEnv: 'MITTELO_GEMINI_MODEL',
   // No resumed sessions: gemini's --resume takes "latest" or an index into this folder's list,
   // not a session id, and "latest" may be another task's session (docs/BACKENDS.md).
-  invocation: (prompt, context) => {
+  invocation: (prompt, context, options) => {
     const args = ['--output-format', 'json', '--skip-trust'];
     if (context.model) args.push('--model', context.model);
-    const mode = context.env.MITTELO_GEMINI_APPROVAL_MODE;
-    if (mode) args.push('--approval-mode', mode);
+    // What the task may do, as gemini's --approval-mode (plan: read-only).
+    args.push(...permissionArgs('gemini', options?.permissions));
     return { args, input: prompt };
   },
   parse: parseGemini,
@@ -277,7 +278,9 @@ export const gemini: DriverSpec = {
   ],
   // `gemini --version` takes up to ~8 s (BACKEND_FACTS §1); preflight's check timeout allows it.
   versionArgs: ['--version'],
-  requiredFlags: [{ helpArgs: ['--help'], flags: ['--output-format', '--skip-trust', '--model'] }],
+  requiredFlags: [
+    { helpArgs: ['--help'], flags: ['--output-format', '--skip-trust', '--model', '--approval-mode'] },
+  ],
   // gemini has no auth-status command: the environment, then the auth method settings.json selects.
   auth: { env: AUTH_ENV, files: AUTH_FILES },
   extraChecks: geminiAuthChecks,

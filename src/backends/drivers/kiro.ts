@@ -6,9 +6,10 @@
  * driver's (BACKEND_FACTS), `kiro-cli whoami` and KIRO_API_KEY are in Kiro's docs, and the
  * logged-out message is the one other tools driving kiro-cli report (and Amazon Q CLI's source).
  *
- * No tools are trusted by default. With MITTELO_KIRO_TRUST_ALL_TOOLS=1 every tool runs without
- * asking, so kiro runs in `.mittelo/work/kiro` (unless MITTELO_SUBPROCESS_WORKDIR says where),
- * keeping its side effects out of the repository the agent was started in.
+ * The task's permissions decide which tools are trusted (permissions.ts: fs_read for read,
+ * fs_write too for edit, every tool for full). With every tool trusted kiro runs in
+ * `.mittelo/work/kiro` unless it has a folder of its own (the task's worktree,
+ * MITTELO_SUBPROCESS_WORKDIR), keeping its side effects out of the agent's repository.
  *
  * Login: `kiro-cli login` opens an OAuth portal on a local callback port, which fails where those
  * ports are blocked (headless machines, containers); `kiro-cli login --use-device-flow` does not
@@ -16,6 +17,7 @@
  */
 import { resolve } from 'node:path';
 import { type ClassifyRule, stripAnsi } from '../classify.ts';
+import { permissionArgs } from '../permissions.ts';
 import type { DriverSpec } from './types.ts';
 
 /** Where kiro runs with all tools trusted, relative to the agent's working directory. */
@@ -75,11 +77,12 @@ export function kiroSpec(env: NodeJS.ProcessEnv = process.env): DriverSpec {
     title: 'Kiro CLI',
     binaries: ['kiro-cli'],
     modelEnv: 'MITTELO_KIRO_MODEL',
-    invocation: (prompt, context) => {
-      const trustAll = isOn(context.env.MITTELO_KIRO_TRUST_ALL_TOOLS);
+    invocation: (prompt, context, options) => {
+      const trustAll = options?.permissions === 'full';
       const args = ['chat', '--no-interactive', '--wrap', 'never'];
       if (context.model) args.push('--model', context.model);
-      args.push(trustAll ? '--trust-all-tools' : '--trust-tools=');
+      // What the task may do, as the tools kiro trusts (permissions.ts).
+      args.push(...permissionArgs('kiro', options?.permissions));
       // A prompt starting with `-` would be read as an option; `--` ends them (clap).
       if (prompt.startsWith('-')) args.push('--');
       args.push(prompt);

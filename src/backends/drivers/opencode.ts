@@ -11,11 +11,13 @@
  */
 import { resolve } from 'node:path';
 import type { ClassifyRule } from '../classify.ts';
+import { permissionEnv } from '../permissions.ts';
 import { runProcess } from '../process-runner.ts';
 import { subprocessPlace } from '../subprocess-env.ts';
 import type { PreflightProblem } from '../types.ts';
 import { resolveCommand } from './driver-backend.ts';
 import { jsonLines } from './json-lines.ts';
+import { opencodeLiveEvents } from './live-events.ts';
 import type { DriverContext, DriverSpec, ParsedAnswer } from './types.ts';
 
 const KEY_FIX = "set the provider's API key (e.g. ANTHROPIC_API_KEY) or run `opencode auth login`";
@@ -183,9 +185,11 @@ export const opencode: DriverSpec = {
     if (context.cwd) args.push('--dir', resolve(context.cwd));
     // The task's last session (its ses_... id), continued with this prompt as its next message.
     if (options?.resumeSession) args.push('--session', options.resumeSession);
-    return { args, input: prompt };
+    // What the task may do, as opencode's inline permission config (edit, bash, webfetch).
+    return { args, input: prompt, env: permissionEnv('opencode', options?.permissions) };
   },
   parse: (stdout) => parseOpencode(stdout),
+  live: opencodeLiveEvents,
   rules: OPENCODE_RULES,
   // Not "Failed to fetch models.dev": opencode goes on with its bundled model list and may still
   // reach the provider. The provider call failing (each retry logs a `stream error`) is the sign.

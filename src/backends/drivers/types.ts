@@ -6,7 +6,7 @@
  * driver-backend.ts runs anything (through the shared process runner).
  */
 import type { ClassifyRule } from '../classify.ts';
-import type { FailureKind, PreflightProblem } from '../types.ts';
+import type { FailureKind, OutputEvent, Permissions, PreflightProblem } from '../types.ts';
 import type { UsageLimitHit } from '../usage-limits.ts';
 
 export interface DriverContext {
@@ -33,6 +33,8 @@ export interface InvocationOptions {
   resume?: boolean | undefined;
   /** The session to continue (the task's session_id): a CLI that can resume by id is told it. */
   resumeSession?: string | undefined;
+  /** What the run may do (the task's level, read when absent): permissions.ts says by which switch. */
+  permissions?: Permissions | undefined;
 }
 
 export interface DriverInvocation {
@@ -97,6 +99,11 @@ export interface DriverSpec {
    * resets (usage-limits.ts); such a run fails with kind `usage_limit`, whatever the rules say.
    */
   usageLimit?: (stdout: string, stderr: string, nowS: number) => UsageLimitHit | null;
+  /**
+   * What one stdout line of the running CLI says, as live output (live-events.ts); absent: the
+   * CLI prints its answer only at the end (gemini's json), and a run shows no live output.
+   */
+  live?: (line: string) => OutputEvent[];
   /** Stream signals to give up early on (see driver-backend.ts). */
   signals?: readonly StreamSignal[];
   /** `--version` arguments, and flags that must appear in `--help` (per help command). */

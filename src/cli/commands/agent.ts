@@ -5,9 +5,13 @@ import { builtInBackendNames, createBackend } from '../../backends/registry.ts';
 import {
   type AgentFlags,
   addAgentOptions,
+  addWorkspaceOptions,
   agentOptionsFrom,
+  describeWorkspace,
   exitCodeOf,
   reportPreflight,
+  type WorkspaceFlags,
+  workspaceOptionsFrom,
 } from '../agent-flags.ts';
 import {
   CliError,
@@ -18,7 +22,7 @@ import {
 } from '../common.ts';
 import { onStopSignals } from '../stop-signals.ts';
 
-interface AgentCommandFlags extends AgentFlags, ConnectionFlags {
+interface AgentCommandFlags extends AgentFlags, WorkspaceFlags, ConnectionFlags {
   backend: string;
   workerId?: string;
   once?: boolean;
@@ -39,13 +43,17 @@ export function agentCommand(): Command {
       new Option('--grace-s <seconds>', 'on Ctrl-C, how long running tasks may finish').default('30'),
     );
   addAgentOptions(command);
+  addWorkspaceOptions(command);
   command.action(async (flags: AgentCommandFlags) => {
     const { shared, settings } = agentOptionsFrom(flags);
     const connection = hubClientOptions(flags);
     const backend = createBackend(flags.backend, settings);
+    // Checked once, before the agent connects: a bad repository or base ends here (exit 2).
+    const workspace = await workspaceOptionsFrom(flags);
     if (flags.preflight) reportPreflight([await backend.preflight()], Boolean(flags.requireReady));
     const agent = new Agent({
       ...shared,
+      ...workspace.options,
       ...connection,
       backend,
       workerId: flags.workerId,
@@ -53,6 +61,9 @@ export function agentCommand(): Command {
     });
     process.stderr.write(
       `mittelo agent ${agent.workerId}: backend ${backend.name}, up to ${shared.maxTasks} at once, hub ${describeHubs(connection.hubs)}\n`,
+    );
+    process.stderr.write(
+      `mittelo agent ${agent.workerId}: ${describeWorkspace(workspace, [backend.name])}\n`,
     );
     const graceMs = Number(flags.graceS) * 1000;
     const release = onStopSignals((graceful) => void agent.stop(graceful ? graceMs : 0));

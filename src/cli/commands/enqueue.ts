@@ -45,6 +45,9 @@ interface EnqueueFlags extends ConnectionFlags {
   maxCostUsd?: string;
   outputSchema?: string;
   resumeSession?: boolean;
+  workspace?: string;
+  baseRef?: string;
+  permissions?: string;
   json?: boolean;
 }
 
@@ -82,6 +85,9 @@ async function defaultsFromFlags(flags: EnqueueFlags): Promise<TaskDefaults> {
   set('max_cost_usd', '--max-cost-usd', flags.maxCostUsd, flags.maxCostUsd && usdAmount(flags.maxCostUsd));
   if (flags.outputSchema !== undefined) defaults.output_schema = await readOutputSchema(flags.outputSchema);
   if (flags.resumeSession) defaults.resume = true;
+  set('workspace', '--workspace', flags.workspace, flags.workspace);
+  set('base_ref', '--base-ref', flags.baseRef, flags.baseRef);
+  set('permissions', '--permissions', flags.permissions, flags.permissions);
   if (flags.delay !== undefined && flags.notBefore !== undefined) {
     throw new CliError('use --delay (from now) or --not-before (a time), not both');
   }
@@ -149,7 +155,24 @@ function locateRefusal(error: unknown, batchStart: number, batchSize: number, in
   return new MitteloError(error.code, `${origin}: ${message}`, error.details);
 }
 
+/**
+ * Tasks that say where they run or what they may do go only to a hub that keeps it (feature
+ * `workspaces`): an older one would drop the fields and run them in the shared place.
+ */
+async function checkWorkspaces(client: HubClient, tasks: readonly NewTask[]): Promise<void> {
+  const asks = tasks.some(
+    (task) => task.workspace !== undefined || task.base_ref !== undefined || task.permissions !== undefined,
+  );
+  if (!asks) return;
+  await client.connect();
+  if (client.hasFeature('workspaces')) return;
+  throw new CliError(
+    'the hub predates workspaces (its hello lists no `workspaces` feature): upgrade it, or enqueue without workspace, base_ref and permissions; nothing was enqueued',
+  );
+}
+
 async function send(client: HubClient, input: Input, json: boolean): Promise<number[]> {
+  await checkWorkspaces(client, input.tasks);
   const ids: number[] = [];
   for (const batch of batchesForHub(input.tasks)) {
     let batchIds: number[];
@@ -220,6 +243,24 @@ export function enqueueCommand(): Command {
       new Option(
         '--resume-session',
         "a retried or requeued run continues the last run's CLI session (resume: true), for tasks whose line sets no resume",
+      ),
+    )
+    .addOption(
+      new Option(
+        '--workspace <mode>',
+        "where the backend runs, for tasks whose line sets no workspace: shared or worktree (a git worktree of the agent's --repo)",
+      ),
+    )
+    .addOption(
+      new Option(
+        '--base-ref <ref>',
+        "the ref a worktree task's branch starts from, for tasks whose line sets no base_ref (default: the agent's --base)",
+      ),
+    )
+    .addOption(
+      new Option(
+        '--permissions <level>',
+        'what the backend may do, for tasks whose line sets no permissions: read, edit or full (default: read shared, edit in a worktree)',
       ),
     )
     .addOption(

@@ -1,14 +1,17 @@
 /** Commands that talk to a hub (run may start its own); main.ts adds them after `hub`. */
 import type { Command } from 'commander';
 import { agentCommand } from './agent.ts';
+import { applyCommand } from './apply.ts';
 import { backendCheckCommand } from './backend-check.ts';
 import { budgetCommand } from './budget.ts';
 import { cancelCommand } from './cancel.ts';
 import { dashboardCommand } from './dashboard.ts';
+import { diffCommand } from './diff.ts';
 import { doctorCommand } from './doctor.ts';
 import { enqueueCommand } from './enqueue.ts';
 import { getCommand } from './get.ts';
 import { limitCommand } from './limit.ts';
+import { logsCommand } from './logs.ts';
 import { matrixCommand } from './matrix.ts';
 import { pauseCommand } from './pause.ts';
 import { pruneCommand } from './prune.ts';
@@ -36,6 +39,9 @@ export function clientCommands(): Command[] {
     statsCommand(),
     dashboardCommand(),
     getCommand(),
+    logsCommand(),
+    diffCommand(),
+    applyCommand(),
     waitCommand(),
     cancelCommand(),
     retryCommand(),

@@ -21,7 +21,17 @@ import type { NewTask } from '../../protocol/model.ts';
 import { type JobObserver, type JobReport, runJob } from '../../run/job.ts';
 import { describeBlocked } from '../../run/remaining-work.ts';
 import { packDigest, RUN_FILES, RunRecorder } from '../../run/run-manifest.ts';
-import { type AgentFlags, addAgentOptions, agentOptionsFrom, reportPreflight } from '../agent-flags.ts';
+import { resolveCommit } from '../../workspace/repository-check.ts';
+import {
+  type AgentFlags,
+  addAgentOptions,
+  addWorkspaceOptions,
+  agentOptionsFrom,
+  describeWorkspace,
+  reportPreflight,
+  type WorkspaceFlags,
+  workspaceOptionsFrom,
+} from '../agent-flags.ts';
 import { formatUsd } from '../budget-flags.ts';
 import { CliError, EXIT, parsePort, printJson, repeatable } from '../common.ts';
 import { formatCount, preview } from '../format.ts';
@@ -35,7 +45,7 @@ import { summaryTable } from '../run-summary.ts';
 import { onStopSignals } from '../stop-signals.ts';
 import { agentSpecOption, describeSpecs } from './swarm.ts';
 
-interface RunFlags extends AgentFlags {
+interface RunFlags extends AgentFlags, WorkspaceFlags {
   agent?: AgentSpec[];
   hub?: string;
   token?: string;
@@ -90,6 +100,28 @@ function checkRouting(
         `${where}: the task needs agents tagged ${missing.join(', ')}, and ours are not: add ${missing.map((tag) => `--tag ${tag}`).join(' ')} (tags route tasks; keep labels in "metadata"); nothing was started`,
       );
     }
+  }
+}
+
+/**
+ * Each base_ref a worktree task of the pack names must exist in the repository: a typo is bad
+ * input (exit 2, nothing started), not eight failed tasks.
+ */
+async function checkBaseRefs(
+  tasks: readonly NewTask[],
+  lines: readonly number[],
+  pack: string,
+  root: string,
+): Promise<void> {
+  const checked = new Set<string>();
+  for (const [index, task] of tasks.entries()) {
+    if (task.base_ref === undefined || checked.has(task.base_ref)) continue;
+    try {
+      await resolveCommit(root, task.base_ref);
+    } catch (error) {
+      throw new CliError(`${pack}:${lines[index]}: ${(error as Error).message}; nothing was started`);
+    }
+    checked.add(task.base_ref);
   }
 }
 
@@ -185,6 +217,7 @@ export function runCommand(): Command {
     )
     .addOption(notifyCmdOption());
   addAgentOptions(command);
+  addWorkspaceOptions(command);
   command.action(async (packArg: string | undefined, flags: RunFlags) => {
     const budgetUsd = flags.budgetUsd === undefined ? undefined : parseUsd(flags.budgetUsd, '--budget-usd');
     const maxCostUsd =
@@ -195,6 +228,8 @@ export function runCommand(): Command {
       max_cost_usd: maxCostUsd,
       output_schema: outputSchema,
       ...(flags.resumeSessions ? { resume: true } : {}),
+      // The hub knows where each task runs (its own worktree): status and the results say so.
+      ...(flags.workspace === 'worktree' ? { workspace: 'worktree' as const } : {}),
     };
     const resume =
       flags.resume === undefined ? null : await planResume(flags.resume, packArg, flags, defaults);
@@ -223,6 +258,18 @@ export function runCommand(): Command {
     const packText = resume ? null : await readInput(pack, 'pack');
     const { tasks, lines } = resume ? resume.rest : parseJsonlTasks(packText!, pack, defaults);
     if (!hub) checkRouting(tasks, lines, specs, flags.tag ?? [], pack);
+    // The repository, and every base a pack line names, checked before anything is made.
+    const worktreeTasks = tasks.filter((task) => (task.workspace ?? flags.workspace) === 'worktree');
+    // A resumed run continues with the repository its first session used (its queued tasks may
+    // be worktree tasks), unless --repo says otherwise.
+    const earlier = resume?.manifest.repo ?? null;
+    const workspace = await workspaceOptionsFrom(
+      earlier && flags.repo === undefined
+        ? { ...flags, repo: earlier.root, base: flags.base ?? earlier.base_ref }
+        : flags,
+      worktreeTasks.length > 0 || earlier !== null,
+    );
+    if (workspace.repository) await checkBaseRefs(tasks, lines, pack, workspace.repository.root);
     const plan = specs.length > 0 ? await planSwarm(specs, settings) : undefined;
     if (plan && flags.preflight) reportPreflight(plan.reports, Boolean(flags.requireReady));
 
@@ -236,6 +283,10 @@ export function runCommand(): Command {
         ? `mittelo run: resuming ${folder} (${pack}, ${resume.manifest.tasks} tasks) on ${where} with ${agents}\n`
         : `mittelo run: ${tasks.length} tasks from ${pack} on ${where} with ${agents}\n`,
     );
+    if (workspace.repository || flags.permissions) {
+      const backends = specs.map((spec) => spec.backend);
+      process.stderr.write(`mittelo run: ${describeWorkspace(workspace, backends)}\n`);
+    }
     const recorder = recordRun(folder, resume, {
       pack,
       pack_path: pack === '-' ? null : resolve(pack),
@@ -245,6 +296,13 @@ export function runCommand(): Command {
       hub: flags.hub ?? null,
       results: resolve(resultsPath),
       agents: specs.map((spec) => `${spec.backend}=${spec.count}`),
+      repo: workspace.repository
+        ? {
+            root: workspace.repository.root,
+            base_ref: workspace.repository.baseRef,
+            base_commit: workspace.repository.baseCommit,
+          }
+        : null,
     });
 
     const interrupt = new AbortController();
@@ -267,8 +325,10 @@ export function runCommand(): Command {
         db,
         specs,
         plan,
-        agent: shared,
+        agent: { ...shared, ...workspace.options },
         resultsPath,
+        runFolder: folder,
+        repo: workspace.repository?.root ?? null,
         deadlineMs,
         caps,
         waitForAgents: flags.waitForAgents === true,

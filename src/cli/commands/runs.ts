@@ -4,10 +4,18 @@
  * running `mittelo run` uses, never one `--resume` could still continue).
  */
 import { Command, Option } from 'commander';
+import { removeWorktree } from '../../workspace/task-worktree.ts';
 import { CliError, jsonOption, printJson } from '../common.ts';
 import { parseDuration } from '../duration.ts';
 import { formatBytes, formatCount, formatTable } from '../format.ts';
-import { listRunFolders, RUNS_DIR, type RunFolder, removeRunFolder, unfinishedOf } from '../run-folders.ts';
+import {
+  listRunFolders,
+  RUNS_DIR,
+  type RunFolder,
+  removeRunFolder,
+  unfinishedOf,
+  worktreesLeftBy,
+} from '../run-folders.ts';
 
 interface RunsFlags {
   json?: boolean;
@@ -23,7 +31,7 @@ export function runsCommand(): Command {
     .addOption(
       new Option(
         '--clean',
-        'remove the folders of finished runs (not running ones, not unfinished ones --resume can continue)',
+        'remove the folders of finished runs and the worktrees their tasks left, keeping the branches (not running ones, not unfinished ones --resume can continue)',
       ),
     )
     .addOption(
@@ -33,13 +41,13 @@ export function runsCommand(): Command {
       ),
     )
     .addOption(jsonOption())
-    .action((flags: RunsFlags) => {
+    .action(async (flags: RunsFlags) => {
       if (flags.olderThan !== undefined && !flags.clean) {
         throw new CliError('--older-than goes with --clean: `mittelo runs --clean --older-than 7d`');
       }
       const olderThanS = flags.olderThan === undefined ? 0 : parseDuration(flags.olderThan, '--older-than');
       const runs = listRunFolders();
-      if (flags.clean) clean(runs, olderThanS, flags);
+      if (flags.clean) await clean(runs, olderThanS, flags);
       else list(runs, flags.json === true);
     });
 }
@@ -85,20 +93,29 @@ function stateOf(run: RunFolder): string {
   return run.ended ? `unfinished (${run.ended})` : 'unfinished';
 }
 
-function clean(runs: RunFolder[], olderThanS: number, flags: RunsFlags): void {
+async function clean(runs: RunFolder[], olderThanS: number, flags: RunsFlags): Promise<void> {
   const cutoff = Date.now() - olderThanS * 1000;
   const removed: RunFolder[] = [];
   const kept: RunFolder[] = [];
+  let worktrees = 0;
   for (const run of runs) {
     const due = run.state === 'finished' && run.changed_ms <= cutoff;
-    if (due && removeRunFolder(run.folder)) removed.push(run);
-    else kept.push(run);
+    // Read before the folder goes: its results name the worktrees.
+    const left = due ? worktreesLeftBy(run.folder) : [];
+    if (due && removeRunFolder(run.folder)) {
+      removed.push(run);
+      for (const worktree of left) {
+        await removeWorktree(worktree.repo, worktree.path);
+        worktrees += 1;
+      }
+    } else kept.push(run);
   }
   const freed = removed.reduce((sum, run) => sum + run.bytes, 0);
   if (flags.json) {
     printJson({
       removed: removed.map((run) => run.folder),
       freed_bytes: freed,
+      worktrees_removed: worktrees,
       kept: kept.map((run) => ({ folder: run.folder, state: run.state })),
     });
     return;
@@ -113,6 +130,7 @@ function clean(runs: RunFolder[], olderThanS: number, flags: RunsFlags): void {
   ].filter((reason) => reason !== '');
   process.stdout.write(
     `removed ${removed.length} finished run folder${removed.length === 1 ? '' : 's'}, freed ${formatBytes(freed)}` +
+      `${worktrees ? `, and ${worktrees} worktree${worktrees === 1 ? '' : 's'} (branches kept)` : ''}` +
       `${reasons.length ? `; kept ${kept.length}: ${reasons.join(', ')}` : ''}\n`,
   );
 }

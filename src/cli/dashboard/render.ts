@@ -7,18 +7,12 @@
 import type { AgentInfo } from '../../protocol/model.ts';
 import { goneSince } from '../agent-presence.ts';
 import { budgetLines, describeSpend, spendByBackend } from '../budget-flags.ts';
-import {
-  formatAgentTable,
-  formatCount,
-  formatDuration,
-  formatStatsLine,
-  formatTaskTable,
-  totalOf,
-} from '../format.ts';
+import { formatAgentTable, formatCount, formatDuration, formatStatsLine, totalOf } from '../format.ts';
 import { idleRouteLine, idleRoutes } from '../idle-routes.ts';
 import { capLines } from '../limit-flags.ts';
 import { pauseLines, scheduledLine } from '../queue-control-lines.ts';
 import type { DashboardFilter, Snapshot } from './snapshot.ts';
+import { taskRows } from './task-rows.ts';
 
 export type ConnectionState = 'connecting' | 'connected' | 'unreachable' | 'error';
 
@@ -115,7 +109,10 @@ function agentLines(snapshot: Snapshot, now: number, budget: number, width: numb
   return [title, ...idle].slice(0, Math.max(1, budget));
 }
 
-/** The tasks section in at most `budget` lines: the newest rows that fit. */
+/**
+ * The tasks section in at most `budget` lines: the newest rows that fit, each running task with
+ * its newest output line under it (from a hub with live output).
+ */
 function taskLines(
   snapshot: Snapshot,
   filter: DashboardFilter,
@@ -133,16 +130,18 @@ function taskLines(
       : 'tasks: none yet — add one with `mittelo enqueue`';
     return [`${none}${updating}`];
   }
-  const rows = Math.max(0, Math.min(tasks.length, budget - 2));
+  const table = taskRows(tasks, snapshot.newest_output, now, budget - 1, width);
+  const rows = table.shown;
   // The hub counts per status only, so "of how many" is known unless backend or search narrows.
   const matching = asked.backend || asked.search ? null : asked.status ? stats[asked.status] : totalOf(stats);
   const count =
     matching !== null && matching > rows
       ? `${formatCount(rows)} of ${formatCount(matching)}`
       : formatCount(rows);
-  const title = `tasks, newest first: ${count}${updating}`;
-  if (rows === 0) return [title];
-  return [title, ...formatTaskTable(tasks.slice(0, rows), now, width).split('\n')];
+  // Where the whole diff of a CHANGE is: the dashboard shows its size only.
+  const diffHint = table.changes ? ' · a change in full: mittelo diff ID' : '';
+  const title = `tasks, newest first: ${count}${updating}${diffHint}`;
+  return [title, ...table.lines];
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   hubClientOptions,
   refusedToken,
 } from '../common.ts';
+import { NewestOutput } from './newest-output.ts';
 import type { ConnectionState } from './render.ts';
 import { backendsIn, type DashboardFilter, type Snapshot, takeSnapshot } from './snapshot.ts';
 
@@ -54,6 +55,8 @@ export class DashboardSession extends EventEmitter<SessionEvents> {
   private filterNow: DashboardFilter;
   private stateNow: SessionState;
   private readonly backends = new Set<string>();
+  /** The running tasks' newest output lines, kept between snapshots (asked for only what is new). */
+  private readonly newest = new NewestOutput();
   private client: HubClient | null = null;
   private timer: NodeJS.Timeout | null = null;
   private dueAt = 0;
@@ -132,7 +135,9 @@ export class DashboardSession extends EventEmitter<SessionEvents> {
     try {
       // Connecting is timed too: a stopped (SIGSTOP) hub accepts connections but never answers.
       const snapshot = await this.withTimeout(
-        this.connected().then((client) => takeSnapshot(client, this.filterNow, this.options.limit())),
+        this.connected().then((client) =>
+          takeSnapshot(client, this.filterNow, this.options.limit(), this.newest),
+        ),
       );
       if (this.stopped) return;
       for (const name of backendsIn(snapshot)) this.backends.add(name);

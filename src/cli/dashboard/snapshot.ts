@@ -15,6 +15,7 @@ import type {
   TaskStatus,
 } from '../../protocol/model.ts';
 import { TASK_STATUSES } from '../../protocol/model.ts';
+import { type NewestLines, NewestOutput } from './newest-output.ts';
 
 /** What the task list is narrowed to; null means no narrowing. */
 export interface DashboardFilter {
@@ -48,12 +49,19 @@ export interface Snapshot {
   budgets?: BudgetState[] | null;
   /** Newest first. */
   tasks: Task[];
+  /**
+   * The newest output line of each leased task listed, by task id; null (or absent) from a hub
+   * without live output. A running task that printed nothing yet has no entry.
+   */
+  newest_output?: NewestLines | null;
 }
 
+/** `newest` keeps the running tasks' newest lines between snapshots (a session passes its own). */
 export async function takeSnapshot(
   client: HubClient,
   filter: DashboardFilter,
   limit: number,
+  newest: NewestOutput = new NewestOutput(),
 ): Promise<Snapshot> {
   const [listed, report, pauses, limits, spend, budgets] = await Promise.all([
     client.list({
@@ -68,6 +76,8 @@ export async function takeSnapshot(
     client.spendOrNull({ days: 1 }),
     client.budgetsOrNull(),
   ]);
+  // After the list, since only the tasks it shows running are asked about.
+  const newestOutput = await newest.read(client, listed.tasks);
   return {
     hub: client.where,
     taken_at: Date.now() / 1000,
@@ -80,6 +90,7 @@ export async function takeSnapshot(
     spend,
     budgets,
     tasks: listed.tasks,
+    newest_output: newestOutput,
   };
 }
 

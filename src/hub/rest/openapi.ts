@@ -45,6 +45,9 @@ const PARAMETER_DESCRIPTIONS: Record<string, string> = {
   search: 'Case-insensitive substring of the prompt',
   minutes: 'How many of the last minutes (the current one included); default and most 1440 (a day)',
   days: 'How many UTC days by the store clock, today included; default 1 (today), most 366',
+  'output_tail.limit': 'Most lines to return, oldest first after after_seq; default and most 500',
+  after_seq:
+    'Only lines with a larger seq (the seq of the last line already seen); default 0: every kept line',
 };
 
 const pascal = (name: string) =>
@@ -90,20 +93,22 @@ function withoutNull(schema: JsonSchema): JsonSchema {
   return schema;
 }
 
-/** A method's params as OpenAPI query or path parameters. */
-function parameters(route: CallRoute, location: 'query' | 'path'): object[] {
+/** A method's params as OpenAPI query or path parameters (`path_query`: the path's names in the path). */
+function parameters(route: CallRoute, where: 'query' | 'path' | 'path_query'): object[] {
   const schema = z.toJSONSchema(methodSchemas[route.hubMethod], { io: 'input' }) as JsonSchema;
   const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
   const required = (schema.required ?? []) as string[];
+  const inPath = new Set([...route.path.matchAll(/:([A-Za-z_]+)/g)].map((match) => match[1]!));
   return Object.entries(properties).map(([name, property]) => {
+    const location = where === 'path_query' ? (inPath.has(name) ? 'path' : 'query') : where;
     const parameter: Record<string, unknown> = {
       name,
       in: location,
       required: location === 'path' || required.includes(name),
       schema: withoutNull(property),
     };
-    if (location === 'query' && PARAMETER_DESCRIPTIONS[name])
-      parameter.description = PARAMETER_DESCRIPTIONS[name];
+    const description = PARAMETER_DESCRIPTIONS[`${route.hubMethod}.${name}`] ?? PARAMETER_DESCRIPTIONS[name];
+    if (location === 'query' && description) parameter.description = description;
     return parameter;
   });
 }
@@ -149,7 +154,7 @@ export function buildOpenApiDocument(
       summary: route.summary,
       description: `The protocol method \`${route.hubMethod}\` (docs/PROTOCOL.md).`,
     };
-    if (route.input === 'query' || route.input === 'path')
+    if (route.input === 'query' || route.input === 'path' || route.input === 'path_query')
       operation.parameters = parameters(route, route.input);
     if (route.input === 'body') {
       operation.requestBody = {
@@ -186,6 +191,14 @@ export function buildOpenApiDocument(
         required: false,
         description: 'Comma-separated categories: task, agent (default both)',
         schema: { type: 'string', examples: ['task,agent'] },
+      },
+      {
+        name: 'output',
+        in: 'query',
+        required: false,
+        description:
+          '1: also `task.output` events (live output lines of every task, hub feature live_output); default 0',
+        schema: { type: 'string', enum: ['0', '1', 'true', 'false'] },
       },
     ],
     responses: {

@@ -29,9 +29,10 @@ export interface CallRoute {
   hubMethod: MethodName;
   /**
    * Where the params come from: `body` a JSON object, `path` the path's `:name` segments, `query`
-   * the query string (see `paramsFromQuery`), `none` nothing (a body, if sent, is ignored).
+   * the query string (see `paramsFromQuery`), `path_query` both, `none` nothing (a body, if
+   * sent, is ignored).
    */
-  input: 'body' | 'path' | 'query' | 'none';
+  input: 'body' | 'path' | 'query' | 'path_query' | 'none';
   /** The 200 answer, for the OpenAPI document. */
   response: z.ZodType;
   /** A request body that works, for the OpenAPI document and for error messages. */
@@ -116,6 +117,16 @@ export const CALL_ROUTES: readonly CallRoute[] = [
     hubMethod: 'cancel',
     input: 'path',
     response: responseSchemas.cancel,
+  },
+  // ---- after v1: live output (docs/REST.md, "Live output") ----
+  {
+    method: 'GET',
+    path: '/tasks/:task_id/output',
+    summary:
+      "A task's live output as the hub keeps it (its newest lines): the lines after after_seq, at most limit (default and most 500)",
+    hubMethod: 'output_tail',
+    input: 'path_query',
+    response: responseSchemas.output_tail,
   },
   {
     method: 'GET',
@@ -279,7 +290,10 @@ export function createRestApp(hub: Hub, options: RestAppOptions): Hono {
   app.get('/events', async (c) => {
     let categories: EventCategory[] = [];
     const events = c.req.query('events');
-    const params = events ? { events: events.split(',').map((name) => name.trim()) } : {};
+    const params: Record<string, unknown> = events
+      ? { events: events.split(',').map((name) => name.trim()) }
+      : {};
+    if (outputWanted(c.req.query('output'))) params.output = true;
     // Through Hub.call, so the categories are validated (and a stopping hub refuses) as on TCP.
     await hub.call('subscribe', params, {
       ...callContext(c),
@@ -329,6 +343,8 @@ async function paramsFor(route: CallRoute, c: Context, maxBodyBytes: number): Pr
       return c.req.param();
     case 'query':
       return paramsFromQuery(route, c);
+    case 'path_query':
+      return { ...paramsFromQuery(route, c), ...c.req.param() };
     case 'body':
       return readJsonObject(c, { maxBytes: maxBodyBytes, example: route.example });
   }
@@ -339,7 +355,19 @@ const INTEGER_QUERY: Readonly<Record<string, string>> = {
   limit: 'limit <= 0 means no limit',
   minutes: 'how many of the last minutes, 1 to 1440',
   days: 'how many UTC days, today included, 1 to 366',
+  after_seq: 'the seq of the last line already seen, 0 or more',
 };
+
+/** `GET /events?output=1`: also the `task.output` events (1/true, or 0/false/absent). */
+function outputWanted(value: string | undefined): boolean {
+  const text = value?.trim().toLowerCase() ?? '';
+  if (text === '' || text === '0' || text === 'false') return false;
+  if (text === '1' || text === 'true') return true;
+  throw new MitteloError(
+    'bad_request',
+    `bad query for GET /events: output is 1 or 0 (true or false), got "${value}"`,
+  );
+}
 
 /**
  * `GET /tasks?status=&limit=&backend=&before_id=&search=`, `GET /stats/history?minutes=`,

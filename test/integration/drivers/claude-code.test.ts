@@ -44,6 +44,21 @@ describe('driver claude_code (fake claude on PATH)', () => {
     assert.equal(task.usage?.cost_usd, 0.0042);
     assert.equal(task.usage?.input_tokens, 7);
     assert.equal(task.usage?.session_id, '5b1c8d9e-0000-4000-8000-000000000001');
+    // Its stream reached the hub as live output: text, the tool call, the edit, the usage so far.
+    const tail = await client.outputTail(id);
+    const lines = tail.lines.map((line) => `${line.kind}: ${line.text}`);
+    for (const expected of [
+      'text: thinking',
+      'tool: Bash npm test',
+      'tool: Edit notes.txt',
+      'edit: notes.txt',
+    ]) {
+      assert.ok(lines.includes(expected), `${expected} in ${JSON.stringify(lines)}`);
+    }
+    assert.ok(
+      lines.some((line) => line.startsWith('usage: 7 tokens in')),
+      JSON.stringify(lines),
+    );
   });
 
   it('glm: the same CLI with GLM credentials and MITTELO_GLM_MODEL', async () => {

@@ -29,12 +29,12 @@ describe('driver gemini (fake gemini on PATH)', () => {
   it('answers with the JSON response and its usage, the prompt on stdin and --skip-trust passed', async () => {
     const { client } = await hubWithAgent('success', {
       MITTELO_GEMINI_MODEL: 'flash-test',
-      MITTELO_GEMINI_APPROVAL_MODE: 'plan',
     });
     const id = await client.enqueue({ prompt: 'say hi', backend: 'gemini' });
     const { tasks } = await client.wait([id], { timeout_ms: HANG_GUARD_MS });
     const task = tasks[0]!;
     assert.equal(task.status, 'done', task.error ?? '');
+    // A shared workspace's default level, read, is gemini's plan (read-only) approval mode.
     assert.equal(task.result, 'gemini(flash-test, plan) answers: say hi');
     assert.equal(task.usage?.input_tokens, 7);
     assert.equal(task.usage?.output_tokens, 5);

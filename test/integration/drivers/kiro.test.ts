@@ -19,8 +19,8 @@ const home = bench.home;
 const place = makeTempDir('mittelo-kiro-cwd-');
 bench.defer(() => rmSync(place, { recursive: true, force: true }));
 
-async function hubWithAgent(mode: string, extra: NodeJS.ProcessEnv = {}, cwd?: string) {
-  return bench.start('kiro', `kiro-${mode}`, fakeCliEnv(mode, home, extra), [], cwd);
+async function hubWithAgent(mode: string, extra: NodeJS.ProcessEnv = {}, cwd?: string, args: string[] = []) {
+  return bench.start('kiro', `kiro-${mode}`, fakeCliEnv(mode, home, extra), args, cwd);
 }
 
 async function runOne(client: HubClient, prompt: string) {
@@ -30,11 +30,11 @@ async function runOne(client: HubClient, prompt: string) {
 }
 
 describe('driver kiro (fake kiro-cli on PATH)', () => {
-  it('answers with its stdout, the prompt as an argument, no tools trusted, the model from MITTELO_KIRO_MODEL', async () => {
+  it('answers with its stdout, the prompt as an argument, only fs_read trusted (read), the model from MITTELO_KIRO_MODEL', async () => {
     const { client } = await hubWithAgent('success', { MITTELO_KIRO_MODEL: 'claude-test' }, place);
     const task = await runOne(client, 'say hi');
     assert.equal(task.status, 'done', task.error ?? '');
-    assert.equal(task.result, `kiro(claude-test, trust=none) in ${realpathSync(place)} answers: say hi`);
+    assert.equal(task.result, `kiro(claude-test, trust=fs_read) in ${realpathSync(place)} answers: say hi`);
     const dashed = await runOne(client, '--version please');
     assert.match(
       dashed.result ?? '',
@@ -43,8 +43,8 @@ describe('driver kiro (fake kiro-cli on PATH)', () => {
     );
   });
 
-  it('with MITTELO_KIRO_TRUST_ALL_TOOLS=1 it trusts every tool and runs in .mittelo/work/kiro', async () => {
-    const { client } = await hubWithAgent('success', { MITTELO_KIRO_TRUST_ALL_TOOLS: '1' }, place);
+  it('with --permissions full it trusts every tool and runs in .mittelo/work/kiro', async () => {
+    const { client } = await hubWithAgent('success', {}, place, ['--permissions', 'full']);
     const task = await runOne(client, 'say hi');
     assert.equal(task.status, 'done', task.error ?? '');
     const workdir = join(realpathSync(place), '.mittelo', 'work', 'kiro');
